@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install demo test lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its dev tools
+
+demo: $(STAMP)  ## replay the shipped Montgomery County log through the whole pipeline
+	$(PY) -m agents demo $(DEMO_ARGS)
+
+test: $(STAMP)  ## unit, doctest and end-to-end tests (embedded broker + Redis)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff and mypy; never edits files
+	$(PY) -m ruff check pipeline agents tests benchmarks
+	$(PY) -m mypy
+
+bench: $(STAMP)  ## throughput of the pipeline and a plain five-hop chain; last line JSON
+	$(PY) -m benchmarks.throughput $(BENCH_ARGS)
+
+clean:  ## remove run state (var/)
+	rm -rf var

@@ -1,0 +1,167 @@
+"""The Faust app: settings, topics from ``topics.yaml``, and every stage's agent.
+
+``create_app`` builds a fresh app for one worker process; nothing is configured
+at import time, so tests and tools can build apps with their own settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import orjson
+from faust.streams import _current_event
+from faust.types import EventT, StreamT, TopicT
+
+from agents import metrics
+from agents.resources import Models, TopicSpec, load_models, load_topics
+from agents.settings import Settings
+from pipeline.schema import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def raw_ref(event: EventT) -> str:
+    """Where a message sits: the identity every stage carries to the board."""
+    message = event.message
+    return f"{message.topic}:{message.partition}:{message.offset}"
+
+
+def value_of(event: EventT) -> bytes:
+    """The raw value of an event; a tombstone (no value) reads as empty bytes."""
+    value = event.message.value
+    return value if isinstance(value, bytes) else b""
+
+
+def key_of(event: EventT) -> str:
+    key = event.message.key
+    return key.decode(errors="replace") if isinstance(key, bytes) else ""
+
+
+def describe(event: EventT) -> str:
+    """Topic, partition, offset and key of an event, for error logs."""
+    message = event.message
+    return (f"topic={message.topic} partition={message.partition} "
+            f"offset={message.offset} key={message.key!r}")
+
+
+def carried_ref(value: bytes) -> str | None:
+    """The raw_ref a stage's input carried, so a failure is still accounted."""
+    try:
+        ref = orjson.loads(value).get("raw_ref")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return ref if isinstance(ref, str) else None
+
+
+def as_current(event: EventT) -> None:
+    """Make ``event`` the stream's current event before a table write.
+
+    A batch from ``take_events`` leaves the *last* event current; Faust picks
+    the changelog partition of a table write from the current event, so each
+    write must name its own event or the key lands in the wrong partition.
+    """
+    _current_event.set(weakref.ref(event))
+
+
+@dataclass
+class Context:
+    """What every stage's agent needs: the app, its topics, models, settings."""
+
+    app: faust.App
+    settings: Settings
+    models: Models
+    specs: dict[str, TopicSpec]
+    topics: dict[str, TopicT] = field(default_factory=dict)
+    #: Set by the units stage: the global table of unit statuses and the Redis
+    #: client, both read by the route stage.
+    units_table: Any = None
+    redis: Any = None
+
+    def topic(self, name: str) -> TopicT:
+        return self.topics[name]
+
+    def batches(self, stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
+        within_s = self.settings.batch_within_ms / 1000
+        # take_events exists on Faust's Stream but not on its StreamT protocol.
+        taker: Any = stream
+        result: AsyncIterator[Sequence[EventT]] = taker.take_events(
+            self.settings.batch_max, within=within_s
+        )
+        return result
+
+    async def send(self, name: str, key: str | bytes, value: dict[str, Any]) -> None:
+        await self.topics[name].send(
+            key=key.encode() if isinstance(key, str) else key,
+            value=orjson.dumps(value),
+        )
+
+    async def dead_letter(self, event: EventT, reason: str, detail: str,
+                          ref: str | None = None) -> None:
+        """Send a message that cannot go on to the dead-letter topic, with why."""
+        message = event.message
+        original = value_of(event)
+        letter = DeadLetter(
+            reason=reason,
+            detail=detail[:500],
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            original_b64=base64.b64encode(original).decode(),
+            at_ms=now_ms(),
+            raw_ref=ref or raw_ref(event),
+        )
+        metrics.DEAD_LETTERS.labels(reason).inc()
+        await self.send("reports.deadletter", letter.raw_ref, letter.to_dict())
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Context]:
+    """Build the app with every topic and agent, ready for ``faust.Worker``."""
+    specs = load_topics(settings.topics_file)
+    models = load_models(settings.models_dir, settings.reporter_key)
+    broker = ";".join(f"kafka://{host}" for host in settings.broker.split(","))
+    app = faust.App(
+        settings.app_id,
+        broker=broker,
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_host="127.0.0.1",
+        web_port=settings.web_port,
+        web_in_thread=False,
+        datadir=str(settings.data_dir / settings.app_id),
+        # The embedded broker holds a join for a share of the rebalance
+        # timeout; Faust's 60 s default makes every start wait that long.
+        broker_session_timeout=10.0,
+        broker_rebalance_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        producer_linger=0.002,
+    )
+    context = Context(app=app, settings=settings, models=models, specs=specs)
+    for name, spec in specs.items():
+        context.topics[name] = app.topic(
+            name,
+            partitions=spec.partitions,
+            value_serializer="raw",
+            key_serializer="raw",
+            compacting=spec.compacted or None,
+        )
+
+    # Imported here: each module adds its agent to this app only.
+    from agents import alert, dedupe, normalize, route, score, surge, units, web
+
+    for stage in (normalize, dedupe, score, route, alert, surge, units, web):
+        stage.install(context)
+    return app, context

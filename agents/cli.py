@@ -1,0 +1,258 @@
+"""Command line: ``python -m agents {demo,worker,broker,replay,fleet}``.
+
+Every command takes ``--broker`` (default: ``$INTAKE_BROKER``, else "embedded")
+and ``--redis-url`` (default: ``$INTAKE_REDIS_URL``, else 127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agents.broker import EMBEDDED, EmbeddedBroker, broker_for, ensure_topics, free_port
+from agents.exceptions import IntakeError
+from agents.settings import ROOT, Settings
+
+DEMO_LOG = ROOT / "data" / "montgomery_911_2015-12-10_to_2016-05-31.csv.gz"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def wait_for_worker(port: int, process: subprocess.Popen[bytes] | None,
+                    timeout_s: float = 90.0) -> dict[str, Any]:
+    """Block until the worker's /health shows partitions assigned and no rebalance."""
+    deadline = time.monotonic() + timeout_s
+    url = f"http://127.0.0.1:{port}/health"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise IntakeError(f"the worker exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                health: dict[str, Any] = json.loads(response.read())
+            if health["assigned_partitions"] > 0 and not health["rebalancing"]:
+                return health
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.25)
+    raise IntakeError(f"the worker was not ready within {timeout_s:.0f} s ({url})")
+
+
+def read_metrics(port: int) -> str:
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+@contextlib.contextmanager
+def worker_process(settings: Settings, log_path: Path
+                   ) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker in a child process, stopped (SIGTERM, then SIGKILL) on exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, **settings.to_env())
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "agents", "worker"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def run_worker(settings: Settings) -> None:
+    import faust
+
+    from agents.app import create_app
+
+    if settings.broker == EMBEDDED:
+        raise IntakeError(
+            "a worker needs a broker address: start one with `python -m agents "
+            "broker`, or pass --broker host:port (or set INTAKE_BROKER)"
+        )
+    app, context = create_app(settings)
+    ensure_topics(settings.broker, {
+        name: (spec.partitions, spec.compacted) for name, spec in context.specs.items()
+    })
+    worker = faust.Worker(app, loglevel=settings.log_level.lower())
+    worker.execute_from_commandline()
+
+
+def run_demo(settings: Settings, log: Path, limit: int | None,
+             speed: float | None) -> dict[str, Any]:
+    """Broker, Redis, worker, fleet, replay, summary, clean shutdown."""
+    from agents.fleet import log_points, publish_fleet
+    from agents.redis_server import ensure_redis
+    from agents.replay import format_summary, replay
+    from agents.resources import load_models
+
+    if not log.exists():
+        raise IntakeError(f"the log to replay is missing: {log}")
+    run_dir = settings.data_dir / "demo"
+    say(f"redis: checking {settings.redis_url}")
+    redis_process = ensure_redis(settings.redis_url, run_dir / "redis")
+    if redis_process is not None:
+        say("redis: none answered; started a local redis-server for the demo")
+    try:
+        say("broker: " + ("starting the embedded Tansu broker" if settings.broker ==
+                          EMBEDDED else f"using {settings.broker}"))
+        with broker_for(settings.broker, run_dir / "broker.log") as bootstrap:
+            say(f"broker: answering at {bootstrap}")
+            worker_settings = Settings.from_env(
+                broker=bootstrap, redis_url=settings.redis_url,
+                app_id=settings.app_id, web_port=free_port(),
+                data_dir=settings.data_dir,
+            )
+            with worker_process(worker_settings, run_dir / "worker.log") as process:
+                say(f"worker: pid {process.pid}, log {run_dir / 'worker.log'}")
+                wait_for_worker(worker_settings.web_port, process)
+                say(f"worker: ready, metrics at http://127.0.0.1:"
+                    f"{worker_settings.web_port}/metrics")
+
+                models = load_models(settings.models_dir)
+                area = models.normalize.sources["montgomery_pa"]
+                units = publish_fleet(bootstrap, log_points(log, area, limit=limit),
+                                      models.fleet, int(time.time() * 1000))
+                say(f"fleet: {len(units)} simulated units published to units.status")
+
+                figures = replay(bootstrap, log, "montgomery_pa", settings.app_id,
+                                 limit=limit, speed=speed,
+                                 summary_path=run_dir / "summary.json")
+                page = read_metrics(worker_settings.web_port)
+                figures["metrics"] = metric_figures(page)
+                (run_dir / "summary.json").write_text(json.dumps(figures, indent=2))
+                print(format_summary(figures))
+                print(f"  summary written to {run_dir / 'summary.json'}")
+            say("worker: stopped")
+        say("broker: stopped")
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+    return figures
+
+
+def metric_figures(text: str) -> dict[str, float]:
+    """Sum each counter family of a Prometheus text page over its labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+                label = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                if label:
+                    totals[f"{sample.name}{{{label}}}"] = sample.value
+    return totals
+
+
+def run_broker() -> None:
+    broker = EmbeddedBroker(port=int(os.environ.get("INTAKE_BROKER_PORT", "0")) or None)
+    bootstrap = broker.start()
+    print(bootstrap, flush=True)
+    say(f"embedded broker at {bootstrap}; set INTAKE_BROKER={bootstrap} for "
+        "workers and tools; Ctrl-C stops it")
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        broker.stop()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m agents", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--broker", help='"embedded" or a Kafka host:port list')
+        p.add_argument("--redis-url", help="redis://host:port/db")
+        p.add_argument("--app-id", help="consumer group and key prefix")
+
+    demo = sub.add_parser("demo", help="broker + worker + replay + summary")
+    common(demo)
+    demo.add_argument("--log", type=Path, default=DEMO_LOG)
+    demo.add_argument("--limit", type=int, help="replay only the first N records")
+    demo.add_argument("--speed", type=float, help="pace at N x real time (default: "
+                      "as fast as possible)")
+
+    worker = sub.add_parser("worker", help="run one streaming worker")
+    common(worker)
+    worker.add_argument("--web-port", type=int)
+
+    sub.add_parser("broker", help="run the embedded broker until Ctrl-C")
+
+    rep = sub.add_parser("replay", help="replay a log into a running pipeline")
+    common(rep)
+    rep.add_argument("--log", type=Path, default=DEMO_LOG)
+    rep.add_argument("--source", default="montgomery_pa")
+    rep.add_argument("--limit", type=int)
+    rep.add_argument("--speed", type=float)
+    rep.add_argument("--summary", type=Path, help="also write the summary as JSON")
+
+    fleet = sub.add_parser("fleet", help="publish a simulated fleet for a log's area")
+    common(fleet)
+    fleet.add_argument("--log", type=Path, default=DEMO_LOG)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env(
+        broker=getattr(args, "broker", None),
+        redis_url=getattr(args, "redis_url", None),
+        app_id=getattr(args, "app_id", None),
+        web_port=getattr(args, "web_port", None),
+    )
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python reports every refused connection while a broker starts.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    try:
+        if args.command == "worker":
+            run_worker(settings)
+        elif args.command == "broker":
+            run_broker()
+        elif args.command == "demo":
+            run_demo(settings, args.log, args.limit, args.speed)
+        elif args.command == "replay":
+            from agents.replay import format_summary, replay
+
+            with broker_for(settings.broker) as bootstrap:
+                figures = replay(bootstrap, args.log, args.source, settings.app_id,
+                                 limit=args.limit, speed=args.speed,
+                                 summary_path=args.summary)
+            print(format_summary(figures))
+        elif args.command == "fleet":
+            from agents.fleet import log_points, publish_fleet
+            from agents.resources import load_models
+
+            models = load_models(settings.models_dir)
+            area = models.normalize.sources["montgomery_pa"]
+            with broker_for(settings.broker) as bootstrap:
+                units = publish_fleet(bootstrap, log_points(args.log, area),
+                                      models.fleet, int(time.time() * 1000))
+            say(f"published {len(units)} units to units.status")
+    except IntakeError as exc:
+        say(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

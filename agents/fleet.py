@@ -1,0 +1,43 @@
+"""Publish a simulated fleet's unit statuses to ``units.status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+
+from agents.replay import read_rows
+from pipeline.fleet import simulate_fleet
+from pipeline.geo import valid_point
+from pipeline.normalize import SourceArea
+from pipeline.schema import UnitStatus
+
+
+def log_points(path: Path, area: SourceArea, lat_column: str = "lat",
+               lon_column: str = "lng", limit: int | None = None
+               ) -> list[tuple[float, float]]:
+    """The real points of a recorded log that fall inside its service area."""
+    points = []
+    for row in read_rows(path, limit):
+        try:
+            lat, lon = float(row[lat_column]), float(row[lon_column])
+        except (KeyError, ValueError):
+            continue
+        if valid_point(lat, lon) and area.box.contains(lat, lon):
+            points.append((lat, lon))
+    return points
+
+
+def publish_fleet(bootstrap: str, points: list[tuple[float, float]],
+                  spec: dict[str, Any], now_ms: int) -> list[UnitStatus]:
+    units = simulate_fleet(points, spec, now_ms)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1,
+                             enable_idempotence=False)
+    for unit in units:
+        producer.send("units.status", key=unit.unit_id.encode(),
+                      value=orjson.dumps(unit.to_dict()))
+    producer.flush()
+    producer.close()
+    return units

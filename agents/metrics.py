@@ -1,0 +1,67 @@
+"""Prometheus metrics of the worker, served on /metrics by the Faust web server.
+
+Counters are incremented once per batch with the batch's count, so the hot path
+pays one call per batch, not per report.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+LATENCY_BUCKETS_S = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0, 60.0, 120.0, 300.0,
+)
+
+STAGE_EVENTS = Counter(
+    "intake_stage_events_total", "Events a stage finished, by stage and outcome",
+    ["stage", "outcome"], registry=REGISTRY,
+)
+STAGE_BATCH_SECONDS = Histogram(
+    "intake_stage_batch_seconds", "Time a stage spent on one batch",
+    ["stage"], buckets=LATENCY_BUCKETS_S, registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "intake_deadletter_total", "Raw messages dead-lettered, by reason",
+    ["reason"], registry=REGISTRY,
+)
+INCIDENT_CHANGES = Counter(
+    "intake_incident_changes_total", "Dedupe decisions: new, merged, repeat",
+    ["change"], registry=REGISTRY,
+)
+ALERTS = Counter(
+    "intake_alerts_total", "Alerts sent, by rule", ["rule"], registry=REGISTRY,
+)
+ALERTS_SUPPRESSED = Counter(
+    "intake_alerts_suppressed_total", "Alerts not sent again for an incident and rule",
+    ["rule"], registry=REGISTRY,
+)
+ROUTES = Counter(
+    "intake_route_total", "Route decisions: assigned or shortfall",
+    ["outcome"], registry=REGISTRY,
+)
+REDIS_FALLBACKS = Counter(
+    "intake_redis_fallback_total", "Route calls answered from the table, Redis away",
+    registry=REGISTRY,
+)
+ANOMALIES = Counter(
+    "intake_anomalies_total", "Windows flagged as surges", registry=REGISTRY,
+)
+WINDOWS_CLOSED = Counter(
+    "intake_windows_closed_total", "Count windows closed, by status",
+    ["status"], registry=REGISTRY,
+)
+LATE_EVENTS = Counter(
+    "intake_late_events_total", "Events after their window closed (counted, not added)",
+    registry=REGISTRY,
+)
+END_TO_END_SECONDS = Histogram(
+    "intake_end_to_end_seconds",
+    "From a report's receipt by normalize to its incident on the board",
+    buckets=LATENCY_BUCKETS_S, registry=REGISTRY,
+)
+UNITS_KNOWN = Gauge(
+    "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
+)

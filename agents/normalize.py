@@ -1,0 +1,58 @@
+"""normalize: raw channel payloads -> reports.normalized (or reports.deadletter)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from faust.types import StreamT
+
+from agents import metrics
+from agents.app import Context, describe, now_ms, raw_ref, value_of
+from pipeline.dedupe import partition_key
+from pipeline.normalize import Rejection, normalize
+
+logger = logging.getLogger(__name__)
+STAGE = "normalize"
+
+
+def install(ctx: Context) -> None:
+    raw_names = [name for name, spec in ctx.specs.items() if spec.format]
+    formats = {name: ctx.specs[name].format or "" for name in raw_names}
+    source = ctx.app.topic(*raw_names, value_serializer="raw", key_serializer="raw")
+    config = ctx.models.normalize
+    cell_deg = ctx.models.match.cell_deg
+
+    @ctx.app.agent(source, name="normalize")
+    async def normalize_agent(stream: StreamT) -> None:
+        async for events in ctx.batches(stream):
+            started = time.perf_counter()
+            received = now_ms()
+            good = bad = 0
+            for event in events:
+                ref = raw_ref(event)
+                try:
+                    result = normalize(
+                        value_of(event), formats[event.message.topic],
+                        received, config, raw_ref=ref,
+                    )
+                    if isinstance(result, Rejection):
+                        bad += 1
+                        await ctx.dead_letter(event, result.reason, result.detail)
+                        continue
+                    good += 1
+                    await ctx.send("reports.normalized",
+                                   partition_key(result, cell_deg), result.to_dict())
+                    category = result.discipline or result.kind
+                    by_area = {"event_ms": result.event_ms}
+                    for area in (result.area, "ALL"):
+                        await ctx.send("reports.by_area", f"{area}|{category}", by_area)
+                except Exception as exc:
+                    bad += 1
+                    logger.exception("normalize failed on %s", describe(event))
+                    await ctx.dead_letter(event, "normalize_error", repr(exc))
+            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(good)
+            metrics.STAGE_EVENTS.labels(STAGE, "dead_letter").inc(bad)
+            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
+                time.perf_counter() - started
+            )

@@ -1,0 +1,61 @@
+"""Finding Redis, or starting a local one for the demo when none answers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+from agents.exceptions import RedisUnavailable
+
+HOW_TO_GET_ONE = (
+    "install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install "
+    "redis) or set INTAKE_REDIS_URL to a Redis you can reach"
+)
+
+
+def answers(url: str, timeout_s: float = 0.5) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s,
+                                      socket_timeout=timeout_s)
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def ensure_redis(url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
+    """Return None when ``url`` answers; else start a local redis-server there.
+
+    Raises ``RedisUnavailable`` with how to get one when that is not possible.
+    """
+    if answers(url):
+        return None
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise RedisUnavailable(f"no Redis answers at {url}; {HOW_TO_GET_ONE}")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RedisUnavailable(
+            f"no Redis answers at {url} and redis-server is not installed; "
+            f"{HOW_TO_GET_ONE}"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--bind", host, "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(data_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if answers(url):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RedisUnavailable(f"redis-server did not start at {url}; {HOW_TO_GET_ONE}")

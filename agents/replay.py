@@ -1,0 +1,269 @@
+"""Replay a recorded incident log into the raw topics and summarise what came out.
+
+The replay reads a recorded log, produces each record to its raw topic (as fast
+as possible, or paced by the records' own times at a speed factor), then reads
+the terminal topics (board, dead letters, alerts, anomalies) until every record
+it produced is accounted for, and prints the summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from pipeline.summary import RunSummary
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_TOPICS = ("incidents.board", "reports.deadletter", "alerts.outbound",
+                   "anomalies.detected")
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """How to read one kind of recorded log."""
+
+    source: str
+    topic: str
+    time_column: str
+    time_format: str
+
+
+FORMATS = {
+    "montgomery_pa": LogFormat("montgomery_pa", "reports.raw.cad", "timeStamp",
+                               "%Y-%m-%d %H:%M:%S"),
+}
+
+
+def open_text(path: Path) -> TextIO:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    with open_text(path) as handle:
+        rows = []
+        for row in csv.DictReader(handle):
+            rows.append(row)
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def envelopes(rows: list[dict[str, str]], fmt: LogFormat) -> Iterator[bytes]:
+    for row in rows:
+        yield orjson.dumps({"source": fmt.source, "row": row})
+
+
+class Progress:
+    """A progress line on stderr at most every ``every_s`` seconds."""
+
+    def __init__(self, label: str, total: int, every_s: float = 2.0,
+                 stream: TextIO = sys.stderr):
+        self.label, self.total = label, total
+        self.every_s, self.stream = every_s, stream
+        self.started = self.last = time.monotonic()
+
+    def update(self, done: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < self.every_s:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        share = 100 * done / self.total if self.total else 100.0
+        print(f"{self.label}: {done}/{self.total} ({share:.0f}%), {rate:,.0f}/s",
+              file=self.stream, flush=True)
+
+
+def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        return dict(consumer.end_offsets(partitions)) if partitions else {}
+    finally:
+        consumer.close()
+
+
+def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
+            speed: float | None, zone: str = "UTC") -> set[str]:
+    """Send rows to the raw topic; return the refs (topic:partition:offset) sent.
+
+    ``speed`` None sends as fast as possible; otherwise the gaps between the
+    records' own times are replayed divided by ``speed``.
+    """
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                             batch_size=256 * 1024, acks=1,
+                             enable_idempotence=False)
+    futures = []
+    progress = Progress("replay sent", len(rows))
+    first_event: float | None = None
+    started = time.monotonic()
+    for index, (row, value) in enumerate(zip(rows, envelopes(rows, fmt), strict=True)):
+        if speed:
+            # Only the gaps between rows matter here, not the zone.
+            naive = datetime.strptime(row[fmt.time_column], fmt.time_format)  # noqa: DTZ007
+            stamp = naive.timestamp()
+            first_event = stamp if first_event is None else first_event
+            due = started + (stamp - first_event) / speed
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        futures.append(producer.send(fmt.topic, value=value))
+        progress.update(index + 1)
+    producer.flush()
+    producer.close()
+    progress.update(len(rows), force=True)
+    refs = set()
+    for future in futures:
+        meta = future.get(timeout=30)
+        refs.add(f"{meta.topic}:{meta.partition}:{meta.offset}")
+    return refs
+
+
+def committed_lag(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
+    """Messages of ``topics`` the consumer group has not committed yet."""
+    # A consumer that never subscribes only fetches the group's offsets.
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                           enable_auto_commit=False)
+    try:
+        lag = 0
+        for tp, end in end_offsets(bootstrap, topics).items():
+            lag += end - (reader.committed(tp) or 0)
+        return lag
+    finally:
+        reader.close()
+
+
+def flush_windows(bootstrap: str) -> None:
+    """Ask every surge partition to close its open windows (end of a replay)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    partitions = sorted(consumer.partitions_for_topic("reports.by_area") or ())
+    consumer.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for partition in partitions:
+        producer.send("reports.by_area", key=b"__control__", partition=partition,
+                      value=orjson.dumps({"control": "flush"}))
+    producer.flush()
+    producer.close()
+
+
+def collect(bootstrap: str, since: dict[TopicPartition, int], summary: RunSummary,
+            refs: set[str], group: str, stall_s: float = 60.0) -> None:
+    """Read the terminal topics until every ref is accounted for and surge is idle.
+
+    Raises ``TimeoutError`` when nothing new arrives for ``stall_s`` seconds.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             fetch_max_wait_ms=100)
+    partitions = list(since)
+    consumer.assign(partitions)
+    for tp, offset in since.items():
+        consumer.seek(tp, offset)
+    handlers = {
+        "incidents.board": summary.add_board,
+        "reports.deadletter": summary.add_dead_letter,
+        "alerts.outbound": summary.add_alert,
+        "anomalies.detected": summary.add_anomaly,
+    }
+    progress = Progress("pipeline done", len(refs))
+    last_news = time.monotonic()
+    flushed = False
+    try:
+        while True:
+            batch = consumer.poll(timeout_ms=200, max_records=5000)
+            for tp, records in batch.items():
+                handler = handlers[tp.topic]
+                for record in records:
+                    handler(orjson.loads(record.value))
+                last_news = time.monotonic()
+            progress.update(len(summary.accounted & refs))
+            if refs <= summary.accounted:
+                if not flushed:
+                    flush_windows(bootstrap)
+                    flushed = True
+                    last_news = time.monotonic()
+                if committed_lag(bootstrap, group, ("reports.by_area",)) == 0:
+                    # One more poll for anomalies the last windows produced.
+                    for tp, records in consumer.poll(timeout_ms=500).items():
+                        for record in records:
+                            handlers[tp.topic](orjson.loads(record.value))
+                    break
+            if time.monotonic() - last_news > stall_s:
+                missing = len(refs - summary.accounted)
+                raise TimeoutError(
+                    f"the pipeline stalled: {missing} of {len(refs)} reports not "
+                    f"accounted for after {stall_s:.0f} s without progress"
+                )
+    finally:
+        consumer.close()
+    progress.update(len(refs), force=True)
+
+
+def replay(bootstrap: str, path: Path, source: str, group: str,
+           limit: int | None = None, speed: float | None = None,
+           summary_path: Path | None = None, stall_s: float = 60.0
+           ) -> dict[str, Any]:
+    """Replay a log through a running pipeline; return (and write) the summary."""
+    fmt = FORMATS.get(source)
+    if fmt is None:
+        raise ValueError(f"unknown log source {source!r}; known: {sorted(FORMATS)}")
+    rows = read_rows(path, limit)
+    try:
+        since = end_offsets(bootstrap, TERMINAL_TOPICS)
+    except KafkaError as exc:
+        raise RuntimeError(f"cannot read the terminal topics: {exc!r}") from exc
+    if len(since) < len(TERMINAL_TOPICS):
+        raise RuntimeError("the terminal topics do not exist yet: is a worker running?")
+
+    started = time.monotonic()
+    refs = produce(bootstrap, fmt, rows, speed)
+    summary = RunSummary(reports_read=len(rows))
+    collect(bootstrap, since, summary, refs, group, stall_s)
+    figures = summary.figures(time.monotonic() - started)
+    figures["source"] = str(path.name)
+    if summary_path is not None:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+def format_summary(figures: dict[str, Any]) -> str:
+    latency = figures["latency_ms"]
+    lines = [
+        f"replayed {figures['source']}",
+        f"  reports read        {figures['reports_read']:>9,}",
+        f"  accounted for       {figures['reports_accounted']:>9,}",
+        f"  dead-lettered       {figures['dead_lettered_total']:>9,}  "
+        f"{figures['dead_lettered'] or ''}",
+        f"  incidents           {figures['incidents']:>9,}",
+        f"  merges              {figures['merges']:>9,}",
+        f"  repeats ignored     {figures['repeats']:>9,}",
+        f"  alerts              {figures['alerts']:>9,}  {figures['alerts_by_rule']}",
+        f"  alerts suppressed   {figures['alerts_suppressed']:>9,}",
+        f"  units assigned      {figures['units_assigned']:>9,}",
+        f"  anomalies flagged   {figures['anomalies_flagged']:>9,}",
+        f"  latency ms          p50 {latency['p50']}  p95 {latency['p95']}  "
+        f"p99 {latency['p99']}",
+        f"  throughput          {figures['throughput_rps']:>9,} reports/s over "
+        f"{figures['elapsed_s']} s",
+    ]
+    return "\n".join(lines)

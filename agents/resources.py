@@ -1,0 +1,96 @@
+"""Loading ``topics.yaml`` and the rule tables of ``models/`` into pipeline objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.exceptions import ConfigError
+from pipeline.alert import AlertRules
+from pipeline.dedupe import MatchParams
+from pipeline.geo import Box
+from pipeline.kinds import KindTable
+from pipeline.normalize import NormalizeConfig, SourceArea
+from pipeline.route import RouteParams
+from pipeline.score import PriorityScorer
+from pipeline.surge import SurgeParams
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} is missing") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    format: str | None
+    compacted: bool
+
+
+def load_topics(path: Path) -> dict[str, TopicSpec]:
+    data = read_yaml(path)
+    default_partitions = int(data.get("defaults", {}).get("partitions", 4))
+    specs = {}
+    for name, spec in data["topics"].items():
+        specs[name] = TopicSpec(
+            name=name,
+            partitions=int(spec.get("partitions", default_partitions)),
+            format=spec.get("format"),
+            compacted=spec.get("retention") == "compact",
+        )
+    return specs
+
+
+@dataclass(frozen=True)
+class Models:
+    """Every rule table the stages use, loaded once per worker."""
+
+    kinds: KindTable
+    normalize: NormalizeConfig
+    match: MatchParams
+    scorer: PriorityScorer
+    route: RouteParams
+    fleet: dict[str, Any]
+    alerts: AlertRules
+    surge: SurgeParams
+
+
+def load_models(models_dir: Path, reporter_key: str = "") -> Models:
+    try:
+        kinds = KindTable.from_config(read_yaml(models_dir / "incident_types.yaml"))
+        areas = read_yaml(models_dir / "service_areas.yaml")["sources"]
+        sources = {
+            name: SourceArea(zone=spec["zone"], box=Box(**spec["box"]))
+            for name, spec in areas.items()
+        }
+        normalize = NormalizeConfig(
+            kinds, sources,
+            reporter_key=(reporter_key or "intake-default-reporter-key").encode(),
+        )
+        fleet = read_yaml(models_dir / "fleet.yaml")
+        return Models(
+            kinds=kinds,
+            normalize=normalize,
+            match=MatchParams.from_config(read_yaml(models_dir / "dedupe.yaml")),
+            scorer=PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml")),
+            route=RouteParams.from_config(fleet),
+            fleet=fleet,
+            alerts=AlertRules.from_config(read_yaml(models_dir / "alert_rules.yaml")),
+            surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"a rule table in {models_dir} is malformed: {exc!r}"
+        ) from exc

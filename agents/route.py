@@ -1,0 +1,117 @@
+"""route: incidents.scored -> incidents.routed (recommended unit, or why none).
+
+Nearest available units come from Redis GEO, one pipelined round trip per
+batch, bounded by ``redis_timeout_ms``. When Redis is away or slow, the stage
+answers from the global unit table instead and counts it in metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import orjson
+from faust.types import StreamT
+from redis.exceptions import RedisError
+
+from agents import metrics
+from agents.app import Context, carried_ref, describe, now_ms, value_of
+from agents.units import geo_key, hash_key
+from pipeline.route import recommend
+from pipeline.schema import IncidentChange, UnitPick, UnitStatus
+
+logger = logging.getLogger(__name__)
+STAGE = "route"
+CANDIDATES = 8
+
+
+def install(ctx: Context) -> None:
+    params = ctx.models.route
+    kinds = ctx.models.kinds
+    app_id = ctx.settings.app_id
+    timeout_s = ctx.settings.redis_timeout_ms / 1000
+
+    async def nearest_from_redis(wanted: list[tuple[str, float, float]]
+                                 ) -> list[list[UnitStatus]]:
+        client = ctx.redis
+        async with client.pipeline(transaction=False) as pipe:
+            for needs, lat, lon in wanted:
+                pipe.geosearch(geo_key(app_id, needs), longitude=lon, latitude=lat,
+                               radius=params.max_range_m, unit="m", sort="ASC",
+                               count=CANDIDATES)
+            found = await pipe.execute()
+        ids = sorted({unit_id for hits in found for unit_id in hits})
+        statuses: dict[bytes, Any] = {}
+        if ids:
+            values = await client.hmget(hash_key(app_id), ids)
+            statuses = {i: v for i, v in zip(ids, values, strict=True) if v}
+        return [
+            [UnitStatus.from_dict(orjson.loads(statuses[i])) for i in hits
+             if i in statuses]
+            for hits in found
+        ]
+
+    def all_units() -> list[UnitStatus]:
+        return [UnitStatus.from_dict(v) for v in ctx.units_table.values() if v]
+
+    @ctx.app.agent(ctx.topic("incidents.scored"), name="route")
+    async def route_agent(stream: StreamT) -> None:
+        async for events in ctx.batches(stream):
+            started = time.perf_counter()
+            batch: list[tuple[Any, IncidentChange]] = []
+            for event in events:
+                try:
+                    batch.append((event, IncidentChange.from_dict(
+                        orjson.loads(value_of(event)))))
+                except Exception as exc:
+                    logger.exception("route could not read %s", describe(event))
+                    await ctx.dead_letter(event, "route_error", repr(exc),
+                                          carried_ref(value_of(event)))
+
+            wanted = [(kinds.get(c.kind).needs, c.lat or 0.0, c.lon or 0.0)
+                      for _, c in batch]
+            candidates: list[list[UnitStatus]] | None = None
+            try:
+                candidates = await asyncio.wait_for(nearest_from_redis(wanted),
+                                                    timeout_s)
+            except (TimeoutError, RedisError, OSError) as exc:
+                metrics.REDIS_FALLBACKS.inc()
+                logger.warning("Redis unit search failed (%r); using the table", exc)
+
+            now = now_ms()
+            table_units: list[UnitStatus] | None = None
+            assigned = short = 0
+            for index, (_, change) in enumerate(batch):
+                needs = wanted[index][0]
+                units = candidates[index] if candidates is not None else None
+                pick: UnitPick | None = None
+                shortfall: tuple[str, ...] = ("no candidates",)
+                if units:
+                    pick, shortfall = recommend(needs, change.lat, change.lon, units,
+                                                now, params)
+                if pick is None:
+                    # Redis knows only available units: the full reasons come
+                    # from the whole table.
+                    if table_units is None:
+                        table_units = all_units()
+                    pick, shortfall = recommend(needs, change.lat, change.lon,
+                                                table_units, now, params)
+                routed = dataclasses.replace(
+                    change,
+                    units=(dataclasses.asdict(pick),) if pick else (),
+                    route_shortfall=shortfall,
+                )
+                if pick:
+                    assigned += 1
+                else:
+                    short += 1
+                await ctx.send("incidents.routed", change.incident_id, routed.to_dict())
+            metrics.ROUTES.labels("assigned").inc(assigned)
+            metrics.ROUTES.labels("shortfall").inc(short)
+            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(len(batch))
+            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
+                time.perf_counter() - started
+            )

@@ -1,0 +1,81 @@
+"""Every setting, declared once: name, environment variable, default, meaning.
+
+Secrets are masked when the settings are printed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: "embedded" starts the Tansu broker; otherwise a Kafka bootstrap host:port list.
+    broker: str = "embedded"
+    #: Redis for unit positions (GEO) and availability.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Faust application id: consumer group, changelog and Redis key prefix.
+    app_id: str = "intake"
+    #: Port of the worker's web server (/metrics, /health).
+    web_port: int = 6066
+    models_dir: Path = ROOT / "models"
+    topics_file: Path = ROOT / "topics.yaml"
+    #: Where workers keep local state and logs.
+    data_dir: Path = ROOT / "var"
+    #: Events an agent takes at once, and how long it waits to fill a batch.
+    batch_max: int = 500
+    batch_within_ms: int = 5
+    #: Bound on every Redis call of the route stage.
+    redis_timeout_ms: int = 250
+    #: Key of the keyed hash that hides reporter identities (a secret).
+    reporter_key: str = "intake-default-reporter-key"
+    log_level: str = "WARNING"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        base = cls(
+            broker=_env("INTAKE_BROKER", cls.broker),
+            redis_url=_env("INTAKE_REDIS_URL", cls.redis_url),
+            app_id=_env("INTAKE_APP_ID", cls.app_id),
+            web_port=int(_env("INTAKE_WEB_PORT", str(cls.web_port))),
+            models_dir=Path(_env("INTAKE_MODELS_DIR", str(cls.models_dir))),
+            topics_file=Path(_env("INTAKE_TOPICS_FILE", str(cls.topics_file))),
+            data_dir=Path(_env("INTAKE_DATA_DIR", str(cls.data_dir))),
+            batch_max=int(_env("INTAKE_BATCH_MAX", str(cls.batch_max))),
+            batch_within_ms=int(
+                _env("INTAKE_BATCH_WITHIN_MS", str(cls.batch_within_ms))
+            ),
+            redis_timeout_ms=int(
+                _env("INTAKE_REDIS_TIMEOUT_MS", str(cls.redis_timeout_ms))
+            ),
+            reporter_key=_env("INTAKE_REPORTER_KEY", cls.reporter_key),
+            log_level=_env("INTAKE_LOG_LEVEL", cls.log_level),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that gives a child process these same settings."""
+        names = {
+            "broker": "INTAKE_BROKER", "redis_url": "INTAKE_REDIS_URL",
+            "app_id": "INTAKE_APP_ID", "web_port": "INTAKE_WEB_PORT",
+            "models_dir": "INTAKE_MODELS_DIR", "topics_file": "INTAKE_TOPICS_FILE",
+            "data_dir": "INTAKE_DATA_DIR", "batch_max": "INTAKE_BATCH_MAX",
+            "batch_within_ms": "INTAKE_BATCH_WITHIN_MS",
+            "redis_timeout_ms": "INTAKE_REDIS_TIMEOUT_MS",
+            "reporter_key": "INTAKE_REPORTER_KEY", "log_level": "INTAKE_LOG_LEVEL",
+        }
+        return {env: str(getattr(self, name)) for name, env in names.items()}
+
+    def masked(self) -> dict[str, str]:
+        shown = {f.name: str(getattr(self, f.name)) for f in fields(self)}
+        shown["reporter_key"] = "****"
+        return shown

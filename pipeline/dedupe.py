@@ -1,0 +1,245 @@
+"""Reports of one incident become one incident.
+
+Reports are partitioned by the grid cell of their point (``partition_key``); a
+``CellState`` holds the open incidents of one cell. A report joins the open
+incident that is near in space (``radius_m`` plus both fixes' uncertainty), near
+in event time (``window_s``) and of a compatible kind, choosing the one with the
+highest confidence; otherwise it opens a new incident.
+
+Idempotent: a report already seen in the cell changes nothing (``repeat``).
+Bounded: an incident with no report for ``stale_after_s`` of event time leaves the
+cell state, with the report ids it held, and a cell keeps at most
+``max_open_per_cell`` incidents. A report with no usable point cannot be matched
+by place: it opens its own incident, whose id derives from the report id, so a
+redelivery names the same incident.
+
+>>> from pipeline.kinds import KindTable
+>>> from pipeline.schema import Report
+>>> kinds = KindTable.from_config({"kinds": {
+...     "collision": {"match": ["ACCIDENT"], "priority": 2, "needs": "ems"},
+...     "other": {"match": [], "priority": 4, "needs": "police"}}})
+>>> matcher = IncidentMatcher(kinds, MatchParams())
+>>> def report(rid, lat, minute):
+...     return Report(report_id=rid, source="t", channel="911",
+...                   event_ms=minute * 60_000, received_ms=0, kind="collision",
+...                   type_text="ACCIDENT", lat=lat, lon=-75.0, location="known")
+>>> cell = CellState()
+>>> matcher.apply(cell, report("a", 40.0, 0)).change
+'new'
+>>> joined = matcher.apply(cell, report("b", 40.0005, 3))
+>>> joined.change, joined.report_count, joined.merge["reasons"][0]
+('merged', 2, 'distance 56 m <= 150 m')
+>>> matcher.apply(cell, report("b", 40.0005, 3)).change
+'repeat'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.geo import cell_key, distance_m
+from pipeline.kinds import KindTable
+from pipeline.schema import IncidentChange, Report
+
+MAX_REPORT_IDS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class MatchParams:
+    cell_deg: float = 0.05
+    radius_m: float = 150.0
+    window_s: float = 900.0
+    stale_after_s: float = 7200.0
+    max_open_per_cell: int = 500
+    max_texts: int = 5
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MatchParams:
+        return cls(**{k: v for k, v in config.items() if k in cls.__slots__})
+
+
+def incident_id_for(report_id: str) -> str:
+    """The id of the incident a report opens: stable across redelivery."""
+    return "I-" + hashlib.sha1(report_id.encode()).hexdigest()[:16]
+
+
+def partition_key(report: Report, cell_deg: float) -> str:
+    """Where a report is matched: its grid cell, or alone when it has no point."""
+    if report.has_point and report.lat is not None and report.lon is not None:
+        return cell_key(report.lat, report.lon, cell_deg)
+    return "u:" + report.report_id
+
+
+class CellState:
+    """The open incidents of one grid cell and the reports they hold.
+
+    Plain dicts and lists inside, so a state round-trips through JSON as is.
+    """
+
+    def __init__(self, data: dict[str, Any] | None = None):
+        data = data or {}
+        self.open: dict[str, dict[str, Any]] = data.get("open", {})
+        self.seen: dict[str, str] = data.get("seen", {})
+        self.clock_ms: int = int(data.get("clock_ms", 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
+
+    def drop(self, incident_id: str) -> None:
+        incident = self.open.pop(incident_id)
+        for report_id in incident["seen_ids"]:
+            self.seen.pop(report_id, None)
+
+
+class IncidentMatcher:
+    """Decides, report by report, which incident each one belongs to."""
+
+    def __init__(self, kinds: KindTable, params: MatchParams):
+        self.kinds = kinds
+        self.params = params
+
+    def apply(self, cell: CellState, report: Report) -> IncidentChange:
+        """Add ``report`` to ``cell`` (in place) and say what changed."""
+        known = cell.seen.get(report.report_id)
+        if known is not None and known in cell.open:
+            return self._change(cell.open[known], report, "repeat", None)
+
+        self._expire(cell, report.event_ms)
+        best = self._best_match(cell, report) if report.has_point else None
+        if best is None:
+            incident = self._open(cell, report)
+            return self._change(incident, report, "new", None)
+
+        incident, merge = best
+        self._join(cell, incident, report)
+        return self._change(incident, report, "merged", merge)
+
+    def _expire(self, cell: CellState, event_ms: int) -> None:
+        cell.clock_ms = max(cell.clock_ms, event_ms)
+        horizon = cell.clock_ms - self.params.stale_after_s * 1000
+        stale = [i for i, inc in cell.open.items() if inc["last_ms"] < horizon]
+        for incident_id in stale:
+            cell.drop(incident_id)
+        overflow = len(cell.open) - self.params.max_open_per_cell + 1
+        if overflow > 0:
+            oldest = sorted(cell.open, key=lambda i: cell.open[i]["last_ms"])
+            for incident_id in oldest[:overflow]:
+                cell.drop(incident_id)
+
+    def _best_match(self, cell: CellState, report: Report
+                    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        params = self.params
+        best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
+        for incident in cell.open.values():
+            if incident["lat"] is None:
+                continue
+            kinds = incident["kinds"]
+            if not any(self.kinds.compatible(report.kind, k) for k in kinds):
+                continue
+            gap_s = _gap_s(incident, report.event_ms)
+            if gap_s > params.window_s:
+                continue
+            limit_m = params.radius_m + (report.accuracy_m or 0.0) + incident["acc_m"]
+            assert report.lat is not None and report.lon is not None
+            dist_m = distance_m(report.lat, report.lon,
+                                incident["lat"], incident["lon"])
+            if dist_m > limit_m:
+                continue
+
+            same_kind = report.kind in incident["kinds"]
+            confidence = round(
+                0.5 * (1 - dist_m / limit_m)
+                + 0.3 * (1 - gap_s / params.window_s)
+                + 0.2 * (1.0 if same_kind else 0.5),
+                3,
+            )
+            if best is None or confidence > best[0]:
+                kind_reason = (
+                    f"same kind {report.kind}" if same_kind
+                    else f"kind {report.kind} compatible with {incident['kind']}"
+                )
+                merge = {
+                    "reasons": [
+                        f"distance {dist_m:.0f} m <= {limit_m:.0f} m",
+                        f"{gap_s / 60:.1f} min apart <= {params.window_s / 60:.0f} min",
+                        kind_reason,
+                    ],
+                    "confidence": confidence,
+                    "distance_m": round(dist_m, 1),
+                    "gap_s": round(gap_s, 1),
+                }
+                best = (confidence, incident, merge)
+        return None if best is None else (best[1], best[2])
+
+    def _open(self, cell: CellState, report: Report) -> dict[str, Any]:
+        incident: dict[str, Any] = {
+            "id": incident_id_for(report.report_id),
+            "kind": report.kind,
+            "kinds": [report.kind],
+            "lat": report.lat if report.has_point else None,
+            "lon": report.lon if report.has_point else None,
+            "acc_m": report.accuracy_m or 0.0,
+            "area": report.area,
+            "first_ms": report.event_ms,
+            "last_ms": report.event_ms,
+            "count": 1,
+            "report_ids": [report.report_id],
+            "seen_ids": [report.report_id],
+            "texts": [_text_of(report)],
+        }
+        if report.has_point:
+            cell.open[incident["id"]] = incident
+            cell.seen[report.report_id] = incident["id"]
+        return incident
+
+    def _join(self, cell: CellState, incident: dict[str, Any], report: Report) -> None:
+        if report.kind not in incident["kinds"]:
+            incident["kinds"].append(report.kind)
+        incident["first_ms"] = min(incident["first_ms"], report.event_ms)
+        incident["last_ms"] = max(incident["last_ms"], report.event_ms)
+        incident["count"] += 1
+        incident["report_ids"] = (incident["report_ids"] + [report.report_id])[
+            -MAX_REPORT_IDS:
+        ]
+        incident["seen_ids"].append(report.report_id)
+        incident["texts"] = (incident["texts"] + [_text_of(report)])[
+            -self.params.max_texts:
+        ]
+        cell.seen[report.report_id] = incident["id"]
+
+    @staticmethod
+    def _change(incident: dict[str, Any], report: Report, change: str,
+                merge: dict[str, Any] | None) -> IncidentChange:
+        return IncidentChange(
+            incident_id=incident["id"],
+            change=change,
+            report_id=report.report_id,
+            raw_ref=report.raw_ref,
+            received_ms=report.received_ms,
+            kind=incident["kind"],
+            kinds=tuple(incident["kinds"]),
+            lat=incident["lat"],
+            lon=incident["lon"],
+            area=incident["area"],
+            first_ms=incident["first_ms"],
+            last_ms=incident["last_ms"],
+            report_count=incident["count"],
+            report_ids=tuple(incident["report_ids"]),
+            texts=tuple(incident["texts"]),
+            merge=merge,
+        )
+
+
+def _gap_s(incident: dict[str, Any], event_ms: int) -> float:
+    """Seconds between an event and an incident's span of event times."""
+    if incident["first_ms"] <= event_ms <= incident["last_ms"]:
+        return 0.0
+    first, last = incident["first_ms"], incident["last_ms"]
+    edge = first if event_ms < first else last
+    return abs(event_ms - edge) / 1000
+
+
+def _text_of(report: Report) -> str:
+    return f"{report.type_text} {report.text}".strip()[:500]

@@ -1,0 +1,82 @@
+"""Canonical incident kinds: from a source's type text to one shared vocabulary.
+
+>>> table = KindTable.from_config({"kinds": {
+...     "fire": {"match": ["FIRE"], "priority": 2, "needs": "fire"},
+...     "fire_alarm": {"match": ["FIRE ALARM"], "priority": 3, "needs": "fire",
+...                    "compatible_with": ["fire"]},
+...     "other": {"match": [], "priority": 4, "needs": "police"}}})
+>>> table.classify("Fire alarm, 2nd floor")
+'fire_alarm'
+>>> table.classify("lost cat")
+'other'
+>>> table.compatible("fire", "fire_alarm")
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    match: tuple[str, ...]
+    priority: int
+    needs: str
+    compatible_with: frozenset[str]
+
+
+class KindTable:
+    """The kinds of ``models/incident_types.yaml`` and how to pick one."""
+
+    def __init__(self, kinds: dict[str, Kind]):
+        if OTHER not in kinds:
+            raise ValueError("the kind table needs an 'other' kind")
+        self.kinds = kinds
+        # Longest substring first, so the most specific kind wins a search.
+        self._terms = sorted(
+            ((term, order, kind.name)
+             for order, kind in enumerate(kinds.values()) for term in kind.match),
+            key=lambda item: (-len(item[0]), item[1]),
+        )
+        self._cache: dict[str, str] = {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KindTable:
+        kinds = {}
+        for name, spec in config["kinds"].items():
+            kinds[name] = Kind(
+                name=name,
+                match=tuple(str(t).upper() for t in spec.get("match", [])),
+                priority=int(spec["priority"]),
+                needs=str(spec["needs"]),
+                compatible_with=frozenset(spec.get("compatible_with", [])),
+            )
+        return cls(kinds)
+
+    def classify(self, type_text: str) -> str:
+        """The kind whose longest match term occurs in ``type_text``."""
+        key = type_text.upper()
+        found = self._cache.get(key)
+        if found is None:
+            found = next((name for term, _, name in self._terms if term in key), OTHER)
+            if len(self._cache) < 10_000:
+                self._cache[key] = found
+        return found
+
+    def compatible(self, a: str, b: str) -> bool:
+        """Whether reports of kinds ``a`` and ``b`` may describe one event."""
+        if a == b:
+            return True
+        ka, kb = self.kinds.get(a), self.kinds.get(b)
+        return bool(
+            (ka is not None and b in ka.compatible_with)
+            or (kb is not None and a in kb.compatible_with)
+        )
+
+    def get(self, name: str) -> Kind:
+        return self.kinds.get(name) or self.kinds[OTHER]

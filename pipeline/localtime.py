@@ -1,0 +1,75 @@
+"""Local wall-clock times of a source, turned into UTC instants.
+
+Every source declares its zone (``models/service_areas.yaml``). A local time on
+the repeated hour of a daylight-saving change is ambiguous: the first
+occurrence is taken and the report is flagged. A local time inside the skipped
+hour does not exist: it is moved forward by the gap and flagged.
+
+>>> ms, flags = local_to_utc_ms("2016-03-13 02:30:00", "America/New_York")
+>>> flags
+('nonexistent_local_time',)
+>>> local_to_utc_ms("2015-11-01 01:30:00", "America/New_York")[1]
+('ambiguous_local_time',)
+>>> local_to_utc_ms("2016-01-23 12:00:00", "America/New_York")
+(1453568400000, ())
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+FAR_PAST_S = 20 * 365 * 86400
+FAR_FUTURE_S = 86400
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_to_utc_ms(text: str, zone_name: str, fmt: str = "%Y-%m-%d %H:%M:%S"
+                    ) -> tuple[int, tuple[str, ...]]:
+    """Parse a naive local time in ``zone_name``; return UTC ms and flags.
+
+    Raises ``ValueError`` when ``text`` does not match ``fmt``.
+    """
+    naive = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - localized below
+    return naive_to_utc_ms(naive, zone_name)
+
+
+def naive_to_utc_ms(naive: datetime, zone_name: str) -> tuple[int, tuple[str, ...]]:
+    tz = zone(zone_name)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    flags: tuple[str, ...] = ()
+    if first.utcoffset() != second.utcoffset():
+        # Round-tripping through UTC tells a skipped hour from a repeated one.
+        back = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if back == naive:
+            flags = ("ambiguous_local_time",)
+        else:
+            gap = (first.utcoffset() or timedelta()) - (
+                second.utcoffset() or timedelta()
+            )
+            first = (naive + abs(gap)).replace(tzinfo=tz, fold=0)
+            flags = ("nonexistent_local_time",)
+    return int(first.timestamp() * 1000), flags
+
+
+def parse_iso_ms(text: str, default_zone: str) -> tuple[int, tuple[str, ...]]:
+    """An ISO 8601 time; without an offset it is local to ``default_zone``."""
+    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        return naive_to_utc_ms(stamp, default_zone)
+    return int(stamp.timestamp() * 1000), ()
+
+
+def plausibility_flags(event_ms: int, now_ms: int) -> tuple[str, ...]:
+    """Flag event times far in the future or the past of ``now_ms``."""
+    if event_ms > now_ms + FAR_FUTURE_S * 1000:
+        return ("time_in_future",)
+    if event_ms < now_ms - FAR_PAST_S * 1000:
+        return ("time_far_past",)
+    return ()

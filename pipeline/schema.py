@@ -1,0 +1,217 @@
+"""The messages that flow between stages: reports, incidents, dead letters, alerts.
+
+Every message is a frozen dataclass that turns into a plain ``dict`` (for orjson)
+and back. Times travel as UTC epoch milliseconds (names end in ``_ms``); ids are
+strings end to end. See ``docs/schema.md`` for the field-by-field description.
+
+>>> r = Report(report_id="r1", source="json", channel="app", event_ms=0,
+...            received_ms=5, kind="fire", type_text="FIRE", discipline="Fire")
+>>> Report.from_dict(r.to_dict()) == r
+True
+>>> r.event_time.isoformat()
+'1970-01-01T00:00:00+00:00'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Where a report's place came from. Only KNOWN carries a usable point.
+LOCATION_KNOWN = "known"
+LOCATION_UNKNOWN = "unknown"
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build ``cls`` from a dict, ignoring keys a newer producer may have added."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One report of something happening, from any channel, normalized."""
+
+    report_id: str
+    source: str
+    channel: str
+    event_ms: int
+    received_ms: int
+    kind: str
+    type_text: str
+    discipline: str = ""
+    text: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    location: str = LOCATION_UNKNOWN
+    accuracy_m: float | None = None
+    address: str = ""
+    area: str = ""
+    reporter: str = ""
+    raw_ref: str = ""
+    flags: tuple[str, ...] = ()
+
+    @property
+    def event_time(self) -> datetime:
+        return datetime.fromtimestamp(self.event_ms / 1000, tz=UTC)
+
+    @property
+    def has_point(self) -> bool:
+        return self.location == LOCATION_KNOWN and self.lat is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["flags"] = list(self.flags)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        report: Report = _from_dict(cls, data)
+        return dataclasses.replace(report, flags=tuple(report.flags))
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A raw message the pipeline could not turn into a report, and why."""
+
+    reason: str
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    original_b64: str
+    at_ms: int
+    raw_ref: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeadLetter:
+        letter: DeadLetter = _from_dict(cls, data)
+        return letter
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Why a report joined an existing incident."""
+
+    reasons: tuple[str, ...]
+    confidence: float
+    distance_m: float
+    gap_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reasons": list(self.reasons),
+            "confidence": self.confidence,
+            "distance_m": self.distance_m,
+            "gap_s": self.gap_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPick:
+    """A unit recommended for an incident, with the reasons it was chosen."""
+
+    unit_id: str
+    distance_m: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """The state of one incident after one report changed it.
+
+    ``change`` is ``new`` (the report opened the incident), ``merged`` (it joined
+    an open one) or ``repeat`` (the same report again: nothing changed). Later
+    stages fill ``priority``, ``units`` and ``alerts``. ``report_ids`` holds the
+    most recent reports only; ``report_count`` counts them all.
+    """
+
+    incident_id: str
+    change: str
+    report_id: str
+    raw_ref: str
+    received_ms: int
+    kind: str
+    kinds: tuple[str, ...]
+    lat: float | None
+    lon: float | None
+    area: str
+    first_ms: int
+    last_ms: int
+    report_count: int
+    report_ids: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    merge: dict[str, Any] | None = None
+    priority: int | None = None
+    priority_reasons: tuple[str, ...] = ()
+    units: tuple[dict[str, Any], ...] = ()
+    route_shortfall: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    alerts_suppressed: tuple[str, ...] = ()
+    board_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IncidentChange:
+        change: IncidentChange = _from_dict(cls, data)
+        return dataclasses.replace(
+            change,
+            kinds=tuple(change.kinds),
+            report_ids=tuple(change.report_ids),
+            texts=tuple(change.texts),
+            priority_reasons=tuple(change.priority_reasons),
+            units=tuple(change.units),
+            route_shortfall=tuple(change.route_shortfall),
+            alerts=tuple(change.alerts),
+            alerts_suppressed=tuple(change.alerts_suppressed),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert: an incident fired a rule; it goes to each recipient listed."""
+
+    alert_id: str
+    incident_id: str
+    rule_id: str
+    priority: int
+    kind: str
+    area: str
+    recipients: tuple[dict[str, str], ...]
+    reasons: tuple[str, ...]
+    at_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStatus:
+    """A unit's position fix and availability, as the fleet reports it."""
+
+    unit_id: str
+    status: str
+    capabilities: tuple[str, ...]
+    lat: float
+    lon: float
+    fix_ms: int
+    staffing: int = 2
+    home: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["capabilities"] = list(self.capabilities)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UnitStatus:
+        unit: UnitStatus = _from_dict(cls, data)
+        return dataclasses.replace(unit, capabilities=tuple(unit.capabilities))
