@@ -15,8 +15,8 @@ from faust.types import StreamT
 
 from agents import metrics
 from agents.app import Context, as_current, carried_ref, describe, now_ms, value_of
-from pipeline.alert import alert_id_for
-from pipeline.schema import Alert, IncidentChange
+from pipeline.alert import Firing, alert_id_for
+from pipeline.schema import REPEAT, Alert, IncidentChange
 
 logger = logging.getLogger(__name__)
 STAGE = "alert"
@@ -31,16 +31,20 @@ def install(ctx: Context) -> None:
     @ctx.app.agent(ctx.topic("incidents.routed"), name="alert")
     async def alert_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
+            out = ctx.outbox()
             started = time.perf_counter()
             done = 0
             for event in events:
                 try:
                     change = IncidentChange.from_dict(orjson.loads(value_of(event)))
                     already = set(sent_table.get(change.incident_id) or ())
-                    fired, suppressed = rules.evaluate(
-                        change.incident_id, change.kind, change.priority or 5,
-                        change.area, already,
-                    )
+                    fired: list[Firing] = []
+                    suppressed: tuple[str, ...] = ()
+                    if change.change != REPEAT:  # a repeat changes nothing
+                        fired, suppressed = rules.evaluate(
+                            change.incident_id, change.kind, change.priority or 5,
+                            change.area, already,
+                        )
                     at = now_ms()
                     for firing in fired:
                         alert = Alert(
@@ -53,8 +57,9 @@ def install(ctx: Context) -> None:
                             recipients=firing.recipients,
                             reasons=firing.reasons + change.priority_reasons,
                             at_ms=at,
+                            raw_ref=change.raw_ref,
                         )
-                        await ctx.send("alerts.outbound", change.incident_id,
+                        await out.send("alerts.outbound", change.incident_id,
                                        alert.to_dict())
                         metrics.ALERTS.labels(firing.rule_id).inc()
                     for rule_id in suppressed:
@@ -71,7 +76,7 @@ def install(ctx: Context) -> None:
                         alerts_suppressed=suppressed,
                         board_ms=now_ms(),
                     )
-                    await ctx.send("incidents.board", change.incident_id,
+                    await out.send("incidents.board", change.incident_id,
                                    board.to_dict())
                     metrics.END_TO_END_SECONDS.observe(
                         max(0.0, (board.board_ms - change.received_ms) / 1000)
@@ -79,8 +84,9 @@ def install(ctx: Context) -> None:
                     done += 1
                 except Exception as exc:
                     logger.exception("alert failed on %s", describe(event))
-                    await ctx.dead_letter(event, "alert_error", repr(exc),
+                    await out.dead_letter(event, "alert_error", repr(exc),
                                           carried_ref(value_of(event)))
+            await out.delivered()
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
             metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
                 time.perf_counter() - started

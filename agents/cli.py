@@ -83,6 +83,17 @@ def run_worker(settings: Settings) -> None:
 
     from agents.app import create_app
 
+    class Worker(faust.Worker):
+        """Faust's worker without its terminal spinner.
+
+        The spinner sets the root logger to DEBUG to spin on every record, so
+        each aiokafka debug call on the hot path built a log record.
+        """
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.spinner = None
+
     if settings.broker == EMBEDDED:
         raise IntakeError(
             "a worker needs a broker address: start one with `python -m agents "
@@ -92,7 +103,7 @@ def run_worker(settings: Settings) -> None:
     ensure_topics(settings.broker, {
         name: (spec.partitions, spec.compacted) for name, spec in context.specs.items()
     })
-    worker = faust.Worker(app, loglevel=settings.log_level.lower())
+    worker = Worker(app, loglevel=settings.log_level.upper())
     worker.execute_from_commandline()
 
 
@@ -133,8 +144,8 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                                       models.fleet, int(time.time() * 1000))
                 say(f"fleet: {len(units)} simulated units published to units.status")
 
-                figures = replay(bootstrap, log, "montgomery_pa", settings.app_id,
-                                 limit=limit, speed=speed,
+                figures = replay(bootstrap, log, "montgomery_pa", limit=limit,
+                                 speed=speed,
                                  summary_path=run_dir / "summary.json")
                 page = read_metrics(worker_settings.web_port)
                 figures["metrics"] = metric_figures(page)
@@ -236,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             from agents.replay import format_summary, replay
 
             with broker_for(settings.broker) as bootstrap:
-                figures = replay(bootstrap, args.log, args.source, settings.app_id,
+                figures = replay(bootstrap, args.log, args.source,
                                  limit=args.limit, speed=args.speed,
                                  summary_path=args.summary)
             print(format_summary(figures))

@@ -32,6 +32,7 @@ def install(ctx: Context) -> None:
     @ctx.app.agent(ctx.topic("reports.normalized"), name="dedupe")
     async def dedupe_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
+            out = ctx.outbox()
             started = time.perf_counter()
             # One state object per cell per batch; each written back once.
             states: dict[str, CellState] = {}
@@ -47,17 +48,18 @@ def install(ctx: Context) -> None:
                     change = matcher.apply(state, report)
                     last_event[key] = event
                     changes[change.change] = changes.get(change.change, 0) + 1
-                    await ctx.send("incidents.changes", change.incident_id,
+                    await out.send("incidents.changes", change.incident_id,
                                    change.to_dict())
                 except Exception as exc:
                     logger.exception("dedupe failed on %s", describe(event))
-                    await ctx.dead_letter(event, "dedupe_error", repr(exc),
+                    await out.dead_letter(event, "dedupe_error", repr(exc),
                                           carried_ref(value_of(event)))
             for key, state in states.items():
                 if key.startswith("u:"):
                     continue  # a report with no point has no cell to keep
                 as_current(last_event[key])
                 cells[key] = state.to_dict()
+            await out.delivered()
             for outcome, count in changes.items():
                 metrics.INCIDENT_CHANGES.labels(outcome).inc(count)
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(sum(changes.values()))

@@ -14,6 +14,8 @@ from pipeline.normalize import Rejection, normalize
 
 logger = logging.getLogger(__name__)
 STAGE = "normalize"
+# Reports whose time cannot be trusted are kept, but not counted in windows.
+IMPLAUSIBLE_TIME = frozenset({"time_in_future", "time_far_past"})
 
 
 def install(ctx: Context) -> None:
@@ -26,6 +28,7 @@ def install(ctx: Context) -> None:
     @ctx.app.agent(source, name="normalize")
     async def normalize_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
+            out = ctx.outbox()
             started = time.perf_counter()
             received = now_ms()
             good = bad = 0
@@ -38,19 +41,22 @@ def install(ctx: Context) -> None:
                     )
                     if isinstance(result, Rejection):
                         bad += 1
-                        await ctx.dead_letter(event, result.reason, result.detail)
+                        await out.dead_letter(event, result.reason, result.detail)
                         continue
                     good += 1
-                    await ctx.send("reports.normalized",
+                    await out.send("reports.normalized",
                                    partition_key(result, cell_deg), result.to_dict())
-                    category = result.discipline or result.kind
-                    by_area = {"event_ms": result.event_ms}
-                    for area in (result.area, "ALL"):
-                        await ctx.send("reports.by_area", f"{area}|{category}", by_area)
+                    if not set(result.flags) & IMPLAUSIBLE_TIME:
+                        category = result.discipline or result.kind
+                        by_area = {"event_ms": result.event_ms}
+                        for area in (result.area, "ALL"):
+                            await out.send("reports.by_area", f"{area}|{category}",
+                                           by_area)
                 except Exception as exc:
                     bad += 1
                     logger.exception("normalize failed on %s", describe(event))
-                    await ctx.dead_letter(event, "normalize_error", repr(exc))
+                    await out.dead_letter(event, "normalize_error", repr(exc))
+            await out.delivered()
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(good)
             metrics.STAGE_EVENTS.labels(STAGE, "dead_letter").inc(bad)
             metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(

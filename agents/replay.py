@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,13 +56,16 @@ def open_text(path: Path) -> TextIO:
     return open(path, encoding="utf-8", newline="")
 
 
-def read_rows(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+def read_rows(path: Path, limit: int | None = None, start: int = 0
+              ) -> list[dict[str, str]]:
+    """Rows ``start`` up to (not including) ``limit`` of a CSV log."""
     with open_text(path) as handle:
         rows = []
-        for row in csv.DictReader(handle):
-            rows.append(row)
-            if limit is not None and len(rows) >= limit:
+        for index, row in enumerate(csv.DictReader(handle)):
+            if limit is not None and index >= limit:
                 break
+            if index >= start:
+                rows.append(row)
     return rows
 
 
@@ -139,74 +143,79 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     return refs
 
 
-def committed_lag(bootstrap: str, group: str, topics: tuple[str, ...]) -> int:
-    """Messages of ``topics`` the consumer group has not committed yet."""
-    # A consumer that never subscribes only fetches the group's offsets.
-    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                           enable_auto_commit=False)
-    try:
-        lag = 0
-        for tp, end in end_offsets(bootstrap, topics).items():
-            lag += end - (reader.committed(tp) or 0)
-        return lag
-    finally:
-        reader.close()
-
-
-def flush_windows(bootstrap: str) -> None:
-    """Ask every surge partition to close its open windows (end of a replay)."""
+def flush_windows(bootstrap: str, token: str) -> set[int]:
+    """Ask every surge partition to close its open windows; return the partitions."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    partitions = sorted(consumer.partitions_for_topic("reports.by_area") or ())
+    partitions = set(consumer.partitions_for_topic("reports.by_area") or ())
     consumer.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for partition in partitions:
+    for partition in sorted(partitions):
         producer.send("reports.by_area", key=b"__control__", partition=partition,
-                      value=orjson.dumps({"control": "flush"}))
+                      value=orjson.dumps({"control": "flush", "token": token}))
     producer.flush()
     producer.close()
+    return partitions
 
 
-def collect(bootstrap: str, since: dict[TopicPartition, int], summary: RunSummary,
-            refs: set[str], group: str, stall_s: float = 60.0) -> None:
-    """Read the terminal topics until every ref is accounted for and surge is idle.
+class Collector:
+    """Reads the terminal topics and keeps what belongs to one replay.
+
+    Board records, dead letters and alerts are this replay's when they carry one
+    of its raw refs; anomalies when detected after it started. Nothing relies on
+    the broker's end offsets to decide what is new (the embedded broker's
+    answer to "latest offset" lags behind its last batch).
+    """
+
+    def __init__(self, summary: RunSummary, refs: set[str], started_ms: int,
+                 token: str):
+        self.summary, self.refs = summary, refs
+        self.started_ms, self.token = started_ms, token
+        self.flushed: set[int] = set()
+
+    def take(self, topic: str, record: dict[str, Any]) -> None:
+        if topic == "anomalies.detected":
+            if record.get("control") == "flushed":
+                if record.get("token") == self.token:
+                    self.flushed.add(int(record["partition"]))
+            elif record.get("at_ms", 0) >= self.started_ms:
+                self.summary.add_anomaly(record)
+        elif record.get("raw_ref") in self.refs:
+            if topic == "incidents.board":
+                self.summary.add_board(record)
+            elif topic == "reports.deadletter":
+                self.summary.add_dead_letter(record)
+            elif topic == "alerts.outbound":
+                self.summary.add_alert(record)
+
+
+def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collector,
+            stall_s: float = 60.0) -> None:
+    """Read until every ref is accounted for and every surge partition flushed.
 
     Raises ``TimeoutError`` when nothing new arrives for ``stall_s`` seconds.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              fetch_max_wait_ms=100)
-    partitions = list(since)
-    consumer.assign(partitions)
+    consumer.assign(list(since))
     for tp, offset in since.items():
         consumer.seek(tp, offset)
-    handlers = {
-        "incidents.board": summary.add_board,
-        "reports.deadletter": summary.add_dead_letter,
-        "alerts.outbound": summary.add_alert,
-        "anomalies.detected": summary.add_anomaly,
-    }
+    summary, refs = collector.summary, collector.refs
     progress = Progress("pipeline done", len(refs))
     last_news = time.monotonic()
-    flushed = False
+    flushing: set[int] | None = None
     try:
         while True:
             batch = consumer.poll(timeout_ms=200, max_records=5000)
             for tp, records in batch.items():
-                handler = handlers[tp.topic]
                 for record in records:
-                    handler(orjson.loads(record.value))
+                    collector.take(tp.topic, orjson.loads(record.value))
                 last_news = time.monotonic()
             progress.update(len(summary.accounted & refs))
-            if refs <= summary.accounted:
-                if not flushed:
-                    flush_windows(bootstrap)
-                    flushed = True
-                    last_news = time.monotonic()
-                if committed_lag(bootstrap, group, ("reports.by_area",)) == 0:
-                    # One more poll for anomalies the last windows produced.
-                    for tp, records in consumer.poll(timeout_ms=500).items():
-                        for record in records:
-                            handlers[tp.topic](orjson.loads(record.value))
-                    break
+            if flushing is None and refs <= summary.accounted:
+                flushing = flush_windows(bootstrap, collector.token)
+                last_news = time.monotonic()
+            if flushing is not None and flushing <= collector.flushed and not batch:
+                break  # drained, flushed, and one quiet poll for stragglers
             if time.monotonic() - last_news > stall_s:
                 missing = len(refs - summary.accounted)
                 raise TimeoutError(
@@ -218,15 +227,15 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], summary: RunSummar
     progress.update(len(refs), force=True)
 
 
-def replay(bootstrap: str, path: Path, source: str, group: str,
+def replay(bootstrap: str, path: Path, source: str,
            limit: int | None = None, speed: float | None = None,
-           summary_path: Path | None = None, stall_s: float = 60.0
-           ) -> dict[str, Any]:
+           summary_path: Path | None = None, stall_s: float = 60.0,
+           start: int = 0) -> dict[str, Any]:
     """Replay a log through a running pipeline; return (and write) the summary."""
     fmt = FORMATS.get(source)
     if fmt is None:
         raise ValueError(f"unknown log source {source!r}; known: {sorted(FORMATS)}")
-    rows = read_rows(path, limit)
+    rows = read_rows(path, limit, start)
     try:
         since = end_offsets(bootstrap, TERMINAL_TOPICS)
     except KafkaError as exc:
@@ -235,9 +244,11 @@ def replay(bootstrap: str, path: Path, source: str, group: str,
         raise RuntimeError("the terminal topics do not exist yet: is a worker running?")
 
     started = time.monotonic()
+    started_ms = int(time.time() * 1000)
     refs = produce(bootstrap, fmt, rows, speed)
     summary = RunSummary(reports_read=len(rows))
-    collect(bootstrap, since, summary, refs, group, stall_s)
+    collector = Collector(summary, refs, started_ms, token=uuid.uuid4().hex)
+    collect(bootstrap, since, collector, stall_s)
     figures = summary.figures(time.monotonic() - started)
     figures["source"] = str(path.name)
     if summary_path is not None:

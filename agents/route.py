@@ -60,6 +60,7 @@ def install(ctx: Context) -> None:
     @ctx.app.agent(ctx.topic("incidents.scored"), name="route")
     async def route_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
+            out = ctx.outbox()
             started = time.perf_counter()
             batch: list[tuple[Any, IncidentChange]] = []
             for event in events:
@@ -68,7 +69,7 @@ def install(ctx: Context) -> None:
                         orjson.loads(value_of(event)))))
                 except Exception as exc:
                     logger.exception("route could not read %s", describe(event))
-                    await ctx.dead_letter(event, "route_error", repr(exc),
+                    await out.dead_letter(event, "route_error", repr(exc),
                                           carried_ref(value_of(event)))
 
             wanted = [(kinds.get(c.kind).needs, c.lat or 0.0, c.lon or 0.0)
@@ -108,7 +109,8 @@ def install(ctx: Context) -> None:
                     assigned += 1
                 else:
                     short += 1
-                await ctx.send("incidents.routed", change.incident_id, routed.to_dict())
+                await out.send("incidents.routed", change.incident_id, routed.to_dict())
+            await out.delivered()
             metrics.ROUTES.labels("assigned").inc(assigned)
             metrics.ROUTES.labels("shortfall").inc(short)
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(len(batch))

@@ -23,6 +23,7 @@ def install(ctx: Context) -> None:
     @ctx.app.agent(ctx.topic("incidents.changes"), name="score")
     async def score_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
+            out = ctx.outbox()
             started = time.perf_counter()
             done = 0
             for event in events:
@@ -34,13 +35,14 @@ def install(ctx: Context) -> None:
                     scored = dataclasses.replace(
                         change, priority=priority, priority_reasons=reasons
                     )
-                    await ctx.send("incidents.scored", change.incident_id,
+                    await out.send("incidents.scored", change.incident_id,
                                    scored.to_dict())
                     done += 1
                 except Exception as exc:
                     logger.exception("score failed on %s", describe(event))
-                    await ctx.dead_letter(event, "score_error", repr(exc),
+                    await out.dead_letter(event, "score_error", repr(exc),
                                           carried_ref(value_of(event)))
+            await out.delivered()
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
             metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
                 time.perf_counter() - started

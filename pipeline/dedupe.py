@@ -6,12 +6,16 @@ incident that is near in space (``radius_m`` plus both fixes' uncertainty), near
 in event time (``window_s``) and of a compatible kind, choosing the one with the
 highest confidence; otherwise it opens a new incident.
 
-Idempotent: a report already seen in the cell changes nothing (``repeat``).
+Idempotent: a report already seen in the cell changes nothing (``repeat``), also
+after its incident left the state: report ids are remembered for ``seen_ttl_s``
+of event time, longer than incidents stay open.
 Bounded: an incident with no report for ``stale_after_s`` of event time leaves the
-cell state, with the report ids it held, and a cell keeps at most
-``max_open_per_cell`` incidents. A report with no usable point cannot be matched
-by place: it opens its own incident, whose id derives from the report id, so a
-redelivery names the same incident.
+cell state, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
+``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
+
+A report with no usable point cannot be matched by place: it opens its own
+incident, whose id derives from the report id, so a redelivery names the same
+incident.
 
 >>> from pipeline.kinds import KindTable
 >>> from pipeline.schema import Report
@@ -41,7 +45,7 @@ from typing import Any
 
 from pipeline.geo import cell_key, distance_m
 from pipeline.kinds import KindTable
-from pipeline.schema import IncidentChange, Report
+from pipeline.schema import MERGED, NEW, REPEAT, IncidentChange, Report
 
 MAX_REPORT_IDS = 100
 
@@ -54,6 +58,8 @@ class MatchParams:
     stale_after_s: float = 7200.0
     max_open_per_cell: int = 500
     max_texts: int = 5
+    seen_ttl_s: float = 86_400.0
+    max_seen_per_cell: int = 20_000
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MatchParams:
@@ -81,16 +87,21 @@ class CellState:
     def __init__(self, data: dict[str, Any] | None = None):
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
-        self.seen: dict[str, str] = data.get("seen", {})
+        # report id -> [incident id, event ms], oldest first (insertion order).
+        self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
 
-    def drop(self, incident_id: str) -> None:
-        incident = self.open.pop(incident_id)
-        for report_id in incident["seen_ids"]:
-            self.seen.pop(report_id, None)
+    def forget_seen(self, horizon_ms: float, keep: int) -> None:
+        """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
+        excess = len(self.seen) - keep
+        for report_id, (_, event_ms) in list(self.seen.items()):
+            if event_ms >= horizon_ms and excess <= 0:
+                break
+            del self.seen[report_id]
+            excess -= 1
 
 
 class IncidentMatcher:
@@ -103,30 +114,28 @@ class IncidentMatcher:
     def apply(self, cell: CellState, report: Report) -> IncidentChange:
         """Add ``report`` to ``cell`` (in place) and say what changed."""
         known = cell.seen.get(report.report_id)
-        if known is not None and known in cell.open:
-            return self._change(cell.open[known], report, "repeat", None)
+        if known is not None:
+            incident = cell.open.get(known[0]) or _closed(known[0], report)
+            return self._change(incident, report, REPEAT, None)
 
         self._expire(cell, report.event_ms)
         best = self._best_match(cell, report) if report.has_point else None
         if best is None:
             incident = self._open(cell, report)
-            return self._change(incident, report, "new", None)
+            return self._change(incident, report, NEW, None)
 
         incident, merge = best
         self._join(cell, incident, report)
-        return self._change(incident, report, "merged", merge)
+        return self._change(incident, report, MERGED, merge)
 
     def _expire(self, cell: CellState, event_ms: int) -> None:
         cell.clock_ms = max(cell.clock_ms, event_ms)
         horizon = cell.clock_ms - self.params.stale_after_s * 1000
         stale = [i for i, inc in cell.open.items() if inc["last_ms"] < horizon]
         for incident_id in stale:
-            cell.drop(incident_id)
-        overflow = len(cell.open) - self.params.max_open_per_cell + 1
-        if overflow > 0:
-            oldest = sorted(cell.open, key=lambda i: cell.open[i]["last_ms"])
-            for incident_id in oldest[:overflow]:
-                cell.drop(incident_id)
+            del cell.open[incident_id]
+        cell.forget_seen(cell.clock_ms - self.params.seen_ttl_s * 1000,
+                         self.params.max_seen_per_cell - 1)
 
     def _best_match(self, cell: CellState, report: Report
                     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -186,12 +195,17 @@ class IncidentMatcher:
             "last_ms": report.event_ms,
             "count": 1,
             "report_ids": [report.report_id],
-            "seen_ids": [report.report_id],
             "texts": [_text_of(report)],
         }
         if report.has_point:
+            # Room for the new incident: the longest-quiet ones leave first.
+            overflow = len(cell.open) - self.params.max_open_per_cell + 1
+            if overflow > 0:
+                oldest = sorted(cell.open, key=lambda i: cell.open[i]["last_ms"])
+                for incident_id in oldest[:overflow]:
+                    del cell.open[incident_id]
             cell.open[incident["id"]] = incident
-            cell.seen[report.report_id] = incident["id"]
+            cell.seen[report.report_id] = [incident["id"], report.event_ms]
         return incident
 
     def _join(self, cell: CellState, incident: dict[str, Any], report: Report) -> None:
@@ -203,11 +217,10 @@ class IncidentMatcher:
         incident["report_ids"] = (incident["report_ids"] + [report.report_id])[
             -MAX_REPORT_IDS:
         ]
-        incident["seen_ids"].append(report.report_id)
         incident["texts"] = (incident["texts"] + [_text_of(report)])[
             -self.params.max_texts:
         ]
-        cell.seen[report.report_id] = incident["id"]
+        cell.seen[report.report_id] = [incident["id"], report.event_ms]
 
     @staticmethod
     def _change(incident: dict[str, Any], report: Report, change: str,
@@ -230,6 +243,20 @@ class IncidentMatcher:
             texts=tuple(incident["texts"]),
             merge=merge,
         )
+
+
+def _closed(incident_id: str, report: Report) -> dict[str, Any]:
+    """What a repeat names when its incident has left the state: only its id.
+
+    The change it produces says ``repeat``; consumers keep the incident's state
+    from earlier changes and take nothing else from it.
+    """
+    return {
+        "id": incident_id, "kind": report.kind, "kinds": [report.kind],
+        "lat": report.lat, "lon": report.lon, "area": report.area,
+        "first_ms": report.event_ms, "last_ms": report.event_ms, "count": 1,
+        "report_ids": [report.report_id], "texts": [],
+    }
 
 
 def _gap_s(incident: dict[str, Any], event_ms: int) -> float:

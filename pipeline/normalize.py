@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
 
 MAX_BYTES = 64 * 1024
 MAX_TEXT = 4000
+MAX_ACCURACY_M = 5000.0
 CHANNELS = frozenset({"911", "sms", "social", "app", "web", "sensor"})
 _CALL_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) @ (\d{2}:\d{2}:\d{2})")
 
@@ -102,6 +104,9 @@ def normalize(raw: bytes, fmt: str, received_ms: int, config: NormalizeConfig,
             return Rejection("unknown_format", fmt)
     except _Invalid as exc:
         return Rejection(exc.reason, exc.detail)
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        # A shape no check above foresaw: still a rejection, never a crash.
+        return Rejection("unparseable", repr(exc)[:200])
     if isinstance(result, Report) and flags:
         return _with_flags(result, flags)
     return result
@@ -115,16 +120,25 @@ class _Invalid(Exception):
 
 
 def _decode(raw: bytes) -> tuple[Any, tuple[str, ...]] | Rejection:
+    flags: tuple[str, ...] = ()
     try:
-        return orjson.loads(raw), ()
+        payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        first_error = str(exc)
-    # Bytes that are not UTF-8 are repaired (U+FFFD) and flagged, never lost.
-    try:
-        text = raw.decode("utf-8", errors="replace")
-        return orjson.loads(text.encode("utf-8", errors="replace")), ("text_repaired",)
-    except orjson.JSONDecodeError:
-        return Rejection("malformed_json", first_error[:200])
+        # Bytes that are not UTF-8 are repaired (U+FFFD) and flagged, never lost.
+        raw = raw.decode("utf-8", errors="replace").encode("utf-8", errors="replace")
+        flags = ("text_repaired",)
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return Rejection("malformed_json", str(exc)[:200])
+    if isinstance(payload, dict) and isinstance(payload.get("report_id"), float):
+        # orjson reads integers past 64 bits as floats; the standard parser
+        # keeps every digit of a long numeric id.
+        try:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
+            return Rejection("malformed_json", "unreadable long number")
+    return payload, flags
 
 
 def _with_flags(report: Report, flags: tuple[str, ...]) -> Report:
@@ -177,6 +191,18 @@ def _place(lat_in: Any, lon_in: Any, area: SourceArea
     return None, None, LOCATION_UNKNOWN, ("location_outside_area",)
 
 
+def _accuracy(value: Any) -> tuple[float | None, tuple[str, ...]]:
+    """A fix's uncertainty radius in metres: finite, 0..MAX_ACCURACY_M, or None."""
+    accuracy = _number(value)
+    if accuracy is None:
+        return None, ()
+    if isinstance(accuracy, str) or not math.isfinite(accuracy) or accuracy < 0:
+        return None, ("accuracy_invalid",)
+    if accuracy > MAX_ACCURACY_M:
+        return MAX_ACCURACY_M, ("accuracy_capped",)
+    return accuracy, ()
+
+
 def _source(config: NormalizeConfig, name: str) -> SourceArea:
     area = config.sources.get(name)
     if area is None:
@@ -185,8 +211,12 @@ def _source(config: NormalizeConfig, name: str) -> SourceArea:
 
 
 def _stable_id(source: str, payload: dict[str, Any]) -> str:
-    digest = hashlib.sha1(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-    return f"{source}:{digest.hexdigest()[:20]}"
+    try:
+        canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        # orjson reads 1024 levels of nesting but writes only 254.
+        raise _Invalid("too_deep", str(exc)[:200]) from exc
+    return f"{source}:{hashlib.sha1(canonical).hexdigest()[:20]}"
 
 
 def _from_cad(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
@@ -276,7 +306,7 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
         raise _Invalid("wrong_type_location", type(where).__name__)
     where = where or {}
     lat, lon, location, place_flags = _place(where.get("lat"), where.get("lon"), area)
-    accuracy = _number(where.get("accuracy_m"))
+    accuracy, accuracy_flags = _accuracy(where.get("accuracy_m"))
     reporter = _text(payload, "reporter")
     return Report(
         report_id=f"{source}:{report_id}",
@@ -291,10 +321,11 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
         lat=lat,
         lon=lon,
         location=location,
-        accuracy_m=accuracy if isinstance(accuracy, float) else None,
+        accuracy_m=accuracy if location == LOCATION_KNOWN else None,
         address=_text(payload, "address"),
         area=_text(payload, "area") or _grid_area(lat, lon),
         reporter=reporter_token(reporter, config.reporter_key) if reporter else "",
         raw_ref=raw_ref,
-        flags=time_flags + place_flags + _time_flags(event_ms, received_ms, config),
+        flags=time_flags + place_flags + accuracy_flags
+        + _time_flags(event_ms, received_ms, config),
     )

@@ -23,6 +23,9 @@ from typing import Any
 LOCATION_KNOWN = "known"
 LOCATION_UNKNOWN = "unknown"
 
+# What one report did to an incident (IncidentChange.change).
+NEW, MERGED, REPEAT = "new", "merged", "repeat"
+
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build ``cls`` from a dict, ignoring keys a newer producer may have added."""
@@ -187,6 +190,8 @@ class Alert:
     recipients: tuple[dict[str, str], ...]
     reasons: tuple[str, ...]
     at_ms: int
+    #: The raw message whose report made the incident fire the rule.
+    raw_ref: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

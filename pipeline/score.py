@@ -31,6 +31,7 @@ def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces: what the lexicon sees."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = plain.replace("'", "").replace("\u2019", "")  # can't -> cant
     return " " + re.sub(r"[^a-z0-9]+", " ", plain).strip() + " "
 
 

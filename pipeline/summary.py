@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline.schema import MERGED, REPEAT
+
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile of an ascending sequence (``q`` in 0..100)."""
@@ -101,8 +103,8 @@ class RunSummary:
             "dead_lettered": dict(sorted(self.dead_letters.items())),
             "dead_lettered_total": sum(self.dead_letters.values()),
             "incidents": len(self.incidents),
-            "merges": self.changes.get("merged", 0),
-            "repeats": self.changes.get("repeat", 0),
+            "merges": self.changes.get(MERGED, 0),
+            "repeats": self.changes.get(REPEAT, 0),
             "reports_in_two_incidents": self.conflicts,
             "alerts": len(self.alert_ids),
             "alerts_by_rule": dict(sorted(self.alerts_by_rule.items())),

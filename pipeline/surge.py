@@ -5,7 +5,11 @@ minus ``grace_s``; a window closes once the watermark passes its end. An event
 for a window already closed is *late*: it is counted in ``late`` and never
 added silently. Every key seen so far gets every window closed, with zero
 counts where nothing happened, so quiet periods teach the detector too.
-``flush`` closes everything still open (the end of a replay).
+``flush`` closes everything still open (the end of a replay). An event more than
+``max_ahead_s`` past the watermark is held back: if the next such event comes
+within ``max_ahead_s`` of it, time really moved on (a quiet spell) and both are
+counted; otherwise it was a wrong clock, and it is counted in ``outliers`` and
+moves nothing, so one bad time cannot close months of windows at once.
 
 The detector scores each closed count on a fixed scale: the Anscombe transform
 ``2 * sqrt(count + 3/8)``, under which Poisson counts have a variance close to
@@ -47,6 +51,7 @@ class SurgeParams:
     warmup: int = 48
     z_threshold: float = 4.0
     min_count: int = 5
+    max_ahead_s: int = 86_400
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SurgeParams:
@@ -130,6 +135,8 @@ class SurgeMonitor:
         self.detectors: dict[str, SurgeDetector] = {}
         self.watermark_ms = -(2**62)
         self.late_total = 0
+        self.outliers = 0
+        self._held: tuple[str, int] | None = None
         # The earliest end of any open window: the watermark must pass it
         # before any work is due, which keeps ``add`` cheap.
         self._next_close_ms = 2**62
@@ -139,6 +146,21 @@ class SurgeMonitor:
 
     def add(self, key: str, event_ms: int) -> list[ClosedWindow]:
         """Count one event; return the windows its watermark move closed."""
+        ahead_ms = self.params.max_ahead_s * 1000
+        started = self.watermark_ms > -(2**62)
+        if started and event_ms - self.watermark_ms > ahead_ms:
+            held, self._held = self._held, (key, event_ms)
+            if held is None or abs(event_ms - held[1]) > ahead_ms:
+                self.outliers += held is not None
+                return []
+            self._held = None
+            return self._count(*held) + self._count(key, event_ms)
+        if self._held is not None:
+            self._held = None
+            self.outliers += 1
+        return self._count(key, event_ms)
+
+    def _count(self, key: str, event_ms: int) -> list[ClosedWindow]:
         start = self._start_of(event_ms)
         windows = self.keys.get(key)
         if windows is None:
@@ -171,6 +193,9 @@ class SurgeMonitor:
 
     def flush(self) -> list[ClosedWindow]:
         """Close every window still open (end of a replay)."""
+        if self._held is not None:
+            self._held = None
+            self.outliers += 1
         closed: list[ClosedWindow] = []
         for key, windows in self.keys.items():
             while windows.open:

@@ -1,0 +1,404 @@
+"""dedupe: reports of one incident become one incident, idempotently and bounded."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import orjson
+import pytest
+
+from agents.resources import Models
+from pipeline.dedupe import (
+    MAX_REPORT_IDS,
+    CellState,
+    IncidentMatcher,
+    MatchParams,
+    incident_id_for,
+    partition_key,
+)
+from pipeline.geo import cell_key, distance_m
+from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
+
+LAT, LON = 40.1210, -75.3420  # well inside one 0.05 degree cell
+METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)  # degrees of latitude per metre
+MINUTE_MS = 60_000
+T0_MS = 1_450_000_000_000
+
+
+def report(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
+           kind: str = "collision", located: bool = True,
+           accuracy_m: float | None = None, text: str = "") -> Report:
+    return Report(
+        report_id=report_id,
+        source="test",
+        channel="911",
+        event_ms=T0_MS + int(minute * MINUTE_MS),
+        received_ms=T0_MS + int(minute * MINUTE_MS) + 1_000,
+        kind=kind,
+        type_text=kind.upper(),
+        text=text,
+        lat=LAT + north_m * METRE_DEG if located else None,
+        lon=LON if located else None,
+        location=LOCATION_KNOWN if located else LOCATION_UNKNOWN,
+        accuracy_m=accuracy_m,
+        area="NORRISTOWN",
+        raw_ref=f"t:0:{report_id}",
+    )
+
+
+@pytest.fixture
+def matcher(models: Models) -> IncidentMatcher:
+    return IncidentMatcher(models.kinds, models.match)
+
+
+def snapshot(cell: CellState) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads(orjson.dumps(cell.to_dict()))
+    return loaded
+
+
+def test_real_params_are_loaded(models: Models) -> None:
+    assert models.match == MatchParams(cell_deg=0.05, radius_m=150.0, window_s=900,
+                                       stale_after_s=7200, max_open_per_cell=500,
+                                       max_texts=5, seen_ttl_s=86_400,
+                                       max_seen_per_cell=20_000)
+
+
+def test_params_from_config_ignore_unknown_keys() -> None:
+    params = MatchParams.from_config({"radius_m": 80.0, "colour": "blue"})
+
+    assert params == MatchParams(radius_m=80.0)
+
+
+def test_new_then_merged_then_repeat(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    first = matcher.apply(cell, report("a"))
+    second = matcher.apply(cell, report("b", north_m=50, minute=2))
+    again = matcher.apply(cell, report("b", north_m=50, minute=2))
+
+    assert first.change == "new"
+    assert first.incident_id == incident_id_for("a")
+    assert first.report_count == 1
+    assert first.merge is None
+    assert (second.change, second.incident_id) == ("merged", first.incident_id)
+    assert second.report_count == 2
+    assert second.report_ids == ("a", "b")
+    assert (again.change, again.incident_id) == ("repeat", first.incident_id)
+    assert again.report_count == 2
+    assert again.merge is None
+
+
+def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
+    matcher: IncidentMatcher,
+) -> None:
+    cell = CellState()
+    opened = matcher.apply(cell, report("a", kind="collision"))
+    joined = matcher.apply(cell, report("b", north_m=100, minute=10,
+                                        kind="vehicle_fire"))
+
+    assert joined.change == "merged"
+    assert joined.incident_id == opened.incident_id
+    assert joined.kind == "collision"
+    assert joined.kinds == ("collision", "vehicle_fire")
+    assert joined.merge is not None
+    assert joined.merge["reasons"] == [
+        "distance 100 m <= 150 m",
+        "10.0 min apart <= 15 min",
+        "kind vehicle_fire compatible with collision",
+    ]
+    assert joined.merge["distance_m"] == pytest.approx(100.0, abs=0.1)
+    assert joined.merge["gap_s"] == 600.0
+    assert 0.0 <= joined.merge["confidence"] <= 1.0
+    assert (joined.first_ms, joined.last_ms) == (T0_MS, T0_MS + 10 * MINUTE_MS)
+
+
+def test_same_kind_same_place_same_time_is_full_confidence(
+    matcher: IncidentMatcher,
+) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+    joined = matcher.apply(cell, report("b"))
+
+    assert joined.merge is not None
+    assert joined.merge["confidence"] == 1.0
+    assert joined.merge["reasons"][2] == "same kind collision"
+
+
+def test_incompatible_kinds_do_not_merge(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    opened = matcher.apply(cell, report("a", kind="collision"))
+    other = matcher.apply(cell, report("b", north_m=10, minute=1, kind="burglary"))
+
+    assert other.change == "new"
+    assert other.incident_id != opened.incident_id
+    assert len(cell.open) == 2
+
+
+def test_too_far_apart_does_not_merge(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+
+    assert matcher.apply(cell, report("b", north_m=160, minute=1)).change == "new"
+
+
+def test_fix_uncertainty_widens_the_radius(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a", accuracy_m=30.0))
+    joined = matcher.apply(cell, report("b", north_m=200, minute=1, accuracy_m=30.0))
+
+    assert joined.change == "merged"
+    assert joined.merge is not None
+    assert joined.merge["reasons"][0] == "distance 200 m <= 210 m"
+
+
+def test_window_edge_merges_and_just_past_it_does_not(
+    matcher: IncidentMatcher,
+) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+
+    assert matcher.apply(cell, report("b", minute=15)).change == "merged"
+    # The incident now spans 0..15 min; 31 min is 16 min past its end.
+    assert matcher.apply(cell, report("c", minute=31)).change == "new"
+
+
+def test_too_late_does_not_merge(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+
+    assert matcher.apply(cell, report("b", north_m=20, minute=16)).change == "new"
+
+
+def test_late_report_with_earlier_event_time_joins(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    opened = matcher.apply(cell, report("a", minute=10))
+    late = matcher.apply(cell, report("b", north_m=50, minute=3))
+
+    assert late.change == "merged"
+    assert late.incident_id == opened.incident_id
+    assert (late.first_ms, late.last_ms) == (T0_MS + 3 * MINUTE_MS,
+                                             T0_MS + 10 * MINUTE_MS)
+    assert late.merge is not None
+    assert late.merge["gap_s"] == 420.0
+
+
+def test_report_inside_the_span_has_no_gap(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a", minute=0))
+    matcher.apply(cell, report("b", minute=12))
+    inside = matcher.apply(cell, report("c", minute=6))
+
+    assert inside.merge is not None
+    assert inside.merge["gap_s"] == 0.0
+    assert inside.report_count == 3
+
+
+def test_the_most_confident_incident_wins(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    south = matcher.apply(cell, report("south", north_m=-100))
+    north = matcher.apply(cell, report("north", north_m=100, minute=1))
+    # Both are within 150 m of each report below; the nearer one fits best.
+    near_south = matcher.apply(cell, report("x", north_m=-40, minute=1))
+    near_north = matcher.apply(cell, report("y", north_m=40, minute=1))
+
+    assert north.change == "new"
+    assert near_south.incident_id == south.incident_id
+    assert near_north.incident_id == north.incident_id
+
+
+def test_same_report_twice_changes_nothing(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+    matcher.apply(cell, report("b", north_m=30, minute=1))
+    before = snapshot(cell)
+
+    again = matcher.apply(cell, report("b", north_m=30, minute=1))
+    once_more = matcher.apply(cell, report("a"))
+
+    assert (again.change, once_more.change) == ("repeat", "repeat")
+    assert again.report_count == once_more.report_count == 2
+    assert snapshot(cell) == before
+
+
+def test_stale_incidents_leave_the_state(
+    models: Models, matcher: IncidentMatcher
+) -> None:
+    stale_min = models.match.stale_after_s / 60
+    cell = CellState()
+    old = matcher.apply(cell, report("a"))
+    matcher.apply(cell, report("b", north_m=20, minute=5))
+
+    # Exactly stale_after_s after the incident's last report it is still held.
+    matcher.apply(cell, report("c", minute=5 + stale_min, kind="burglary"))
+    assert old.incident_id in cell.open
+
+    matcher.apply(cell, report("d", minute=6 + stale_min, kind="burglary"))
+    assert old.incident_id not in cell.open
+    assert set(cell.open) == {incident_id_for("c")}
+
+    # A new report where the old incident was opens a new one.
+    fresh = matcher.apply(cell, report("e", minute=6 + stale_min))
+    assert (fresh.change, fresh.incident_id) == ("new", incident_id_for("e"))
+
+
+def test_redelivery_after_the_incident_left_is_still_a_repeat(
+    models: Models, matcher: IncidentMatcher
+) -> None:
+    stale_min = models.match.stale_after_s / 60
+    cell = CellState()
+    old = matcher.apply(cell, report("a"))
+    matcher.apply(cell, report("later", minute=stale_min + 60, kind="burglary"))
+    assert old.incident_id not in cell.open
+    before = snapshot(cell)
+
+    again = matcher.apply(cell, report("a"))
+
+    assert (again.change, again.incident_id) == ("repeat", old.incident_id)
+    assert snapshot(cell) == before
+
+
+def test_seen_ids_are_forgotten_after_their_ttl(models: Models) -> None:
+    params = dataclasses.replace(models.match, stale_after_s=600, seen_ttl_s=3600)
+    matcher = IncidentMatcher(models.kinds, params)
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+
+    matcher.apply(cell, report("b", minute=60, kind="burglary"))
+    assert "a" in cell.seen
+    matcher.apply(cell, report("c", minute=61, kind="burglary"))
+    assert "a" not in cell.seen
+
+    assert matcher.apply(cell, report("a")).change == "new"
+
+
+def test_a_cell_remembers_at_most_max_seen_ids(models: Models) -> None:
+    params = dataclasses.replace(models.match, max_seen_per_cell=4)
+    matcher = IncidentMatcher(models.kinds, params)
+    cell = CellState()
+
+    for n in range(10):
+        matcher.apply(cell, report(f"r{n}", minute=n / 10))
+        assert len(cell.seen) <= 4
+
+    assert set(cell.seen) == {"r6", "r7", "r8", "r9"}
+    assert matcher.apply(cell, report("r9")).change == "repeat"
+
+
+def test_expiry_follows_event_time_not_arrival(
+    models: Models, matcher: IncidentMatcher
+) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+    # An old report arriving late does not move the cell's clock backwards.
+    matcher.apply(cell, report("b", minute=200, kind="burglary"))
+    matcher.apply(cell, report("c", minute=1, kind="burglary"))
+
+    assert incident_id_for("a") not in cell.open
+    assert cell.clock_ms == T0_MS + 200 * MINUTE_MS
+
+
+def test_a_cell_holds_at_most_max_open_incidents(models: Models) -> None:
+    params = dataclasses.replace(models.match, max_open_per_cell=3)
+    matcher = IncidentMatcher(models.kinds, params)
+    cell = CellState()
+
+    for n in range(6):
+        change = matcher.apply(cell, report(f"r{n}", north_m=n * 400, minute=n))
+        assert change.change == "new"
+        assert len(cell.open) <= 3
+
+    # The oldest left first.
+    assert set(cell.open) == {incident_id_for(f"r{n}") for n in (3, 4, 5)}
+
+
+def test_report_without_a_point_opens_its_own_incident(
+    matcher: IncidentMatcher,
+) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+    lost = report("lost", located=False)
+
+    first = matcher.apply(cell, lost)
+    again = matcher.apply(CellState(), lost)
+
+    assert first.change == "new"
+    assert first.incident_id == incident_id_for("lost") == again.incident_id
+    assert (first.lat, first.lon) == (None, None)
+    assert first.report_count == 1
+    assert incident_id_for("lost") not in cell.open
+    assert partition_key(lost, 0.05) == "u:lost"
+
+
+def test_partition_key_of_a_located_report_is_its_cell() -> None:
+    assert partition_key(report("a"), 0.05) == cell_key(LAT, LON, 0.05)
+
+
+def test_incident_ids_are_stable_and_distinct() -> None:
+    assert incident_id_for("a") == incident_id_for("a")
+    assert incident_id_for("a") != incident_id_for("b")
+    assert incident_id_for("a").startswith("I-")
+
+
+def test_recent_ids_and_texts_are_capped_but_all_counted(models: Models) -> None:
+    params = dataclasses.replace(models.match, window_s=10**6)
+    matcher = IncidentMatcher(models.kinds, params)
+    cell = CellState()
+    total = MAX_REPORT_IDS + 5
+
+    for n in range(total):
+        last = matcher.apply(cell, report(f"r{n}", minute=n / 10, text=f"call {n}"))
+
+    assert last.report_count == total
+    assert len(last.report_ids) == MAX_REPORT_IDS
+    assert last.report_ids[-1] == f"r{total - 1}"
+    assert last.texts == tuple(f"COLLISION call {n}" for n in range(total - 5, total))
+    # Every report is still recognised as a repeat.
+    assert matcher.apply(cell, report("r0")).change == "repeat"
+
+
+def test_cell_state_round_trips_through_orjson_and_keeps_working(
+    matcher: IncidentMatcher,
+) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+    matcher.apply(cell, report("b", north_m=40, minute=2))
+    matcher.apply(cell, report("c", north_m=600, minute=3, kind="burglary"))
+
+    restored = CellState(orjson.loads(orjson.dumps(cell.to_dict())))
+    assert restored.to_dict() == cell.to_dict()
+
+    for target in (cell, restored):
+        repeat = matcher.apply(target, report("b", north_m=40, minute=2))
+        joined = matcher.apply(target, report("d", north_m=20, minute=4))
+        assert repeat.change == "repeat"
+        assert (joined.change, joined.report_count) == ("merged", 3)
+        assert joined.incident_id == incident_id_for("a")
+    assert restored.to_dict() == cell.to_dict()
+
+
+def test_merged_distance_matches_geo(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, report("a"))
+    joined = matcher.apply(cell, report("b", north_m=75))
+    b = report("b", north_m=75)
+
+    assert joined.merge is not None
+    assert b.lat is not None and b.lon is not None
+    assert joined.merge["distance_m"] == round(distance_m(b.lat, b.lon, LAT, LON), 1)
+
+
+def test_a_full_cell_evicts_only_when_a_new_incident_needs_room(
+    models: Models,
+) -> None:
+    params = dataclasses.replace(models.match, max_open_per_cell=2)
+    matcher = IncidentMatcher(models.kinds, params)
+    cell = CellState()
+    first = matcher.apply(cell, report("a"))
+    matcher.apply(cell, report("b", north_m=1000, minute=1))
+
+    joined = matcher.apply(cell, report("c", north_m=10, minute=2))
+
+    assert joined.change == "merged"
+    assert joined.incident_id == first.incident_id
+    assert len(cell.open) == 2
