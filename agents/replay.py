@@ -189,10 +189,11 @@ class Collector:
 
 
 def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collector,
-            stall_s: float = 60.0) -> None:
+            stall_s: float = 60.0) -> float:
     """Read until every ref is accounted for and every surge partition flushed.
 
-    Raises ``TimeoutError`` when nothing new arrives for ``stall_s`` seconds.
+    Returns the monotonic time at which the last ref was accounted for. Raises
+    ``TimeoutError`` when nothing new arrives for ``stall_s`` seconds.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              fetch_max_wait_ms=100)
@@ -203,6 +204,7 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collect
     progress = Progress("pipeline done", len(refs))
     last_news = time.monotonic()
     flushing: set[int] | None = None
+    drained_at = 0.0
     try:
         while True:
             batch = consumer.poll(timeout_ms=200, max_records=5000)
@@ -212,6 +214,7 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collect
                 last_news = time.monotonic()
             progress.update(len(summary.accounted & refs))
             if flushing is None and refs <= summary.accounted:
+                drained_at = time.monotonic()
                 flushing = flush_windows(bootstrap, collector.token)
                 last_news = time.monotonic()
             if flushing is not None and flushing <= collector.flushed and not batch:
@@ -225,6 +228,7 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collect
     finally:
         consumer.close()
     progress.update(len(refs), force=True)
+    return drained_at
 
 
 def replay(bootstrap: str, path: Path, source: str,
@@ -248,8 +252,9 @@ def replay(bootstrap: str, path: Path, source: str,
     refs = produce(bootstrap, fmt, rows, speed)
     summary = RunSummary(reports_read=len(rows))
     collector = Collector(summary, refs, started_ms, token=uuid.uuid4().hex)
-    collect(bootstrap, since, collector, stall_s)
-    figures = summary.figures(time.monotonic() - started)
+    drained_at = collect(bootstrap, since, collector, stall_s)
+    # Throughput runs from the first report sent to the last one accounted for.
+    figures = summary.figures(drained_at - started)
     figures["source"] = str(path.name)
     if summary_path is not None:
         summary_path.parent.mkdir(parents=True, exist_ok=True)
