@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,6 +30,7 @@ from pipeline.summary import RunSummary
 
 logger = logging.getLogger(__name__)
 
+MAX_ANOMALIES_SHOWN = 12
 TERMINAL_TOPICS = ("incidents.board", "reports.deadletter", "alerts.outbound",
                    "anomalies.detected")
 
@@ -131,7 +132,9 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        futures.append(producer.send(fmt.topic, value=value))
+        # One feed is one ordered sequence: keyed by source, its records share a
+        # partition and keep their order, as a live CAD feed's would.
+        futures.append(producer.send(fmt.topic, key=fmt.source.encode(), value=value))
         progress.update(index + 1)
     producer.flush()
     producer.close()
@@ -282,4 +285,9 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  throughput          {figures['throughput_rps']:>9,} reports/s over "
         f"{figures['elapsed_s']} s",
     ]
+    for anomaly in figures.get("anomalies", [])[:MAX_ANOMALIES_SHOWN]:
+        start = datetime.fromtimestamp(anomaly["start_ms"] / 1000, tz=UTC)
+        lines.append(f"    surge {anomaly['key']:<28} {start:%Y-%m-%d %H:%M} UTC  "
+                     f"{anomaly['count']} reports (expected <= "
+                     f"{anomaly['expected_high']:.0f})")
     return "\n".join(lines)

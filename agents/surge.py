@@ -50,7 +50,8 @@ def install(ctx: Context) -> None:
                         })
                         continue
                     key = key_of(event)
-                    await publish(out, monitor.add(key, int(value["event_ms"])))
+                    await publish(out, monitor.add(key, int(value["event_ms"]),
+                                                   event.message.partition))
                 except Exception:
                     logger.exception("surge could not count %s", describe(event))
                     metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()

@@ -113,6 +113,11 @@ class RunSummary:
             "units_assigned": assigned,
             "route_shortfalls": dict(sorted(shortfall.items())),
             "anomalies_flagged": len(self.anomalies),
+            "anomalies": [
+                {k: a.get(k) for k in ("key", "start_ms", "end_ms", "count",
+                                       "expected_high", "z")}
+                for a in sorted(self.anomalies, key=lambda a: a.get("start_ms", 0))
+            ],
             "latency_ms": {
                 "p50": percentile(latencies, 50),
                 "p95": percentile(latencies, 95),

@@ -1,15 +1,20 @@
 """Windowed report counts per key (area and discipline) and a surge detector.
 
-Windows are tumbling, on event time. The watermark is the newest event time seen
-minus ``grace_s``; a window closes once the watermark passes its end. An event
+Windows are tumbling, on event time. Each input partition's events come in
+order, partitions at their own pace; the watermark is the *oldest* of the
+partitions' newest event times, minus ``grace_s`` (one partition racing ahead
+must not close windows another has not reached), and a window closes once the
+watermark passes its end. An event
 for a window already closed is *late*: it is counted in ``late`` and never
 added silently. Every key seen so far gets every window closed, with zero
 counts where nothing happened, so quiet periods teach the detector too.
-``flush`` closes everything still open (the end of a replay). An event more than
-``max_ahead_s`` past the watermark is held back: if the next such event comes
-within ``max_ahead_s`` of it, time really moved on (a quiet spell) and both are
-counted; otherwise it was a wrong clock, and it is counted in ``outliers`` and
-moves nothing, so one bad time cannot close months of windows at once.
+``flush`` closes everything still open (the end of a replay).
+
+An event more than ``max_ahead_s`` past its partition's newest time is held
+back: if the next such event comes within ``max_ahead_s`` of it, time really
+moved on (a quiet spell) and both are counted; otherwise it was a wrong clock,
+and it is counted in ``outliers`` and moves nothing, so one bad time cannot
+close months of windows at once.
 
 The detector scores each closed count on a fixed scale: the Anscombe transform
 ``2 * sqrt(count + 3/8)``, under which Poisson counts have a variance close to
@@ -136,7 +141,8 @@ class SurgeMonitor:
         self.watermark_ms = -(2**62)
         self.late_total = 0
         self.outliers = 0
-        self._held: tuple[str, int] | None = None
+        self._held: tuple[str, int, int] | None = None
+        self._partition_max: dict[int, int] = {}
         # The earliest end of any open window: the watermark must pass it
         # before any work is due, which keeps ``add`` cheap.
         self._next_close_ms = 2**62
@@ -144,23 +150,25 @@ class SurgeMonitor:
     def _start_of(self, event_ms: int) -> int:
         return event_ms - event_ms % self.window_ms
 
-    def add(self, key: str, event_ms: int) -> list[ClosedWindow]:
-        """Count one event; return the windows its watermark move closed."""
+    def add(self, key: str, event_ms: int, partition: int = 0) -> list[ClosedWindow]:
+        """Count one event of ``partition``; return the windows that closed."""
         ahead_ms = self.params.max_ahead_s * 1000
-        started = self.watermark_ms > -(2**62)
-        if started and event_ms - self.watermark_ms > ahead_ms:
-            held, self._held = self._held, (key, event_ms)
+        newest = self._partition_max.get(partition)
+        if newest is not None and event_ms - newest > ahead_ms:
+            held, self._held = self._held, (key, event_ms, partition)
             if held is None or abs(event_ms - held[1]) > ahead_ms:
                 self.outliers += held is not None
                 return []
             self._held = None
-            return self._count(*held) + self._count(key, event_ms)
+            return self._count(*held) + self._count(key, event_ms, partition)
         if self._held is not None:
             self._held = None
             self.outliers += 1
-        return self._count(key, event_ms)
+        return self._count(key, event_ms, partition)
 
-    def _count(self, key: str, event_ms: int) -> list[ClosedWindow]:
+    def _count(self, key: str, event_ms: int, partition: int) -> list[ClosedWindow]:
+        newest = self._partition_max.get(partition, event_ms)
+        self._partition_max[partition] = max(newest, event_ms)
         start = self._start_of(event_ms)
         windows = self.keys.get(key)
         if windows is None:
@@ -172,7 +180,8 @@ class SurgeMonitor:
             self.late_total += 1
         else:
             windows.open[start] = windows.open.get(start, 0) + 1
-        return self.advance(event_ms - self.params.grace_s * 1000)
+        oldest = min(self._partition_max.values())
+        return self.advance(oldest - self.params.grace_s * 1000)
 
     def advance(self, watermark_ms: int) -> list[ClosedWindow]:
         """Move the watermark (never back) and close the windows it passed."""

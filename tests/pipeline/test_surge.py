@@ -219,3 +219,16 @@ def test_a_real_jump_after_a_quiet_spell_is_confirmed_and_counted() -> None:
     assert closed[0].count == 1
     assert len(closed) == 72
     assert sum(w.count for w in monitor.flush()) == 2
+
+
+def test_a_partition_racing_ahead_does_not_close_windows_of_a_slower_one() -> None:
+    monitor = SurgeMonitor(SurgeParams(window_s=3600, grace_s=0))
+    hour_ms = 3_600_000
+    monitor.add("slow", 1 * hour_ms, partition=0)
+
+    assert monitor.add("fast", 20 * hour_ms, partition=1) == []
+    closed = monitor.add("slow", 2 * hour_ms + 5, partition=0)
+
+    assert monitor.late_total == 0
+    assert [(w.key, w.start_ms // hour_ms, w.count) for w in closed] == [
+        ("slow", 1, 1)]
