@@ -289,5 +289,5 @@ def format_summary(figures: dict[str, Any]) -> str:
         start = datetime.fromtimestamp(anomaly["start_ms"] / 1000, tz=UTC)
         lines.append(f"    surge {anomaly['key']:<28} {start:%Y-%m-%d %H:%M} UTC  "
                      f"{anomaly['count']} reports (expected <= "
-                     f"{anomaly['expected_high']:.0f})")
+                     f"{anomaly['expected_high']:.1f})")
     return "\n".join(lines)
