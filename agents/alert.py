@@ -9,17 +9,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from typing import Any
 
-import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from agents import metrics
-from agents.app import Context, as_current, carried_ref, describe, now_ms, value_of
+from agents.app import Context, Outbox, as_current, each_record, now_ms
 from pipeline.alert import Firing, alert_id_for
 from pipeline.schema import REPEAT, Alert, IncidentChange
 
 logger = logging.getLogger(__name__)
 STAGE = "alert"
+UNSCORED = 5
 
 
 def install(ctx: Context) -> None:
@@ -28,64 +29,60 @@ def install(ctx: Context) -> None:
         "alerts-sent", default=None, partitions=ctx.specs["incidents.routed"].partitions
     )
 
+    async def alert(out: Outbox, event: EventT, record: dict[str, Any]) -> None:
+        change = IncidentChange.from_dict(record)
+        priority = change.priority or UNSCORED
+        already = set(sent_table.get(change.incident_id) or ())
+        fired: list[Firing] = []
+        suppressed: tuple[str, ...] = ()
+        if change.change != REPEAT:  # a repeat changes nothing
+            fired, suppressed = rules.evaluate(
+                change.incident_id, change.kind, priority, change.area,
+                already,
+            )
+
+        at = now_ms()
+        for firing in fired:
+            sent = Alert(
+                alert_id=alert_id_for(change.incident_id, firing.rule_id),
+                incident_id=change.incident_id,
+                rule_id=firing.rule_id,
+                priority=priority,
+                kind=change.kind,
+                area=change.area,
+                recipients=firing.recipients,
+                reasons=firing.reasons + change.priority_reasons,
+                at_ms=at,
+                raw_ref=change.raw_ref,
+            )
+            await out.send("alerts.outbound", change.incident_id, sent.to_dict())
+            metrics.ALERTS.labels(firing.rule_id).inc()
+        for rule_id in suppressed:
+            metrics.ALERTS_SUPPRESSED.labels(rule_id).inc()
+        if fired:
+            as_current(event)
+            sent_table[change.incident_id] = sorted(
+                already | {f.rule_id for f in fired}
+            )
+
+        board = dataclasses.replace(
+            change,
+            alerts=tuple(f.rule_id for f in fired),
+            alerts_suppressed=suppressed,
+            board_ms=now_ms(),
+        )
+        await out.send("incidents.board", change.incident_id, board.to_dict())
+        metrics.END_TO_END_SECONDS.observe(
+            max(0.0, (board.board_ms - change.received_ms) / 1000)
+        )
+
     @ctx.app.agent(ctx.topic("incidents.routed"), name="alert")
     async def alert_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            done = 0
-            for event in events:
-                try:
-                    change = IncidentChange.from_dict(orjson.loads(value_of(event)))
-                    already = set(sent_table.get(change.incident_id) or ())
-                    fired: list[Firing] = []
-                    suppressed: tuple[str, ...] = ()
-                    if change.change != REPEAT:  # a repeat changes nothing
-                        fired, suppressed = rules.evaluate(
-                            change.incident_id, change.kind, change.priority or 5,
-                            change.area, already,
-                        )
-                    at = now_ms()
-                    for firing in fired:
-                        alert = Alert(
-                            alert_id=alert_id_for(change.incident_id, firing.rule_id),
-                            incident_id=change.incident_id,
-                            rule_id=firing.rule_id,
-                            priority=change.priority or 5,
-                            kind=change.kind,
-                            area=change.area,
-                            recipients=firing.recipients,
-                            reasons=firing.reasons + change.priority_reasons,
-                            at_ms=at,
-                            raw_ref=change.raw_ref,
-                        )
-                        await out.send("alerts.outbound", change.incident_id,
-                                       alert.to_dict())
-                        metrics.ALERTS.labels(firing.rule_id).inc()
-                    for rule_id in suppressed:
-                        metrics.ALERTS_SUPPRESSED.labels(rule_id).inc()
-                    if fired:
-                        as_current(event)
-                        sent_table[change.incident_id] = sorted(
-                            already | {f.rule_id for f in fired}
-                        )
 
-                    board = dataclasses.replace(
-                        change,
-                        alerts=tuple(f.rule_id for f in fired),
-                        alerts_suppressed=suppressed,
-                        board_ms=now_ms(),
-                    )
-                    await out.send("incidents.board", change.incident_id,
-                                   board.to_dict())
-                    metrics.END_TO_END_SECONDS.observe(
-                        max(0.0, (board.board_ms - change.received_ms) / 1000)
-                    )
-                    done += 1
-                except Exception as exc:
-                    logger.exception("alert failed on %s", describe(event))
-                    await out.dead_letter(event, "alert_error", repr(exc),
-                                          carried_ref(value_of(event)))
+            done = await each_record(ctx, out, events, STAGE, alert)
             await out.delivered()
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
             metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(

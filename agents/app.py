@@ -11,7 +11,7 @@ import base64
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from faust.types import EventT, StreamT, TopicT
 from agents import metrics
 from agents.resources import Models, TopicSpec, load_models, load_topics
 from agents.settings import Settings
+from pipeline.bundle import BundlePacker, partition_for, unbundle
 from pipeline.schema import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -54,15 +55,6 @@ def describe(event: EventT) -> str:
     message = event.message
     return (f"topic={message.topic} partition={message.partition} "
             f"offset={message.offset} key={message.key!r}")
-
-
-def carried_ref(value: bytes) -> str | None:
-    """The raw_ref a stage's input carried, so a failure is still accounted."""
-    try:
-        ref = orjson.loads(value).get("raw_ref")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return ref if isinstance(ref, str) else None
 
 
 def as_current(event: EventT) -> None:
@@ -108,21 +100,27 @@ class Context:
 class Outbox:
     """The messages one batch sends, acknowledged together before the batch is.
 
-    Sends go straight to the producer (no per-message Faust channel work); the
-    batch's input offsets are acknowledged only after ``delivered`` returns, so
-    a crash in between redelivers the batch instead of losing its output.
+    Sends go straight to the producer (no per-message Faust channel work).
+    Records for a bundled topic are packed per partition and sent as one
+    message each (``pipeline/bundle.py``) when the batch ends. The batch's input
+    offsets are acknowledged only after ``delivered`` returns, so a crash in
+    between redelivers the batch instead of losing its output.
     """
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.producer = ctx.app.producer
+        self.packer = BundlePacker()
         self.pending: list[Awaitable[Any]] = []
 
     async def send(self, name: str, key: str | bytes, value: dict[str, Any]) -> None:
-        future = await self.producer.send(
-            name, key.encode() if isinstance(key, str) else key,
-            orjson.dumps(value), None, None, None,
-        )
+        key_bytes = key.encode() if isinstance(key, str) else key
+        spec = self.ctx.specs[name]
+        if spec.bundled:
+            self.packer.add(name, partition_for(key_bytes, spec.partitions), value)
+            return
+        future = await self.producer.send(name, key_bytes, orjson.dumps(value),
+                                          None, None, None)
         self.pending.append(future)
 
     async def dead_letter(self, event: EventT, reason: str, detail: str,
@@ -143,10 +141,60 @@ class Outbox:
         await self.send("reports.deadletter", letter.raw_ref, letter.to_dict())
 
     async def delivered(self) -> None:
-        """Wait until the broker has acknowledged everything sent so far."""
+        """Send the bundles, then wait until the broker acknowledged everything."""
+        for topic, partition, records in self.packer.drain():
+            future = await self.producer.send(topic, None, orjson.dumps(records),
+                                              partition, None, None)
+            self.pending.append(future)
         pending, self.pending = self.pending, []
         if pending:
             await asyncio.gather(*pending)
+
+
+def records_of(ctx: Context, event: EventT) -> list[dict[str, Any]]:
+    """The records an event carries: a bundle's, or the one of a plain message.
+
+    Raises ``ValueError`` (orjson's decode error included) on a value that is
+    neither.
+    """
+    value = value_of(event)
+    if ctx.specs[event.message.topic].bundled:
+        return unbundle(value)
+    record = orjson.loads(value)
+    if not isinstance(record, dict):
+        raise ValueError("a record is a JSON object")
+    return [record]
+
+
+RecordHandler = Callable[["Outbox", EventT, dict[str, Any]], Awaitable[None]]
+
+
+async def each_record(ctx: Context, out: Outbox, events: Sequence[EventT],
+                      stage: str, handle: RecordHandler) -> int:
+    """Run ``handle`` on every record of a batch; return how many succeeded.
+
+    A record that fails is dead-lettered with the raw_ref it carries (it is
+    never lost, and its report stays accounted for), and the batch goes on.
+    """
+    done = 0
+    for event in events:
+        try:
+            records = records_of(ctx, event)
+        except ValueError as exc:
+            logger.error("%s: unreadable message on %s: %r", stage, describe(event),
+                         exc)
+            await out.dead_letter(event, f"{stage}_unreadable", repr(exc))
+            continue
+        for record in records:
+            try:
+                await handle(out, event, record)
+                done += 1
+            except Exception as exc:
+                logger.exception("%s failed on a record of %s", stage, describe(event))
+                ref = record.get("raw_ref")
+                await out.dead_letter(event, f"{stage}_error", repr(exc),
+                                      ref if isinstance(ref, str) else None)
+    return done
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Context]:

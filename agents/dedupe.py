@@ -8,17 +8,45 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
-import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
-from agents.app import Context, as_current, carried_ref, describe, key_of, value_of
-from pipeline.dedupe import CellState, IncidentMatcher
+from agents.app import Context, Outbox, as_current, each_record
+from pipeline.dedupe import CellState, IncidentMatcher, partition_key
 from pipeline.schema import Report
 
 logger = logging.getLogger(__name__)
 STAGE = "dedupe"
+
+
+class CellBatch:
+    """One batch's cells: each read from the table once and written back once."""
+
+    def __init__(self, cells: TableT, matcher: IncidentMatcher, cell_deg: float):
+        self.cells, self.matcher, self.cell_deg = cells, matcher, cell_deg
+        self.states: dict[str, CellState] = {}
+        self.last_event: dict[str, EventT] = {}
+        self.changes: dict[str, int] = {}
+
+    async def match(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
+        report = Report.from_dict(record)
+        key = partition_key(report, self.cell_deg)
+        state = self.states.get(key)
+        if state is None:
+            state = self.states[key] = CellState(self.cells.get(key))
+        change = self.matcher.apply(state, report)
+        self.last_event[key] = event
+        self.changes[change.change] = self.changes.get(change.change, 0) + 1
+        await out.send("incidents.changes", change.incident_id, change.to_dict())
+
+    def write_back(self) -> None:
+        for key, state in self.states.items():
+            if key.startswith("u:"):
+                continue  # a report with no point has no cell to keep
+            as_current(self.last_event[key])
+            self.cells[key] = state.to_dict()
 
 
 def install(ctx: Context) -> None:
@@ -34,36 +62,14 @@ def install(ctx: Context) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            # One state object per cell per batch; each written back once.
-            states: dict[str, CellState] = {}
-            last_event = {}
-            changes: dict[str, int] = {}
-            for event in events:
-                try:
-                    report = Report.from_dict(orjson.loads(value_of(event)))
-                    key = key_of(event)
-                    state = states.get(key)
-                    if state is None:
-                        state = states[key] = CellState(cells.get(key))
-                    change = matcher.apply(state, report)
-                    last_event[key] = event
-                    changes[change.change] = changes.get(change.change, 0) + 1
-                    await out.send("incidents.changes", change.incident_id,
-                                   change.to_dict())
-                except Exception as exc:
-                    logger.exception("dedupe failed on %s", describe(event))
-                    await out.dead_letter(event, "dedupe_error", repr(exc),
-                                          carried_ref(value_of(event)))
-            for key, state in states.items():
-                if key.startswith("u:"):
-                    continue  # a report with no point has no cell to keep
-                as_current(last_event[key])
-                cells[key] = state.to_dict()
+            batch = CellBatch(cells, matcher, ctx.models.match.cell_deg)
+            done = await each_record(ctx, out, events, STAGE, batch.match)
+            batch.write_back()
             await out.delivered()
-            for outcome, count in changes.items():
+
+            for outcome, count in batch.changes.items():
                 metrics.INCIDENT_CHANGES.labels(outcome).inc(count)
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(sum(changes.values()))
+            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
             metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
                 time.perf_counter() - started
             )
-

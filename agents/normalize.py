@@ -48,10 +48,10 @@ def install(ctx: Context) -> None:
                                    partition_key(result, cell_deg), result.to_dict())
                     if not set(result.flags) & IMPLAUSIBLE_TIME:
                         category = result.discipline or result.kind
-                        by_area = {"event_ms": result.event_ms}
                         for area in (result.area, "ALL"):
-                            await out.send("reports.by_area", f"{area}|{category}",
-                                           by_area)
+                            key = f"{area}|{category}"
+                            await out.send("reports.by_area", key,
+                                           {"key": key, "event_ms": result.event_ms})
                 except Exception as exc:
                     bad += 1
                     logger.exception("normalize failed on %s", describe(event))

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 import redis
 
+from agents.broker import CHILD_PREEXEC
 from agents.exceptions import RedisUnavailable
 
 HOW_TO_GET_ONE = (
@@ -49,6 +50,7 @@ def ensure_redis(url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
         [binary, "--bind", host, "--port", str(port), "--save", "",
          "--appendonly", "no", "--dir", str(data_dir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        preexec_fn=CHILD_PREEXEC,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -154,7 +154,7 @@ def flush_windows(bootstrap: str, token: str) -> set[int]:
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     for partition in sorted(partitions):
         producer.send("reports.by_area", key=b"__control__", partition=partition,
-                      value=orjson.dumps({"control": "flush", "token": token}))
+                      value=orjson.dumps([{"control": "flush", "token": token}]))
     producer.flush()
     producer.close()
     return partitions

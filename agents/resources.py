@@ -37,6 +37,8 @@ class TopicSpec:
     partitions: int
     format: str | None
     compacted: bool
+    #: Internal topics carry bundles: JSON arrays of one partition's records.
+    bundled: bool
 
 
 def load_topics(path: Path) -> dict[str, TopicSpec]:
@@ -49,6 +51,7 @@ def load_topics(path: Path) -> dict[str, TopicSpec]:
             partitions=int(spec.get("partitions", default_partitions)),
             format=spec.get("format"),
             compacted=spec.get("retention") == "compact",
+            bundled=bool(spec.get("bundled", False)),
         )
     return specs
 

@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 from redis.exceptions import RedisError
 
 from agents import metrics
-from agents.app import Context, carried_ref, describe, now_ms, value_of
+from agents.app import Context, Outbox, describe, each_record, now_ms
 from agents.units import geo_key, hash_key
 from pipeline.route import recommend
 from pipeline.schema import IncidentChange, UnitPick, UnitStatus
@@ -26,6 +26,16 @@ from pipeline.schema import IncidentChange, UnitPick, UnitStatus
 logger = logging.getLogger(__name__)
 STAGE = "route"
 CANDIDATES = 8
+
+
+class ChangeReader:
+    """Collects a batch's incident changes before any is routed."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[EventT, IncidentChange]] = []
+
+    async def read(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
+        self.changes.append((event, IncidentChange.from_dict(record)))
 
 
 def install(ctx: Context) -> None:
@@ -62,15 +72,10 @@ def install(ctx: Context) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            batch: list[tuple[Any, IncidentChange]] = []
-            for event in events:
-                try:
-                    batch.append((event, IncidentChange.from_dict(
-                        orjson.loads(value_of(event)))))
-                except Exception as exc:
-                    logger.exception("route could not read %s", describe(event))
-                    await out.dead_letter(event, "route_error", repr(exc),
-                                          carried_ref(value_of(event)))
+            # Read the whole batch first: one Redis round trip serves it all.
+            reader = ChangeReader()
+            await each_record(ctx, out, events, STAGE, reader.read)
+            batch = reader.changes
 
             wanted = [(kinds.get(c.kind).needs, c.lat or 0.0, c.lon or 0.0)
                       for _, c in batch]
@@ -85,21 +90,27 @@ def install(ctx: Context) -> None:
             now = now_ms()
             table_units: list[UnitStatus] | None = None
             assigned = short = 0
-            for index, (_, change) in enumerate(batch):
+            for index, (event, change) in enumerate(batch):
                 needs = wanted[index][0]
                 units = candidates[index] if candidates is not None else None
                 pick: UnitPick | None = None
                 shortfall: tuple[str, ...] = ("no candidates",)
-                if units:
-                    pick, shortfall = recommend(needs, change.lat, change.lon, units,
-                                                now, params)
-                if pick is None:
-                    # Redis knows only available units: the full reasons come
-                    # from the whole table.
-                    if table_units is None:
-                        table_units = all_units()
-                    pick, shortfall = recommend(needs, change.lat, change.lon,
-                                                table_units, now, params)
+                try:
+                    if units:
+                        pick, shortfall = recommend(needs, change.lat, change.lon,
+                                                    units, now, params)
+                    if pick is None:
+                        # Redis knows only available units: the full reasons
+                        # come from the whole table.
+                        if table_units is None:
+                            table_units = all_units()
+                        pick, shortfall = recommend(needs, change.lat, change.lon,
+                                                    table_units, now, params)
+                except Exception as exc:
+                    logger.exception("route failed on %s", describe(event))
+                    await out.dead_letter(event, "route_error", repr(exc),
+                                          change.raw_ref)
+                    continue
                 routed = dataclasses.replace(
                     change,
                     units=(dataclasses.asdict(pick),) if pick else (),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from typing import Any
 
-import orjson
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from agents import metrics
-from agents.app import Context, carried_ref, describe, value_of
+from agents.app import Context, Outbox, each_record
 from pipeline.schema import IncidentChange
 
 logger = logging.getLogger(__name__)
@@ -20,28 +20,19 @@ STAGE = "score"
 def install(ctx: Context) -> None:
     scorer = ctx.models.scorer
 
+    async def score(out: Outbox, event: EventT, record: dict[str, Any]) -> None:
+        change = IncidentChange.from_dict(record)
+        priority, reasons = scorer.score(change.kind, change.texts, change.report_count)
+        scored = dataclasses.replace(change, priority=priority,
+                                     priority_reasons=reasons)
+        await out.send("incidents.scored", change.incident_id, scored.to_dict())
+
     @ctx.app.agent(ctx.topic("incidents.changes"), name="score")
     async def score_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            done = 0
-            for event in events:
-                try:
-                    change = IncidentChange.from_dict(orjson.loads(value_of(event)))
-                    priority, reasons = scorer.score(
-                        change.kind, change.texts, change.report_count
-                    )
-                    scored = dataclasses.replace(
-                        change, priority=priority, priority_reasons=reasons
-                    )
-                    await out.send("incidents.scored", change.incident_id,
-                                   scored.to_dict())
-                    done += 1
-                except Exception as exc:
-                    logger.exception("score failed on %s", describe(event))
-                    await out.dead_letter(event, "score_error", repr(exc),
-                                          carried_ref(value_of(event)))
+            done = await each_record(ctx, out, events, STAGE, score)
             await out.delivered()
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
             metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(

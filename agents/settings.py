@@ -39,6 +39,8 @@ class Settings:
     #: Key of the keyed hash that hides reporter identities (a secret).
     reporter_key: str = "intake-default-reporter-key"
     log_level: str = "WARNING"
+    #: Run the worker on uvloop's event loop instead of asyncio's.
+    uvloop: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -59,6 +61,7 @@ class Settings:
             ),
             reporter_key=_env("INTAKE_REPORTER_KEY", cls.reporter_key),
             log_level=_env("INTAKE_LOG_LEVEL", cls.log_level),
+            uvloop=_env("INTAKE_UVLOOP", "1") not in ("0", "false", "no"),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -73,7 +76,9 @@ class Settings:
             "redis_timeout_ms": "INTAKE_REDIS_TIMEOUT_MS",
             "reporter_key": "INTAKE_REPORTER_KEY", "log_level": "INTAKE_LOG_LEVEL",
         }
-        return {env: str(getattr(self, name)) for name, env in names.items()}
+        env = {env: str(getattr(self, name)) for name, env in names.items()}
+        env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"
+        return env
 
     def masked(self) -> dict[str, str]:
         shown = {f.name: str(getattr(self, f.name)) for f in fields(self)}

@@ -1,6 +1,6 @@
 """surge: reports.by_area -> windowed counts -> anomalies.detected.
 
-A message ``{"control": "flush", "token": T}`` closes every open window (end of a
+A record ``{"control": "flush", "token": T}`` closes every open window (end of a
 replay); the stage answers on anomalies.detected with ``{"control": "flushed",
 "token": T, "partition": P}`` once the windows it closed are published.
 TODO(issue 8): keep the detectors' state across worker restarts and close
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from faust.types import StreamT
 
 from agents import metrics
-from agents.app import Context, Outbox, describe, key_of, now_ms, value_of
+from agents.app import Context, Outbox, describe, now_ms, records_of
 from pipeline.surge import SURGE, ClosedWindow, SurgeMonitor
 
 logger = logging.getLogger(__name__)
@@ -39,22 +38,25 @@ def install(ctx: Context) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             late_before = monitor.late_total
+            counted = 0
             for event in events:
+                partition = event.message.partition
                 try:
-                    value = orjson.loads(value_of(event))
-                    if value.get("control") == "flush":
-                        await publish(out, monitor.flush())
-                        await out.send("anomalies.detected", "__control__", {
-                            "control": "flushed", "token": value.get("token"),
-                            "partition": event.message.partition,
-                        })
-                        continue
-                    key = key_of(event)
-                    await publish(out, monitor.add(key, int(value["event_ms"]),
-                                                   event.message.partition))
+                    for record in records_of(ctx, event):
+                        if record.get("control") == "flush":
+                            await publish(out, monitor.flush())
+                            await out.send("anomalies.detected", "__control__", {
+                                "control": "flushed", "token": record.get("token"),
+                                "partition": partition,
+                            })
+                            continue
+                        closed = monitor.add(str(record["key"]),
+                                             int(record["event_ms"]), partition)
+                        counted += 1
+                        await publish(out, closed)
                 except Exception:
                     logger.exception("surge could not count %s", describe(event))
                     metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
             await out.delivered()
             metrics.LATE_EVENTS.inc(monitor.late_total - late_before)
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(len(events))
+            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(counted)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from agents.broker import broker_for, free_port
+from agents.broker import CHILD_PREEXEC, broker_for, free_port
 from agents.cli import wait_for_worker, worker_process
 from agents.settings import ROOT, Settings
 
@@ -61,7 +61,7 @@ def chain_worker(bootstrap: str) -> Iterator[subprocess.Popen[bytes]]:
         process = subprocess.Popen(
             [sys.executable, "-m", "faust", "-A", "benchmarks.chain_app", "worker",
              "-l", "warn", "--without-web"],
-            cwd=ROOT, env=env, stdout=log, stderr=log,
+            cwd=ROOT, env=env, stdout=log, stderr=log, preexec_fn=CHILD_PREEXEC,
         )
     try:
         yield process
