@@ -53,6 +53,10 @@ WINDOWS_CLOSED = Counter(
     "intake_windows_closed_total", "Count windows closed, by status",
     ["status"], registry=REGISTRY,
 )
+QUIET_WINDOWS = Counter(
+    "intake_windows_quiet_total",
+    "Windows with no reports, learned in bulk by the detectors", registry=REGISTRY,
+)
 LATE_EVENTS = Counter(
     "intake_late_events_total", "Events after their window closed (counted, not added)",
     registry=REGISTRY,

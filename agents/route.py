@@ -54,15 +54,14 @@ def install(ctx: Context) -> None:
                                count=CANDIDATES)
             found = await pipe.execute()
         ids = sorted({unit_id for hits in found for unit_id in hits})
-        statuses: dict[bytes, Any] = {}
+        statuses: dict[bytes, UnitStatus] = {}
         if ids:
+            # Each unit is decoded once per batch, however many incidents it is
+            # a candidate for.
             values = await client.hmget(hash_key(app_id), ids)
-            statuses = {i: v for i, v in zip(ids, values, strict=True) if v}
-        return [
-            [UnitStatus.from_dict(orjson.loads(statuses[i])) for i in hits
-             if i in statuses]
-            for hits in found
-        ]
+            statuses = {i: UnitStatus.from_dict(orjson.loads(v))
+                        for i, v in zip(ids, values, strict=True) if v}
+        return [[statuses[i] for i in hits if i in statuses] for hits in found]
 
     def all_units() -> list[UnitStatus]:
         return [UnitStatus.from_dict(v) for v in ctx.units_table.values() if v]

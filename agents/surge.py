@@ -37,7 +37,7 @@ def install(ctx: Context) -> None:
     async def surge_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
-            late_before = monitor.late_total
+            late_before, quiet_before = monitor.late_total, monitor.zero_windows
             counted = 0
             for event in events:
                 partition = event.message.partition
@@ -59,4 +59,5 @@ def install(ctx: Context) -> None:
                     metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
             await out.delivered()
             metrics.LATE_EVENTS.inc(monitor.late_total - late_before)
+            metrics.QUIET_WINDOWS.inc(monitor.zero_windows - quiet_before)
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(counted)

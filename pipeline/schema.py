@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 # Where a report's place came from. Only KNOWN carries a usable point.
@@ -27,10 +28,28 @@ LOCATION_UNKNOWN = "unknown"
 NEW, MERGED, REPEAT = "new", "merged", "repeat"
 
 
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build ``cls`` from a dict, ignoring keys a newer producer may have added."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _from_dict(cls: type, data: dict[str, Any], tuples: tuple[str, ...] = ()) -> Any:
+    """Build ``cls`` from a dict, ignoring keys a newer producer may have added.
+
+    JSON gives lists where the dataclass holds tuples: ``tuples`` names them.
+    """
+    names = _names(cls)
+    kwargs = {k: v for k, v in data.items() if k in names}
+    for name in tuples:
+        if name in kwargs:
+            kwargs[name] = tuple(kwargs[name])
+    return cls(**kwargs)
+
+
+def _to_dict(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, one level deep (no recursive copy)."""
+    record_type: type = type(record)
+    return {name: getattr(record, name) for name in _names(record_type)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +84,12 @@ class Report:
         return self.location == LOCATION_KNOWN and self.lat is not None
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["flags"] = list(self.flags)
-        return data
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        report: Report = _from_dict(cls, data)
-        return dataclasses.replace(report, flags=tuple(report.flags))
+        report: Report = _from_dict(cls, data, ("flags",))
+        return report
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +106,7 @@ class DeadLetter:
     raw_ref: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeadLetter:
@@ -122,6 +139,10 @@ class UnitPick:
     unit_id: str
     distance_m: float
     reasons: tuple[str, ...]
+
+
+_CHANGE_TUPLES = ("kinds", "report_ids", "texts", "priority_reasons", "units",
+                  "route_shortfall", "alerts", "alerts_suppressed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,22 +180,12 @@ class IncidentChange:
     board_ms: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IncidentChange:
-        change: IncidentChange = _from_dict(cls, data)
-        return dataclasses.replace(
-            change,
-            kinds=tuple(change.kinds),
-            report_ids=tuple(change.report_ids),
-            texts=tuple(change.texts),
-            priority_reasons=tuple(change.priority_reasons),
-            units=tuple(change.units),
-            route_shortfall=tuple(change.route_shortfall),
-            alerts=tuple(change.alerts),
-            alerts_suppressed=tuple(change.alerts_suppressed),
-        )
+        change: IncidentChange = _from_dict(cls, data, _CHANGE_TUPLES)
+        return change
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +205,7 @@ class Alert:
     raw_ref: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return _to_dict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,5 +229,5 @@ class UnitStatus:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UnitStatus:
-        unit: UnitStatus = _from_dict(cls, data)
-        return dataclasses.replace(unit, capabilities=tuple(unit.capabilities))
+        unit: UnitStatus = _from_dict(cls, data, ("capabilities",))
+        return unit

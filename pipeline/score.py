@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from pipeline.kinds import KindTable
@@ -27,6 +28,7 @@ from pipeline.kinds import KindTable
 HIGHEST, LOWEST = 1, 5
 
 
+@lru_cache(maxsize=65_536)
 def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces: what the lexicon sees."""
     decomposed = unicodedata.normalize("NFKD", text.lower())

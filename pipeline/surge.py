@@ -6,8 +6,8 @@ partitions' newest event times, minus ``grace_s`` (one partition racing ahead
 must not close windows another has not reached), and a window closes once the
 watermark passes its end. An event
 for a window already closed is *late*: it is counted in ``late`` and never
-added silently. Every key seen so far gets every window closed, with zero
-counts where nothing happened, so quiet periods teach the detector too.
+added silently. Every key's quiet windows (zero counts) teach its detector
+too, learned in bulk before its next window with reports is scored.
 ``flush`` closes everything still open (the end of a replay).
 
 An event more than ``max_ahead_s`` past its partition's newest time is held
@@ -31,12 +31,13 @@ standard deviations above the mean and the count is at least ``min_count``.
 >>> for _ in range(20):
 ...     _ = monitor.add("A", 6 * 60_000 + 5)
 >>> closed = monitor.advance(8 * 60_000)
->>> [(w.count, w.status) for w in closed][-2:]
-[(20, 'surge'), (0, 'normal')]
+>>> [(w.count, w.status) for w in closed]
+[(20, 'surge')]
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,13 @@ class SurgeDetector:
             self.history.update(anscombe(count))
             self.seen += 1
 
+    def learn_zeros(self, windows: int) -> None:
+        """Learn ``windows`` quiet windows at once (only the last ``history`` count)."""
+        zero = anscombe(0)
+        for _ in range(min(windows, self.params.history)):
+            self.history.update(zero)
+        self.seen += windows
+
 
 @dataclass
 class _KeyWindows:
@@ -131,9 +139,18 @@ class _KeyWindows:
 
 
 class SurgeMonitor:
-    """Counts per key in tumbling event-time windows, scored as they close."""
+    """Counts per key in tumbling event-time windows, scored as they close.
+
+    Only windows with reports are closed one by one (a heap orders them by
+    end); the quiet windows of a key in between are learned in bulk when its
+    next window with reports closes. A zero count can never be a surge
+    (``min_count`` is at least 1), so nothing is lost by not scoring them, and
+    the cost follows the reports, not keys times hours.
+    """
 
     def __init__(self, params: SurgeParams):
+        if params.min_count < 1:
+            raise ValueError("min_count must be at least 1")
         self.params = params
         self.window_ms = params.window_s * 1000
         self.keys: dict[str, _KeyWindows] = {}
@@ -141,11 +158,10 @@ class SurgeMonitor:
         self.watermark_ms = -(2**62)
         self.late_total = 0
         self.outliers = 0
+        self.zero_windows = 0
         self._held: tuple[str, int, int] | None = None
         self._partition_max: dict[int, int] = {}
-        # The earliest end of any open window: the watermark must pass it
-        # before any work is due, which keeps ``add`` cheap.
-        self._next_close_ms = 2**62
+        self._due: list[tuple[int, str, int]] = []  # (end_ms, key, start_ms)
 
     def _start_of(self, event_ms: int) -> int:
         return event_ms - event_ms % self.window_ms
@@ -174,12 +190,14 @@ class SurgeMonitor:
         if windows is None:
             windows = self.keys[key] = _KeyWindows(next_start_ms=start)
             self.detectors[key] = SurgeDetector(self.params)
-            self._next_close_ms = min(self._next_close_ms, start + self.window_ms)
-        if start < windows.next_start_ms:
+        if start + self.window_ms <= self.watermark_ms or start < windows.next_start_ms:
             windows.late += 1
             self.late_total += 1
+        elif start in windows.open:
+            windows.open[start] += 1
         else:
-            windows.open[start] = windows.open.get(start, 0) + 1
+            windows.open[start] = 1
+            heapq.heappush(self._due, (start + self.window_ms, key, start))
         oldest = min(self._partition_max.values())
         return self.advance(oldest - self.params.grace_s * 1000)
 
@@ -188,16 +206,10 @@ class SurgeMonitor:
         if watermark_ms <= self.watermark_ms:
             return []
         self.watermark_ms = watermark_ms
-        if watermark_ms < self._next_close_ms:
-            return []
         closed: list[ClosedWindow] = []
-        for key, windows in self.keys.items():
-            while windows.next_start_ms + self.window_ms <= watermark_ms:
-                closed.append(self._close(key, windows))
-        self._next_close_ms = min(
-            (w.next_start_ms + self.window_ms for w in self.keys.values()),
-            default=2**62,
-        )
+        while self._due and self._due[0][0] <= watermark_ms:
+            _, key, start = heapq.heappop(self._due)
+            closed.append(self._close(key, start))
         return closed
 
     def flush(self) -> list[ClosedWindow]:
@@ -206,20 +218,20 @@ class SurgeMonitor:
             self._held = None
             self.outliers += 1
         closed: list[ClosedWindow] = []
-        for key, windows in self.keys.items():
-            while windows.open:
-                closed.append(self._close(key, windows))
-        self._next_close_ms = min(
-            (w.next_start_ms + self.window_ms for w in self.keys.values()),
-            default=2**62,
-        )
+        while self._due:
+            _, key, start = heapq.heappop(self._due)
+            closed.append(self._close(key, start))
         return closed
 
-    def _close(self, key: str, windows: _KeyWindows) -> ClosedWindow:
-        start = windows.next_start_ms
-        count = windows.open.pop(start, 0)
-        windows.next_start_ms = start + self.window_ms
+    def _close(self, key: str, start: int) -> ClosedWindow:
+        windows = self.keys[key]
         detector = self.detectors[key]
+        quiet = (start - windows.next_start_ms) // self.window_ms
+        if quiet > 0:
+            detector.learn_zeros(quiet)
+            self.zero_windows += quiet
+        count = windows.open.pop(start)
+        windows.next_start_ms = start + self.window_ms
         status, z, low, high = detector.score_one(count)
         detector.learn_one(count)
         return ClosedWindow(key, start, start + self.window_ms, count, status,

@@ -57,22 +57,26 @@ def test_advance_closes_windows_and_never_goes_back() -> None:
     monitor.add("A", 10 * S)
     monitor.add("A", 70 * S)
 
-    assert counts(monitor.advance(200 * S)) == [("A", 0, 1), ("A", 60, 1),
-                                                ("A", 120, 0)]
+    assert counts(monitor.advance(200 * S)) == [("A", 0, 1), ("A", 60, 1)]
     assert monitor.advance(100 * S) == []
     assert monitor.watermark_ms == 200 * S
 
 
-def test_quiet_keys_get_zero_count_windows() -> None:
+def test_quiet_windows_are_learned_before_the_next_window_with_reports() -> None:
     monitor = SurgeMonitor(SMALL)
     monitor.add("quiet", 5 * S)
     monitor.add("busy", 6 * S)
     closed = monitor.add("busy", 250 * S)
 
-    assert counts(closed) == [
-        ("quiet", 0, 1), ("quiet", 60, 0), ("quiet", 120, 0),
-        ("busy", 0, 1), ("busy", 60, 0), ("busy", 120, 0),
-    ]
+    assert counts(closed) == [("busy", 0, 1), ("quiet", 0, 1)]
+    assert monitor.zero_windows == 0
+
+    closed = monitor.add("busy", 400 * S)  # closes [240, 300) after 3 quiet ones
+
+    assert counts(closed) == [("busy", 240, 1)]
+    assert monitor.zero_windows == 3
+    assert monitor.detectors["busy"].seen == 5
+    assert monitor.detectors["quiet"].seen == 1
 
 
 def test_late_events_are_counted_never_added() -> None:
@@ -108,8 +112,8 @@ def test_flush_fills_the_quiet_windows_between_open_ones() -> None:
     for second in (1, 2, 65, 190):
         assert monitor.add("A", second * S) == []
 
-    assert counts(monitor.flush()) == [("A", 0, 2), ("A", 60, 1), ("A", 120, 0),
-                                       ("A", 180, 1)]
+    assert counts(monitor.flush()) == [("A", 0, 2), ("A", 60, 1), ("A", 180, 1)]
+    assert monitor.zero_windows == 1
 
 
 def test_stays_warming_up_until_warmup_windows() -> None:
@@ -134,8 +138,8 @@ def test_a_clear_spike_is_a_surge() -> None:
 
     closed = monitor.advance(8 * 60 * S)
 
-    assert [(w.count, w.status) for w in closed][-2:] == [(20, SURGE), (0, NORMAL)]
-    spike = closed[-2]
+    assert [(w.count, w.status) for w in closed][-1:] == [(20, SURGE)]
+    spike = closed[-1]
     assert spike.z >= 4.0
     assert spike.expected_low <= 1 <= spike.expected_high < 20
     assert spike.to_dict()["status"] == SURGE
@@ -216,9 +220,9 @@ def test_a_real_jump_after_a_quiet_spell_is_confirmed_and_counted() -> None:
     closed = monitor.add("a", later + 10)
 
     assert monitor.outliers == 0
-    assert closed[0].count == 1
-    assert len(closed) == 72
+    assert [w.count for w in closed] == [1]
     assert sum(w.count for w in monitor.flush()) == 2
+    assert monitor.zero_windows == 71
 
 
 def test_a_partition_racing_ahead_does_not_close_windows_of_a_slower_one() -> None:
