@@ -6,7 +6,6 @@ incident gets a second alert for one rule, even when a change is redelivered.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any
@@ -16,7 +15,7 @@ from faust.types import EventT, StreamT
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, now_ms
 from pipeline.alert import Firing, alert_id_for
-from pipeline.schema import REPEAT, Alert, IncidentChange
+from pipeline.schema import REPEAT, Alert
 
 logger = logging.getLogger(__name__)
 STAGE = "alert"
@@ -29,51 +28,46 @@ def install(ctx: Context) -> None:
         "alerts-sent", default=None, partitions=ctx.specs["incidents.routed"].partitions
     )
 
-    async def alert(out: Outbox, event: EventT, record: dict[str, Any]) -> None:
-        change = IncidentChange.from_dict(record)
-        priority = change.priority or UNSCORED
-        already = set(sent_table.get(change.incident_id) or ())
+    async def alert(out: Outbox, event: EventT, change: dict[str, Any]) -> None:
+        incident_id = change["incident_id"]
+        priority = change.get("priority") or UNSCORED
+        already = set(sent_table.get(incident_id) or ())
         fired: list[Firing] = []
         suppressed: tuple[str, ...] = ()
-        if change.change != REPEAT:  # a repeat changes nothing
+        if change["change"] != REPEAT:  # a repeat changes nothing
             fired, suppressed = rules.evaluate(
-                change.incident_id, change.kind, priority, change.area,
-                already,
+                incident_id, change["kind"], priority, change["area"], already
             )
 
         at = now_ms()
         for firing in fired:
             sent = Alert(
-                alert_id=alert_id_for(change.incident_id, firing.rule_id),
-                incident_id=change.incident_id,
+                alert_id=alert_id_for(incident_id, firing.rule_id),
+                incident_id=incident_id,
                 rule_id=firing.rule_id,
                 priority=priority,
-                kind=change.kind,
-                area=change.area,
+                kind=change["kind"],
+                area=change["area"],
                 recipients=firing.recipients,
-                reasons=firing.reasons + change.priority_reasons,
+                reasons=firing.reasons + tuple(change.get("priority_reasons", ())),
                 at_ms=at,
-                raw_ref=change.raw_ref,
+                raw_ref=change.get("raw_ref", ""),
             )
-            await out.send("alerts.outbound", change.incident_id, sent.to_dict())
+            await out.send("alerts.outbound", incident_id, sent.to_dict())
             metrics.ALERTS.labels(firing.rule_id).inc()
         for rule_id in suppressed:
             metrics.ALERTS_SUPPRESSED.labels(rule_id).inc()
         if fired:
             as_current(event)
-            sent_table[change.incident_id] = sorted(
-                already | {f.rule_id for f in fired}
-            )
+            sent_table[incident_id] = sorted(already | {f.rule_id for f in fired})
 
-        board = dataclasses.replace(
-            change,
-            alerts=tuple(f.rule_id for f in fired),
-            alerts_suppressed=suppressed,
-            board_ms=now_ms(),
-        )
-        await out.send("incidents.board", change.incident_id, board.to_dict())
+        # The record goes on to the board with this stage's fields added.
+        change["alerts"] = [f.rule_id for f in fired]
+        change["alerts_suppressed"] = suppressed
+        change["board_ms"] = board_ms = now_ms()
+        await out.send("incidents.board", incident_id, change)
         metrics.END_TO_END_SECONDS.observe(
-            max(0.0, (board.board_ms - change.received_ms) / 1000)
+            max(0.0, (board_ms - change["received_ms"]) / 1000)
         )
 
     @ctx.app.agent(ctx.topic("incidents.routed"), name="alert")

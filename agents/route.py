@@ -8,7 +8,6 @@ answers from the global unit table instead and counts it in metrics.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from typing import Any
@@ -21,7 +20,7 @@ from agents import metrics
 from agents.app import Context, Outbox, describe, each_record, now_ms
 from agents.units import geo_key, hash_key
 from pipeline.route import recommend
-from pipeline.schema import IncidentChange, UnitPick, UnitStatus
+from pipeline.schema import UnitPick, UnitStatus
 
 logger = logging.getLogger(__name__)
 STAGE = "route"
@@ -29,13 +28,13 @@ CANDIDATES = 8
 
 
 class ChangeReader:
-    """Collects a batch's incident changes before any is routed."""
+    """Collects a batch's incident change records before any is routed."""
 
     def __init__(self) -> None:
-        self.changes: list[tuple[EventT, IncidentChange]] = []
+        self.changes: list[tuple[EventT, dict[str, Any]]] = []
 
     async def read(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
-        self.changes.append((event, IncidentChange.from_dict(record)))
+        self.changes.append((event, record))
 
 
 def install(ctx: Context) -> None:
@@ -76,7 +75,7 @@ def install(ctx: Context) -> None:
             await each_record(ctx, out, events, STAGE, reader.read)
             batch = reader.changes
 
-            wanted = [(kinds.get(c.kind).needs, c.lat or 0.0, c.lon or 0.0)
+            wanted = [(kinds.get(c["kind"]).needs, c["lat"] or 0.0, c["lon"] or 0.0)
                       for _, c in batch]
             candidates: list[list[UnitStatus]] | None = None
             try:
@@ -94,32 +93,29 @@ def install(ctx: Context) -> None:
                 units = candidates[index] if candidates is not None else None
                 pick: UnitPick | None = None
                 shortfall: tuple[str, ...] = ("no candidates",)
+                lat, lon = change["lat"], change["lon"]
                 try:
                     if units:
-                        pick, shortfall = recommend(needs, change.lat, change.lon,
-                                                    units, now, params)
+                        pick, shortfall = recommend(needs, lat, lon, units, now, params)
                     if pick is None:
                         # Redis knows only available units: the full reasons
                         # come from the whole table.
                         if table_units is None:
                             table_units = all_units()
-                        pick, shortfall = recommend(needs, change.lat, change.lon,
-                                                    table_units, now, params)
+                        pick, shortfall = recommend(needs, lat, lon, table_units,
+                                                    now, params)
                 except Exception as exc:
                     logger.exception("route failed on %s", describe(event))
                     await out.dead_letter(event, "route_error", repr(exc),
-                                          change.raw_ref)
+                                          change.get("raw_ref"))
                     continue
-                routed = dataclasses.replace(
-                    change,
-                    units=(dataclasses.asdict(pick),) if pick else (),
-                    route_shortfall=shortfall,
-                )
+                change["units"] = [pick.to_dict()] if pick else []
+                change["route_shortfall"] = shortfall
                 if pick:
                     assigned += 1
                 else:
                     short += 1
-                await out.send("incidents.routed", change.incident_id, routed.to_dict())
+                await out.send("incidents.routed", change["incident_id"], change)
             await out.delivered()
             metrics.ROUTES.labels("assigned").inc(assigned)
             metrics.ROUTES.labels("shortfall").inc(short)

@@ -140,6 +140,9 @@ class UnitPick:
     distance_m: float
     reasons: tuple[str, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
 
 _CHANGE_TUPLES = ("kinds", "report_ids", "texts", "priority_reasons", "units",
                   "route_shortfall", "alerts", "alerts_suppressed")
