@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+DEFAULT_FORMAT = "%Y-%m-%d %H:%M:%S"
 FAR_PAST_S = 20 * 365 * 86400
 FAR_FUTURE_S = 86400
 
@@ -29,13 +30,20 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def local_to_utc_ms(text: str, zone_name: str, fmt: str = "%Y-%m-%d %H:%M:%S"
+def local_to_utc_ms(text: str, zone_name: str, fmt: str = DEFAULT_FORMAT
                     ) -> tuple[int, tuple[str, ...]]:
     """Parse a naive local time in ``zone_name``; return UTC ms and flags.
 
     Raises ``ValueError`` when ``text`` does not match ``fmt``.
     """
-    naive = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - localized below
+    text = text.strip()
+    if fmt == DEFAULT_FORMAT and len(text) == 19 and text[10] == " ":
+        # The common case, parsed in C: strptime costs ten times as much.
+        naive = datetime.fromisoformat(text)
+        if naive.tzinfo is not None:
+            raise ValueError(f"time data {text!r} has an offset; expected {fmt}")
+    else:
+        naive = datetime.strptime(text, fmt)  # noqa: DTZ007 - localized below
     return naive_to_utc_ms(naive, zone_name)
 
 
