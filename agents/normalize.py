@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
@@ -14,8 +14,23 @@ from pipeline.normalize import Rejection, normalize
 
 logger = logging.getLogger(__name__)
 STAGE = "normalize"
+DAY_MS = 86_400_000
 # Reports whose time cannot be trusted are kept, but not counted in windows.
 IMPLAUSIBLE_TIME = frozenset({"time_in_future", "time_far_past"})
+
+
+def received_ms(event: EventT, now: int) -> int:
+    """When the channel handed the report over: its raw message's create time.
+
+    Latency is measured from there, so time spent queued in the raw topic
+    under load counts. A timestamp that is missing, ahead of our clock, or a
+    day old (a producer that stamps event times, not hand-over times) gives
+    way to the time normalize took the message.
+    """
+    stamp = event.message.timestamp
+    if not stamp or not now - DAY_MS < stamp * 1000 <= now:
+        return now
+    return int(stamp * 1000)
 
 
 def install(ctx: Context) -> None:
@@ -30,14 +45,14 @@ def install(ctx: Context) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            received = now_ms()
+            now = now_ms()
             good = bad = 0
             for event in events:
                 ref = raw_ref(event)
                 try:
                     result = normalize(
                         value_of(event), formats[event.message.topic],
-                        received, config, raw_ref=ref,
+                        received_ms(event, now), config, raw_ref=ref,
                     )
                     if isinstance(result, Rejection):
                         bad += 1

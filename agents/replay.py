@@ -109,11 +109,12 @@ def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition,
 
 
 def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
-            speed: float | None, zone: str = "UTC") -> set[str]:
+            speed: float | None = None, rate: float | None = None) -> set[str]:
     """Send rows to the raw topic; return the refs (topic:partition:offset) sent.
 
-    ``speed`` None sends as fast as possible; otherwise the gaps between the
-    records' own times are replayed divided by ``speed``.
+    As fast as possible by default; with ``speed``, the gaps between the
+    records' own times divided by ``speed``; with ``rate``, evenly at that many
+    records per second (an offered load, whatever the log's own pace).
     """
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
                              batch_size=256 * 1024, acks=1,
@@ -123,7 +124,11 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     first_event: float | None = None
     started = time.monotonic()
     for index, (row, value) in enumerate(zip(rows, envelopes(rows, fmt), strict=True)):
-        if speed:
+        if rate:
+            pause = started + index / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        elif speed:
             # Only the gaps between rows matter here, not the zone.
             naive = datetime.strptime(row[fmt.time_column], fmt.time_format)  # noqa: DTZ007
             stamp = naive.timestamp()
@@ -243,6 +248,18 @@ def replay(bootstrap: str, path: Path, source: str,
     if fmt is None:
         raise ValueError(f"unknown log source {source!r}; known: {sorted(FORMATS)}")
     rows = read_rows(path, limit, start)
+    figures = replay_rows(bootstrap, fmt, rows, speed=speed, stall_s=stall_s)
+    figures["source"] = str(path.name)
+    if summary_path is not None:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
+                speed: float | None = None, rate: float | None = None,
+                stall_s: float = 60.0) -> dict[str, Any]:
+    """Replay rows already read; return the summary's figures."""
     try:
         since = end_offsets(bootstrap, TERMINAL_TOPICS)
     except KafkaError as exc:
@@ -252,17 +269,12 @@ def replay(bootstrap: str, path: Path, source: str,
 
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
-    refs = produce(bootstrap, fmt, rows, speed)
+    refs = produce(bootstrap, fmt, rows, speed=speed, rate=rate)
     summary = RunSummary(reports_read=len(rows))
     collector = Collector(summary, refs, started_ms, token=uuid.uuid4().hex)
     drained_at = collect(bootstrap, since, collector, stall_s)
     # Throughput runs from the first report sent to the last one accounted for.
-    figures = summary.figures(drained_at - started)
-    figures["source"] = str(path.name)
-    if summary_path is not None:
-        summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(json.dumps(figures, indent=2) + "\n")
-    return figures
+    return summary.figures(drained_at - started)
 
 
 def format_summary(figures: dict[str, Any]) -> str:

@@ -34,6 +34,8 @@ class Settings:
     #: Events an agent takes at once, and how long it waits to fill a batch.
     batch_max: int = 500
     batch_within_ms: int = 5
+    #: Longest a broker may hold a worker's fetch while no records are there.
+    fetch_max_wait_ms: int = 20
     #: Bound on every Redis call of the route stage.
     redis_timeout_ms: int = 250
     #: Key of the keyed hash that hides reporter identities (a secret).
@@ -41,6 +43,9 @@ class Settings:
     log_level: str = "WARNING"
     #: Run the worker on uvloop's event loop instead of asyncio's.
     uvloop: bool = True
+    #: Where a new consumer group starts: "earliest" (every message kept) or
+    #: "latest" (only what arrives after it joined; benchmarks use it).
+    offset_reset: str = "earliest"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -56,12 +61,16 @@ class Settings:
             batch_within_ms=int(
                 _env("INTAKE_BATCH_WITHIN_MS", str(cls.batch_within_ms))
             ),
+            fetch_max_wait_ms=int(
+                _env("INTAKE_FETCH_MAX_WAIT_MS", str(cls.fetch_max_wait_ms))
+            ),
             redis_timeout_ms=int(
                 _env("INTAKE_REDIS_TIMEOUT_MS", str(cls.redis_timeout_ms))
             ),
             reporter_key=_env("INTAKE_REPORTER_KEY", cls.reporter_key),
             log_level=_env("INTAKE_LOG_LEVEL", cls.log_level),
             uvloop=_env("INTAKE_UVLOOP", "1") not in ("0", "false", "no"),
+            offset_reset=_env("INTAKE_OFFSET_RESET", cls.offset_reset),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -74,7 +83,9 @@ class Settings:
             "data_dir": "INTAKE_DATA_DIR", "batch_max": "INTAKE_BATCH_MAX",
             "batch_within_ms": "INTAKE_BATCH_WITHIN_MS",
             "redis_timeout_ms": "INTAKE_REDIS_TIMEOUT_MS",
+            "fetch_max_wait_ms": "INTAKE_FETCH_MAX_WAIT_MS",
             "reporter_key": "INTAKE_REPORTER_KEY", "log_level": "INTAKE_LOG_LEVEL",
+            "offset_reset": "INTAKE_OFFSET_RESET",
         }
         env = {env: str(getattr(self, name)) for name, env in names.items()}
         env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"

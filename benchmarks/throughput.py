@@ -1,12 +1,18 @@
-"""Throughput: N real reports through the whole pipeline, and through a plain chain.
+"""Throughput, latency under load, scale-out and memory, on one broker in one run.
 
-Both run on the same broker in one run: first the pipeline (normalize, dedupe,
-score, route, alert, plus the surge counts), replaying the first N rows of the
-Montgomery County log as fast as possible; then the same N records through the
-five-hop pass-through chain of ``benchmarks/chain_app.py``. It prints figures
-and ends with one JSON line; it never fails on speed.
+1. the full pipeline (normalize, dedupe, score, route, alert, and the surge
+   counts) replays the first N rows of the Montgomery County log as fast as
+   possible, on one worker, then on two workers of one app (same results?);
+2. the same N records through the plain five-hop chain of
+   ``benchmarks/chain_app.py``: the ratio of the two rates;
+3. end-to-end latency (raw message created to its incident on the board) at a
+   fixed offered load of 500 reports/s, and at 80% of the measured maximum;
+4. the worker's resident memory before and after a soak of M minutes at that
+   80% load.
 
-    python -m benchmarks.throughput --reports 20000
+It prints figures and ends with one JSON line; it never fails on speed.
+
+    python -m benchmarks.throughput --reports 20000 --soak-minutes 5
 """
 
 from __future__ import annotations
@@ -14,39 +20,83 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from agents.fleet import log_points, publish_fleet
-from agents.replay import Progress, read_rows, replay
+from agents.replay import FORMATS, Progress, read_rows, replay_rows
 from agents.resources import load_models
 from benchmarks.workload import (
     broker,
     chain_worker,
+    looped_rows,
     montgomery_log,
-    pipeline_worker,
+    pipeline_workers,
     say,
 )
 from pipeline.summary import percentile
 
+FMT = FORMATS["montgomery_pa"]
+LATENCY_WINDOW_S = 20
+SAME = ("reports_accounted", "incidents", "merges", "alerts", "units_assigned")
 
-def bench_pipeline(bootstrap: str, reports: int) -> dict[str, Any]:
-    with pipeline_worker(bootstrap) as settings:
-        models = load_models(settings.models_dir)
-        area = models.normalize.sources["montgomery_pa"]
-        publish_fleet(bootstrap, log_points(montgomery_log(), area, limit=reports),
-                      models.fleet, int(time.time() * 1000))
-        time.sleep(1.0)
-        figures = replay(bootstrap, montgomery_log(), "montgomery_pa",
-                         limit=reports, stall_s=120)
+
+def publish_units(bootstrap: str, models_dir: Path, rows: int) -> None:
+    models = load_models(models_dir)
+    area = models.normalize.sources["montgomery_pa"]
+    publish_fleet(bootstrap, log_points(montgomery_log(), area, limit=rows),
+                  models.fleet, int(time.time() * 1000))
+    time.sleep(1.0)  # the units stage stores the fleet before incidents arrive
+
+
+def bench_pipeline(bootstrap: str, rows: list[dict[str, str]], workers: int
+                   ) -> dict[str, Any]:
+    with pipeline_workers(bootstrap, workers) as running:
+        publish_units(bootstrap, running.settings.models_dir, len(rows))
+        return replay_rows(bootstrap, FMT, rows, stall_s=120)
+
+
+def bench_load(bootstrap: str, rows: list[dict[str, str]], max_rps: float,
+               soak_minutes: float) -> dict[str, Any]:
+    """Latency at 500/s and at 80% of max, then memory over a soak at 80%."""
+    figures: dict[str, Any] = {}
+    with pipeline_workers(bootstrap, 1) as running:
+        publish_units(bootstrap, running.settings.models_dir, len(rows))
+        at_500 = replay_rows(bootstrap, FMT, looped_rows(rows, 500 * LATENCY_WINDOW_S),
+                             rate=500, stall_s=120)
+        figures.update(p50_ms_at_500=at_500["latency_ms"]["p50"],
+                       p95_ms_at_500=at_500["latency_ms"]["p95"],
+                       p99_ms_at_500=at_500["latency_ms"]["p99"])
+        say(f"bench: at 500/s p99 {figures['p99_ms_at_500']} ms")
+
+        rate = round(0.8 * max_rps)
+        at_80 = replay_rows(bootstrap, FMT,
+                            looped_rows(rows, rate * LATENCY_WINDOW_S),
+                            rate=rate, stall_s=120)
+        figures.update(load_80pct_rps=rate,
+                       p50_ms_at_80pct=at_80["latency_ms"]["p50"],
+                       p99_ms_at_80pct=at_80["latency_ms"]["p99"])
+        say(f"bench: at {rate}/s p99 {figures['p99_ms_at_80pct']} ms")
+
+        if soak_minutes > 0:
+            figures["rss_mb_start"] = running.rss_mb()
+            soak = looped_rows(rows, int(rate * soak_minutes * 60))
+            soaked = replay_rows(bootstrap, FMT, soak, rate=rate, stall_s=300)
+            figures.update(rss_mb_end=running.rss_mb(),
+                           soak_minutes=soak_minutes,
+                           soak_reports=len(soak),
+                           p99_ms_in_soak=soaked["latency_ms"]["p99"])
+            say(f"bench: soak RSS {figures['rss_mb_start']} -> "
+                f"{figures['rss_mb_end']} MiB")
     return figures
 
 
-def bench_chain(bootstrap: str, reports: int) -> dict[str, Any]:
-    """Send N report envelopes through the chain; time their arrival at the end."""
-    rows = read_rows(montgomery_log(), reports)
+def bench_chain(bootstrap: str, rows: list[dict[str, str]]) -> dict[str, Any]:
+    """Send the rows through the chain; time their arrival at its end."""
+    reports = len(rows)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              fetch_max_wait_ms=50)
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1,
@@ -108,32 +158,47 @@ def bench_chain(bootstrap: str, reports: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=20_000)
+    parser.add_argument("--soak-minutes", type=float, default=5.0)
     args = parser.parse_args(argv)
+    rows = read_rows(montgomery_log(), args.reports)
 
     with broker() as bootstrap:
-        say(f"bench: broker at {bootstrap}; {args.reports} reports")
-        pipeline = bench_pipeline(bootstrap, args.reports)
-        say(f"bench: pipeline {pipeline['throughput_rps']} reports/s")
-        chain = bench_chain(bootstrap, args.reports)
-        say(f"bench: five-hop chain {chain['chain_rps']} reports/s")
+        say(f"bench: broker at {bootstrap}; {len(rows)} reports")
+        one = bench_pipeline(bootstrap, rows, workers=1)
+        say(f"bench: pipeline, one worker: {one['throughput_rps']} reports/s")
+        two = bench_pipeline(bootstrap, rows, workers=2)
+        say(f"bench: pipeline, two workers: {two['throughput_rps']} reports/s")
+        chain = bench_chain(bootstrap, rows)
+        say(f"bench: five-hop chain: {chain['chain_rps']} reports/s")
+        load = bench_load(bootstrap, rows, one["throughput_rps"], args.soak_minutes)
 
-    latency = pipeline["latency_ms"]
+    latency = one["latency_ms"]
     figures = {
-        "reports": args.reports,
-        "pipeline_rps": pipeline["throughput_rps"],
+        "reports": len(rows),
+        "pipeline_rps": one["throughput_rps"],
+        "pipeline_rps_2_workers": two["throughput_rps"],
+        "same_results_2_workers": all(one[k] == two[k] for k in SAME),
         **chain,
-        "ratio": round(pipeline["throughput_rps"] / chain["chain_rps"], 2),
+        "ratio": round(one["throughput_rps"] / chain["chain_rps"], 2),
+        "ratio_2_workers": round(two["throughput_rps"] / chain["chain_rps"], 2),
         "p50_ms": latency["p50"],
         "p95_ms": latency["p95"],
         "p99_ms": latency["p99"],
-        "incidents": pipeline["incidents"],
-        "alerts": pipeline["alerts"],
+        **load,
+        "incidents": one["incidents"],
+        "merges": one["merges"],
+        "alerts": one["alerts"],
     }
-    print(f"pipeline: {figures['pipeline_rps']} reports/s, latency p50 "
-          f"{figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
-    print(f"chain:    {figures['chain_rps']} reports/s, latency p50 "
-          f"{figures['chain_p50_ms']} ms, p99 {figures['chain_p99_ms']} ms")
-    print(f"ratio:    {figures['ratio']}")
+    print(f"pipeline: {figures['pipeline_rps']} reports/s on one worker, "
+          f"{figures['pipeline_rps_2_workers']} on two "
+          f"(same results: {figures['same_results_2_workers']})")
+    print(f"chain:    {figures['chain_rps']} reports/s; ratio {figures['ratio']} "
+          f"(two workers: {figures['ratio_2_workers']})")
+    print(f"latency:  p99 {figures['p99_ms_at_500']} ms at 500/s, "
+          f"{figures['p99_ms_at_80pct']} ms at {figures['load_80pct_rps']}/s")
+    if "rss_mb_end" in figures:
+        print(f"memory:   {figures['rss_mb_start']} -> {figures['rss_mb_end']} MiB "
+              f"over {figures['soak_minutes']} min")
     print(json.dumps(figures))
     return 0
 
