@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.streams import _current_event
 from faust.types import EventT, StreamT, TopicT
 
@@ -27,6 +28,9 @@ from pipeline.bundle import BundlePacker, partition_for, unbundle
 from pipeline.schema import DeadLetter
 
 logger = logging.getLogger(__name__)
+
+# A dead letter keeps this much of the original (base64 makes it a third more).
+MAX_ORIGINAL_BYTES = 64 * 1024
 
 
 def now_ms() -> int:
@@ -97,58 +101,101 @@ class Context:
         return Outbox(self)
 
 
+#: A message on its way: topic, key, value, partition (None: by key).
+Outgoing = tuple[str, bytes | None, bytes, int | None]
+
+
 class Outbox:
     """The messages one batch sends, acknowledged together before the batch is.
 
     Sends go straight to the producer (no per-message Faust channel work).
     Records for a bundled topic are packed per partition and sent as one
-    message each (``pipeline/bundle.py``) when the batch ends. The batch's input
-    offsets are acknowledged only after ``delivered`` returns, so a crash in
-    between redelivers the batch instead of losing its output.
+    message each (``pipeline/bundle.py``). ``delivered`` returns only once the
+    broker has acknowledged every message, retrying while it cannot: the batch's
+    input is acknowledged after that, and Faust acknowledges a batch even when
+    its body raises, so nothing here may give up on a message silently.
     """
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.producer = ctx.app.producer
         self.packer = BundlePacker()
-        self.pending: list[Awaitable[Any]] = []
+        self.outgoing: list[Outgoing] = []
 
     async def send(self, name: str, key: str | bytes, value: dict[str, Any]) -> None:
         key_bytes = key.encode() if isinstance(key, str) else key
         spec = self.ctx.specs[name]
         if spec.bundled:
             self.packer.add(name, partition_for(key_bytes, spec.partitions), value)
-            return
-        future = await self.producer.send(name, key_bytes, orjson.dumps(value),
-                                          None, None, None)
-        self.pending.append(future)
+        else:
+            self.outgoing.append((name, key_bytes, orjson.dumps(value), None))
 
     async def dead_letter(self, event: EventT, reason: str, detail: str,
                           ref: str | None = None) -> None:
-        """Send a message that cannot go on to the dead-letter topic, with why."""
+        """Send a message that cannot go on to the dead-letter topic, with why.
+
+        The original bytes are kept up to ``MAX_ORIGINAL_BYTES``; past that the
+        letter says how long it was, and topic, partition and offset find it.
+        """
         message = event.message
+        original = value_of(event)
         letter = DeadLetter(
             reason=reason,
             detail=detail[:500],
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,
-            original_b64=base64.b64encode(value_of(event)).decode(),
+            original_b64=base64.b64encode(original[:MAX_ORIGINAL_BYTES]).decode(),
             at_ms=now_ms(),
             raw_ref=ref or raw_ref(event),
+            original_bytes=len(original),
         )
         metrics.DEAD_LETTERS.labels(reason).inc()
         await self.send("reports.deadletter", letter.raw_ref, letter.to_dict())
 
     async def delivered(self) -> None:
-        """Send the bundles, then wait until the broker acknowledged everything."""
-        for topic, partition, records in self.packer.drain():
-            future = await self.producer.send(topic, None, orjson.dumps(records),
-                                              partition, None, None)
-            self.pending.append(future)
-        pending, self.pending = self.pending, []
-        if pending:
-            await asyncio.gather(*pending)
+        """Send everything, then wait until the broker acknowledged all of it."""
+        for topic, partition, bundle in self.packer.drain():
+            self.outgoing.append((topic, None, bundle, partition))
+        outgoing, self.outgoing = self.outgoing, []
+        backoff_s = 0.2
+        while outgoing:
+            outgoing = await self._send_once(outgoing)
+            if outgoing:
+                logger.warning("%d messages not acknowledged; retrying in %.1f s",
+                               len(outgoing), backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 10.0)
+
+    async def _send_once(self, outgoing: list[Outgoing]) -> list[Outgoing]:
+        """Send each message once; return those to try again."""
+        sent: list[tuple[Outgoing, Any]] = []
+        retry: list[Outgoing] = []
+        for message in outgoing:
+            topic, key, value, partition = message
+            try:
+                future = await self.producer.send(topic, key, value, partition,
+                                                  None, None)
+                sent.append((message, future))
+            except Exception as exc:  # noqa: BLE001 - sorted out below
+                self._keep_or_drop(message, exc, retry)
+        results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        for (message, _), result in zip(sent, results, strict=True):
+            if isinstance(result, BaseException):
+                self._keep_or_drop(message, result, retry)
+        return retry
+
+    @staticmethod
+    def _keep_or_drop(message: Outgoing, exc: BaseException,
+                      retry: list[Outgoing]) -> None:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, MessageSizeTooLargeError):
+            # No retry can succeed; loud, counted, never silent.
+            metrics.UNDELIVERABLE.labels(message[0]).inc()
+            logger.error("dropping a %d-byte message to %s: larger than the broker "
+                         "accepts (%r)", len(message[2]), message[0], exc)
+            return
+        retry.append(message)
 
 
 def records_of(ctx: Context, event: EventT) -> list[dict[str, Any]]:
@@ -223,6 +270,29 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
     thread_class._create_worker_consumer = create_worker_consumer
 
 
+RESUME_EVERY_S = 2.0
+
+
+def resume_buffered_partitions(app: faust.App) -> int:
+    """Fetch again from partitions Faust paused for a full buffer; return how many.
+
+    Under sustained load Faust stops fetching a partition whose stream buffer
+    is under pressure and resumes it when the pressure drops; with batched
+    streams that resume was lost, and a worker sat idle for good while its
+    input grew ("Stream stopped processing, or is slow for
+    TP(topic='reports.raw.cad', partition=3) (last inbound 5.11 minutes ago)").
+    Resuming every few seconds bounds such a pause; a buffer still full is
+    paused again by Faust at its next message.
+    """
+    consumer: Any = app.consumer
+    paused = list(getattr(consumer, "_buffered_partitions", ()))
+    for tp in paused:
+        consumer.on_buffer_drop(tp)
+    if paused:
+        metrics.PARTITIONS_RESUMED.inc(len(paused))
+    return len(paused)
+
+
 def create_app(settings: Settings) -> tuple[faust.App, Context]:
     """Build the app with every topic and agent, ready for ``faust.Worker``."""
     specs = load_topics(settings.topics_file)
@@ -239,6 +309,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         topic_replication_factor=1,
         consumer_auto_offset_reset=settings.offset_reset,
         web_host="127.0.0.1",
+        # Faust binds all interfaces unless told; the metrics stay local unless
+        # the operator opens them (INTAKE_WEB_BIND).
+        web_bind=settings.web_bind,
         web_port=settings.web_port,
         web_in_thread=False,
         datadir=str(settings.data_dir / settings.app_id),
@@ -248,6 +321,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         broker_rebalance_timeout=6.0,
         broker_heartbeat_interval=1.0,
         producer_linger=0.002,
+        # Recovery compares a table's persisted offset with its changelog's
+        # high watermark, and the embedded broker reports that one lagging: a
+        # worker whose peer stopped crashed with "The persisted offset for
+        # changelog topic partition ... is higher than the last offset in that
+        # topic (highwater)". Against a real Kafka, turn the check back on.
+        recovery_consistency_check=settings.recovery_check,
     )
     context = Context(app=app, settings=settings, models=models, specs=specs)
     for name, spec in specs.items():
@@ -258,6 +337,10 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
             key_serializer="raw",
             compacting=spec.compacted or None,
         )
+
+    @app.timer(interval=RESUME_EVERY_S)
+    async def resume_paused_partitions() -> None:
+        resume_buffered_partitions(app)
 
     # Imported here: each module adds its agent to this app only.
     from agents import alert, dedupe, normalize, route, score, surge, units, web

@@ -1,7 +1,8 @@
 """Command line: ``python -m agents {demo,worker,broker,replay,fleet}``.
 
-Every command takes ``--broker`` (default: ``$INTAKE_BROKER``, else "embedded")
-and ``--redis-url`` (default: ``$INTAKE_REDIS_URL``, else 127.0.0.1:6379).
+``demo``, ``worker``, ``replay`` and ``fleet`` take ``--broker`` (default:
+``$INTAKE_BROKER``, else "embedded": only the demo starts one itself) and
+``--redis-url`` (default: ``$INTAKE_REDIS_URL``, else 127.0.0.1:6379).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from agents.broker import (
     broker_for,
     ensure_topics,
     free_port,
+    wait_until_answers,
 )
 from agents.exceptions import IntakeError
 from agents.settings import ROOT, Settings
@@ -103,11 +105,8 @@ def run_worker(settings: Settings) -> None:
             super().__init__(*args, **kwargs)
             self.spinner = None
 
-    if settings.broker == EMBEDDED:
-        raise IntakeError(
-            "a worker needs a broker address: start one with `python -m agents "
-            "broker`, or pass --broker host:port (or set INTAKE_BROKER)"
-        )
+    require_broker_address(settings, "a worker")
+    wait_until_answers(settings.broker, timeout_s=15)
     if settings.uvloop:
         import uvloop
 
@@ -122,6 +121,31 @@ def run_worker(settings: Settings) -> None:
     worker.execute_from_commandline()
 
 
+def require_broker_address(settings: Settings, who: str) -> None:
+    if settings.broker == EMBEDDED:
+        raise IntakeError(
+            f"{who} needs the address of the broker the pipeline uses: start one "
+            "with `python -m agents broker` and pass --broker host:port (or set "
+            "INTAKE_BROKER); `python -m agents demo` does all of it at once"
+        )
+
+
+def require_log(log: Path, limit: int | None) -> None:
+    if not log.is_file():
+        raise IntakeError(f"the log to replay is missing: {log}")
+    if limit is not None and limit < 1:
+        raise IntakeError(f"--limit must be at least 1 (got {limit})")
+
+
+def worker_failure(log_path: Path) -> str:
+    """The last lines a failed worker wrote, for the error message."""
+    try:
+        lines = log_path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-5:])
+
+
 def run_demo(settings: Settings, log: Path, limit: int | None,
              speed: float | None) -> dict[str, Any]:
     """Broker, Redis, worker, fleet, replay, summary, clean shutdown."""
@@ -130,8 +154,7 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
     from agents.replay import format_summary, replay
     from agents.resources import load_models
 
-    if not log.exists():
-        raise IntakeError(f"the log to replay is missing: {log}")
+    require_log(log, limit)
     run_dir = settings.data_dir / "demo"
     say(f"redis: checking {settings.redis_url}")
     redis_process = ensure_redis(settings.redis_url, run_dir / "redis")
@@ -149,7 +172,11 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
             )
             with worker_process(worker_settings, run_dir / "worker.log") as process:
                 say(f"worker: pid {process.pid}, log {run_dir / 'worker.log'}")
-                wait_for_worker(worker_settings.web_port, process)
+                try:
+                    wait_for_worker(worker_settings.web_port, process)
+                except IntakeError as exc:
+                    tail = worker_failure(run_dir / "worker.log")
+                    raise IntakeError(f"{exc}; its log ends:\n{tail}") from exc
                 say(f"worker: ready, metrics at http://127.0.0.1:"
                     f"{worker_settings.web_port}/metrics")
 
@@ -195,7 +222,9 @@ def run_broker() -> None:
     # Block the stop signals first: sigwait takes them, and the finally below
     # stops the broker, instead of the default handler ending Python at once.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    broker = EmbeddedBroker(port=int(os.environ.get("INTAKE_BROKER_PORT", "0")) or None)
+    settings = Settings.from_env()
+    broker = EmbeddedBroker(port=int(os.environ.get("INTAKE_BROKER_PORT", "0")) or None,
+                            log_path=settings.data_dir / "broker.log")
     bootstrap = broker.start()
     print(bootstrap, flush=True)
     say(f"embedded broker at {bootstrap}; set INTAKE_BROKER={bootstrap} for "
@@ -264,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "replay":
             from agents.replay import format_summary, replay
 
+            require_broker_address(settings, "a replay")
+            require_log(args.log, args.limit)
             with broker_for(settings.broker) as bootstrap:
                 figures = replay(bootstrap, args.log, args.source,
                                  limit=args.limit, speed=args.speed,
@@ -273,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             from agents.fleet import log_points, publish_fleet
             from agents.resources import load_models
 
+            require_broker_address(settings, "the fleet tool")
+            require_log(args.log, None)
             models = load_models(settings.models_dir)
             area = models.normalize.sources["montgomery_pa"]
             with broker_for(settings.broker) as bootstrap:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from agents.exceptions import IntakeError
 from agents.replay import read_rows
 from pipeline.fleet import simulate_fleet
 from pipeline.geo import valid_point
@@ -32,6 +33,9 @@ def log_points(path: Path, area: SourceArea, lat_column: str = "lat",
 
 def publish_fleet(bootstrap: str, points: list[tuple[float, float]],
                   spec: dict[str, Any], now_ms: int) -> list[UnitStatus]:
+    if not points:
+        raise IntakeError("the log has no located incidents inside its service "
+                          "area to station a simulated fleet at")
     units = simulate_fleet(points, spec, now_ms)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1,
                              enable_idempotence=False)

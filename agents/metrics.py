@@ -27,6 +27,11 @@ DEAD_LETTERS = Counter(
     "intake_deadletter_total", "Raw messages dead-lettered, by reason",
     ["reason"], registry=REGISTRY,
 )
+UNDELIVERABLE = Counter(
+    "intake_undeliverable_total",
+    "Messages the broker refused for good (too large), by topic", ["topic"],
+    registry=REGISTRY,
+)
 INCIDENT_CHANGES = Counter(
     "intake_incident_changes_total", "Dedupe decisions: new, merged, repeat",
     ["change"], registry=REGISTRY,
@@ -65,6 +70,11 @@ END_TO_END_SECONDS = Histogram(
     "intake_end_to_end_seconds",
     "From a report's receipt by normalize to its incident on the board",
     buckets=LATENCY_BUCKETS_S, registry=REGISTRY,
+)
+PARTITIONS_RESUMED = Counter(
+    "intake_partitions_resumed_total",
+    "Partitions Faust paused for a full buffer and the worker resumed",
+    registry=REGISTRY,
 )
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,

@@ -10,13 +10,12 @@ from faust.types import EventT, StreamT
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
 from pipeline.dedupe import partition_key
+from pipeline.localtime import IMPLAUSIBLE_TIME
 from pipeline.normalize import Rejection, normalize
 
 logger = logging.getLogger(__name__)
 STAGE = "normalize"
 DAY_MS = 86_400_000
-# Reports whose time cannot be trusted are kept, but not counted in windows.
-IMPLAUSIBLE_TIME = frozenset({"time_in_future", "time_far_past"})
 
 
 def received_ms(event: EventT, now: int) -> int:

@@ -297,9 +297,13 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  throughput          {figures['throughput_rps']:>9,} reports/s over "
         f"{figures['elapsed_s']} s",
     ]
-    for anomaly in figures.get("anomalies", [])[:MAX_ANOMALIES_SHOWN]:
+    anomalies = figures.get("anomalies", [])
+    for anomaly in anomalies[:MAX_ANOMALIES_SHOWN]:
         start = datetime.fromtimestamp(anomaly["start_ms"] / 1000, tz=UTC)
         lines.append(f"    surge {anomaly['key']:<28} {start:%Y-%m-%d %H:%M} UTC  "
                      f"{anomaly['count']} reports (expected <= "
                      f"{anomaly['expected_high']:.1f})")
+    if len(anomalies) > MAX_ANOMALIES_SHOWN:
+        lines.append(f"    ... and {len(anomalies) - MAX_ANOMALIES_SHOWN} more in the "
+                     "summary's JSON")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 import yaml
 
@@ -13,6 +14,7 @@ from pipeline.alert import AlertRules
 from pipeline.dedupe import MatchParams
 from pipeline.geo import Box
 from pipeline.kinds import KindTable
+from pipeline.localtime import zone
 from pipeline.normalize import NormalizeConfig, SourceArea
 from pipeline.route import RouteParams
 from pipeline.score import PriorityScorer
@@ -78,6 +80,14 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             name: SourceArea(zone=spec["zone"], box=Box(**spec["box"]))
             for name, spec in areas.items()
         }
+        for name, source in sources.items():
+            try:
+                zone(source.zone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ConfigError(
+                    f"service_areas.yaml: source {name} has an unknown time zone "
+                    f"{source.zone!r}"
+                ) from exc
         normalize = NormalizeConfig(
             kinds, sources,
             reporter_key=(reporter_key or "intake-default-reporter-key").encode(),

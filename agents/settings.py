@@ -27,6 +27,8 @@ class Settings:
     app_id: str = "intake"
     #: Port of the worker's web server (/metrics, /health).
     web_port: int = 6066
+    #: Address it listens on; 0.0.0.0 lets a Prometheus on another host scrape.
+    web_bind: str = "127.0.0.1"
     models_dir: Path = ROOT / "models"
     topics_file: Path = ROOT / "topics.yaml"
     #: Where workers keep local state and logs.
@@ -36,6 +38,9 @@ class Settings:
     batch_within_ms: int = 5
     #: Longest a broker may hold a worker's fetch while no records are there.
     fetch_max_wait_ms: int = 20
+    #: Faust's check that a table's offsets agree with its changelog's (off: the
+    #: embedded broker misreports high watermarks; see README, Known limits).
+    recovery_check: bool = False
     #: Bound on every Redis call of the route stage.
     redis_timeout_ms: int = 250
     #: Key of the keyed hash that hides reporter identities (a secret).
@@ -54,6 +59,7 @@ class Settings:
             redis_url=_env("INTAKE_REDIS_URL", cls.redis_url),
             app_id=_env("INTAKE_APP_ID", cls.app_id),
             web_port=int(_env("INTAKE_WEB_PORT", str(cls.web_port))),
+            web_bind=_env("INTAKE_WEB_BIND", cls.web_bind),
             models_dir=Path(_env("INTAKE_MODELS_DIR", str(cls.models_dir))),
             topics_file=Path(_env("INTAKE_TOPICS_FILE", str(cls.topics_file))),
             data_dir=Path(_env("INTAKE_DATA_DIR", str(cls.data_dir))),
@@ -71,6 +77,7 @@ class Settings:
             log_level=_env("INTAKE_LOG_LEVEL", cls.log_level),
             uvloop=_env("INTAKE_UVLOOP", "1") not in ("0", "false", "no"),
             offset_reset=_env("INTAKE_OFFSET_RESET", cls.offset_reset),
+            recovery_check=_env("INTAKE_RECOVERY_CHECK", "0") in ("1", "true", "yes"),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -79,6 +86,7 @@ class Settings:
         names = {
             "broker": "INTAKE_BROKER", "redis_url": "INTAKE_REDIS_URL",
             "app_id": "INTAKE_APP_ID", "web_port": "INTAKE_WEB_PORT",
+            "web_bind": "INTAKE_WEB_BIND",
             "models_dir": "INTAKE_MODELS_DIR", "topics_file": "INTAKE_TOPICS_FILE",
             "data_dir": "INTAKE_DATA_DIR", "batch_max": "INTAKE_BATCH_MAX",
             "batch_within_ms": "INTAKE_BATCH_WITHIN_MS",
@@ -89,6 +97,7 @@ class Settings:
         }
         env = {env: str(getattr(self, name)) for name, env in names.items()}
         env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"
+        env["INTAKE_RECOVERY_CHECK"] = "1" if self.recovery_check else "0"
         return env
 
     def masked(self) -> dict[str, str]:

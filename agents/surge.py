@@ -42,21 +42,30 @@ def install(ctx: Context) -> None:
             for event in events:
                 partition = event.message.partition
                 try:
-                    for record in records_of(ctx, event):
-                        if record.get("control") == "flush":
-                            await publish(out, monitor.flush())
-                            await out.send("anomalies.detected", "__control__", {
-                                "control": "flushed", "token": record.get("token"),
-                                "partition": partition,
-                            })
-                            continue
+                    records = records_of(ctx, event)
+                except ValueError:
+                    logger.exception("surge could not read %s", describe(event))
+                    metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
+                    continue
+                for record in records:
+                    if record.get("control") == "flush":
+                        await publish(out, monitor.flush())
+                        await out.send("anomalies.detected", "__control__", {
+                            "control": "flushed", "token": record.get("token"),
+                            "partition": partition,
+                        })
+                        continue
+                    try:
                         closed = monitor.add(str(record["key"]),
                                              int(record["event_ms"]), partition)
-                        counted += 1
-                        await publish(out, closed)
-                except Exception:
-                    logger.exception("surge could not count %s", describe(event))
-                    metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
+                    except (KeyError, TypeError, ValueError):
+                        # A count is not a report: nothing to dead-letter.
+                        logger.warning("surge skipped a malformed count on %s",
+                                       describe(event))
+                        metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
+                        continue
+                    counted += 1
+                    await publish(out, closed)
             await out.delivered()
             metrics.LATE_EVENTS.inc(monitor.late_total - late_before)
             metrics.QUIET_WINDOWS.inc(monitor.zero_windows - quiet_before)

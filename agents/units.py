@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from agents import metrics
 from agents.app import Context, as_current, describe, value_of
-from pipeline.route import AVAILABLE
+from pipeline.route import AVAILABLE, unit_problem
 from pipeline.schema import UnitStatus
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,12 @@ def install(ctx: Context) -> None:
             for event in events:
                 try:
                     unit = UnitStatus.from_dict(orjson.loads(value_of(event)))
-                except Exception:
-                    logger.exception("bad unit status on %s", describe(event))
+                    problem = unit_problem(unit)
+                    if problem is not None:
+                        raise ValueError(problem)
+                except Exception as exc:  # noqa: BLE001 - never stop routing
+                    logger.warning("unit status skipped (%r) on %s", exc,
+                                   describe(event))
                     metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
                     continue
                 as_current(event)

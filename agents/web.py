@@ -22,6 +22,18 @@ def install(ctx: Context) -> None:
     @app.page("/health")
     async def health_page(web: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
-        body = {"status": "ok", "app_id": ctx.settings.app_id,
-                "assigned_partitions": assigned, "rebalancing": app.rebalancing}
-        return web.json(body)
+        crashed = crashed_agents(app)
+        body = {"status": "degraded" if crashed else "ok",
+                "app_id": ctx.settings.app_id, "assigned_partitions": assigned,
+                "rebalancing": app.rebalancing, "crashed_agents": crashed}
+        return web.json(body, status=503 if crashed else 200)
+
+
+def crashed_agents(app: Any) -> dict[str, str]:
+    """Agents with an actor that crashed and was not restarted yet, and why."""
+    crashed = {}
+    for name, agent in app.agents.items():
+        for actor in getattr(agent, "_actors", ()):
+            if actor.crashed:
+                crashed[name] = repr(actor.crash_reason)[:300]
+    return crashed

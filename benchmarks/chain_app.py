@@ -20,6 +20,7 @@ app = faust.App(
     broker_rebalance_timeout=6.0,
     broker_session_timeout=10.0,
     broker_heartbeat_interval=1.0,
+    datadir=os.environ.get("CHAIN_DATA_DIR", "var/bench/chain-data"),
 )
 topics = [app.topic(f"chain.{n}", value_serializer="raw") for n in range(HOPS + 1)]
 

@@ -12,8 +12,8 @@ state and ordering stay exactly as they would be one record per message.
 >>> packer = BundlePacker(max_records=2)
 >>> for n in range(3):
 ...     packer.add("t", partition_for(b"k", 4), {"n": n})
->>> [(topic, partition, len(records)) for topic, partition, records in packer.drain()]
-[('t', 0, 2), ('t', 0, 1)]
+>>> [(topic, partition, unbundle(value)) for topic, partition, value in packer.drain()]
+[('t', 0, [{'n': 0}, {'n': 1}]), ('t', 0, [{'n': 2}])]
 >>> unbundle(b'[{"n": 1}, {"n": 2}]')
 [{'n': 1}, {'n': 2}]
 """
@@ -28,6 +28,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 MAX_RECORDS = 200
+MAX_BYTES = 512 * 1024  # well under a broker's usual 1 MiB message limit
 
 
 @lru_cache(maxsize=65_536)
@@ -45,24 +46,39 @@ def unbundle(value: bytes) -> list[dict[str, Any]]:
 
 
 class BundlePacker:
-    """Collects records per (topic, partition) and hands them out as bundles."""
+    """Collects encoded records per (topic, partition); hands them out as bundles.
 
-    def __init__(self, max_records: int = MAX_RECORDS):
-        self.max_records = max_records
-        self.open: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        self.full: list[tuple[str, int, list[dict[str, Any]]]] = []
+    A bundle closes at ``max_records`` records or ``max_bytes`` bytes, so no
+    bundle outgrows what a broker accepts in one message.
+    """
+
+    def __init__(self, max_records: int = MAX_RECORDS, max_bytes: int = MAX_BYTES):
+        self.max_records, self.max_bytes = max_records, max_bytes
+        self.open: dict[tuple[str, int], tuple[list[bytes], int]] = {}
+        self.full: list[tuple[str, int, bytes]] = []
 
     def add(self, topic: str, partition: int, record: dict[str, Any]) -> None:
-        records = self.open.setdefault((topic, partition), [])
-        records.append(record)
-        if len(records) >= self.max_records:
-            self.full.append((topic, partition, records))
-            del self.open[(topic, partition)]
+        encoded = orjson.dumps(record)
+        parts, size = self.open.get((topic, partition), ([], 0))
+        if parts and size + len(encoded) > self.max_bytes:
+            self.full.append((topic, partition, _join(parts)))
+            parts, size = [], 0
+        parts.append(encoded)
+        size += len(encoded) + 1
+        if len(parts) >= self.max_records:
+            self.full.append((topic, partition, _join(parts)))
+            self.open.pop((topic, partition), None)
+        else:
+            self.open[(topic, partition)] = (parts, size)
 
-    def drain(self) -> Iterator[tuple[str, int, list[dict[str, Any]]]]:
-        """Every bundle collected so far, in the order each one was started."""
+    def drain(self) -> Iterator[tuple[str, int, bytes]]:
+        """Every bundle collected so far (encoded), each partition's in order."""
         full, self.full = self.full, []
         open_, self.open = self.open, {}
         yield from full
-        for (topic, partition), records in open_.items():
-            yield topic, partition, records
+        for (topic, partition), (parts, _) in open_.items():
+            yield topic, partition, _join(parts)
+
+
+def _join(parts: list[bytes]) -> bytes:
+    return b"[" + b",".join(parts) + b"]"

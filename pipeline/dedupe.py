@@ -13,9 +13,10 @@ Bounded: an incident with no report for ``stale_after_s`` of event time leaves t
 cell state, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
 ``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
 
-A report with no usable point cannot be matched by place: it opens its own
-incident, whose id derives from the report id, so a redelivery names the same
-incident.
+A report with no usable point cannot be matched by place, and one whose time
+is implausible (far future or past) cannot be matched by time, nor may it move
+the cell's clock: either opens its own incident, whose id derives from the
+report id, so a redelivery names the same incident.
 
 >>> from pipeline.kinds import KindTable
 >>> from pipeline.schema import Report
@@ -45,6 +46,7 @@ from typing import Any
 
 from pipeline.geo import cell_key, distance_m
 from pipeline.kinds import KindTable
+from pipeline.localtime import IMPLAUSIBLE_TIME
 from pipeline.schema import MERGED, NEW, REPEAT, IncidentChange, Report
 
 MAX_REPORT_IDS = 100
@@ -61,9 +63,19 @@ class MatchParams:
     seen_ttl_s: float = 86_400.0
     max_seen_per_cell: int = 20_000
 
+    def __post_init__(self) -> None:
+        for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.radius_m < 0 or self.max_open_per_cell < 1 or self.max_texts < 0:
+            raise ValueError("radius_m, max_open_per_cell and max_texts are too small")
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MatchParams:
-        return cls(**{k: v for k, v in config.items() if k in cls.__slots__})
+        unknown = set(config) - set(cls.__slots__)
+        if unknown:
+            raise ValueError(f"unknown matching settings: {sorted(unknown)}")
+        return cls(**config)
 
 
 def incident_id_for(report_id: str) -> str:
@@ -72,8 +84,8 @@ def incident_id_for(report_id: str) -> str:
 
 
 def partition_key(report: Report, cell_deg: float) -> str:
-    """Where a report is matched: its grid cell, or alone when it has no point."""
-    if report.has_point and report.lat is not None and report.lon is not None:
+    """Where a report is matched: its grid cell, or alone when it cannot be."""
+    if _matchable(report) and report.lat is not None and report.lon is not None:
         return cell_key(report.lat, report.lon, cell_deg)
     return "u:" + report.report_id
 
@@ -113,13 +125,16 @@ class IncidentMatcher:
 
     def apply(self, cell: CellState, report: Report) -> IncidentChange:
         """Add ``report`` to ``cell`` (in place) and say what changed."""
+        if not _matchable(report):
+            return self._change(self._open(cell, report), report, NEW, None)
+
         known = cell.seen.get(report.report_id)
         if known is not None:
             incident = cell.open.get(known[0]) or _closed(known[0], report)
             return self._change(incident, report, REPEAT, None)
 
         self._expire(cell, report.event_ms)
-        best = self._best_match(cell, report) if report.has_point else None
+        best = self._best_match(cell, report)
         if best is None:
             incident = self._open(cell, report)
             return self._change(incident, report, NEW, None)
@@ -197,7 +212,7 @@ class IncidentMatcher:
             "report_ids": [report.report_id],
             "texts": [_text_of(report)],
         }
-        if report.has_point:
+        if _matchable(report):
             # Room for the new incident: the longest-quiet ones leave first.
             overflow = len(cell.open) - self.params.max_open_per_cell + 1
             if overflow > 0:
@@ -243,6 +258,11 @@ class IncidentMatcher:
             texts=tuple(incident["texts"]),
             merge=merge,
         )
+
+
+def _matchable(report: Report) -> bool:
+    """A known point and a plausible time: what matching needs."""
+    return report.has_point and not IMPLAUSIBLE_TIME.intersection(report.flags)
 
 
 def _closed(incident_id: str, report: Report) -> dict[str, Any]:

@@ -23,6 +23,9 @@ from zoneinfo import ZoneInfo
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M:%S"
 FAR_PAST_S = 20 * 365 * 86400
 FAR_FUTURE_S = 86400
+#: Flags of a time that cannot be trusted: kept on the report, never allowed to
+#: move a clock (a cell's, a window's) that other reports are judged by.
+IMPLAUSIBLE_TIME = frozenset({"time_in_future", "time_far_past"})
 
 
 @lru_cache(maxsize=64)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.geo import distance_m
+from pipeline.geo import distance_m, valid_point
 from pipeline.schema import UnitPick, UnitStatus
 
 AVAILABLE = "available"
@@ -47,6 +47,19 @@ class RouteParams:
                 config.get("fix_stale_after_s", FIX_STALE_AFTER_S)
             ),
         )
+
+
+def unit_problem(unit: UnitStatus) -> str | None:
+    """Why a unit status cannot be used for routing, or None when it can."""
+    if unit.status not in STATUSES:
+        return f"unknown status {unit.status!r}"
+    if not unit.capabilities or not all(isinstance(c, str) for c in unit.capabilities):
+        return "no capabilities"
+    if not valid_point(unit.lat, unit.lon):
+        return "no valid position"
+    if isinstance(unit.fix_ms, bool) or not isinstance(unit.fix_ms, int):
+        return f"fix time {unit.fix_ms!r} is not epoch milliseconds"
+    return None
 
 
 def recommend(needs: str, lat: float | None, lon: float | None,

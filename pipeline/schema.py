@@ -104,6 +104,8 @@ class DeadLetter:
     original_b64: str
     at_ms: int
     raw_ref: str = ""
+    #: Length of the original; longer than the kept bytes when it was cut.
+    original_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

@@ -59,9 +59,18 @@ class SurgeParams:
     min_count: int = 5
     max_ahead_s: int = 86_400
 
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.history < 1 or self.max_ahead_s <= 0:
+            raise ValueError("window_s, history and max_ahead_s must be positive")
+        if self.grace_s < 0 or self.warmup < 0 or self.z_threshold <= 0:
+            raise ValueError("grace_s and warmup must be >= 0, z_threshold > 0")
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SurgeParams:
-        return cls(**{k: v for k, v in config.items() if k in cls.__slots__})
+        unknown = set(config) - set(cls.__slots__)
+        if unknown:
+            raise ValueError(f"unknown surge settings: {sorted(unknown)}")
+        return cls(**config)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 from kafka import KafkaConsumer, TopicPartition
 
 from agents.broker import EmbeddedBroker, free_port
@@ -21,7 +23,7 @@ from agents.settings import ROOT, Settings
 SHARED_LOG = (ROOT.parent / "shared" / "data" / "montgomery_911"
               / "calls_2015-12-10_to_2016-05-31.csv")
 SHIPPED_LOG = ROOT / "data" / "montgomery_911_2015-12-10_to_2016-05-31.csv.gz"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("INTAKE_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def montgomery_log() -> Path:
@@ -82,3 +84,12 @@ def live_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipe
             assert process.poll() is None, "the worker died during the tests"
     finally:
         broker.stop()
+        forget_keys(REDIS_URL, settings.app_id)
+
+
+def forget_keys(url: str, app_id: str) -> None:
+    """Remove what a test app wrote to the shared Redis (its keys only)."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{app_id}:*"))
+    if keys:
+        client.delete(*keys)

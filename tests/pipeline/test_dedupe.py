@@ -65,10 +65,13 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        max_seen_per_cell=20_000)
 
 
-def test_params_from_config_ignore_unknown_keys() -> None:
-    params = MatchParams.from_config({"radius_m": 80.0, "colour": "blue"})
+def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
+    assert MatchParams.from_config({"radius_m": 80.0}) == MatchParams(radius_m=80.0)
 
-    assert params == MatchParams(radius_m=80.0)
+    with pytest.raises(ValueError, match="radius_metres"):
+        MatchParams.from_config({"radius_metres": 80.0})
+    with pytest.raises(ValueError, match="cell_deg"):
+        MatchParams.from_config({"cell_deg": 0})
 
 
 def test_new_then_merged_then_repeat(matcher: IncidentMatcher) -> None:
@@ -402,3 +405,19 @@ def test_a_full_cell_evicts_only_when_a_new_incident_needs_room(
     assert joined.change == "merged"
     assert joined.incident_id == first.incident_id
     assert len(cell.open) == 2
+
+
+def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
+    matcher: IncidentMatcher,
+) -> None:
+    cell = CellState()
+    future = dataclasses.replace(report("f", minute=10**9), flags=("time_in_future",))
+
+    alone = matcher.apply(cell, future)
+    first = matcher.apply(cell, report("a"))
+    second = matcher.apply(cell, report("b", minute=2))
+
+    assert alone.change == "new" and alone.incident_id == incident_id_for("f")
+    assert cell.clock_ms == report("b", minute=2).event_ms
+    assert (second.change, second.incident_id) == ("merged", first.incident_id)
+    assert partition_key(future, 0.05) == "u:f"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import pytest
 
 from agents.resources import Models
-from pipeline.route import RouteParams, recommend
+from pipeline.route import RouteParams, recommend, unit_problem
 from pipeline.schema import UnitStatus
 
 LAT, LON = 40.1210, -75.3420
@@ -142,3 +144,18 @@ def test_units_iterable_is_consumed_once(params: RouteParams) -> None:
     pick, _ = recommend("ems", LAT, LON, iter([unit("MED-01", 1.0)]), NOW_MS, params)
 
     assert pick is not None and pick.unit_id == "MED-01"
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"status": "napping"}, "unknown status"),
+    ({"capabilities": ()}, "no capabilities"),
+    ({"lat": 91.0}, "no valid position"),
+    ({"lat": 0.0, "lon": 0.0}, "no valid position"),
+    ({"fix_ms": "soon"}, "not epoch milliseconds"),
+])
+def test_unusable_unit_statuses_are_named(changes: dict[str, Any], problem: str
+                                          ) -> None:
+    good = UnitStatus("PTL-1", "available", ("police",), 40.0, -75.0, fix_ms=1_000)
+
+    assert unit_problem(good) is None
+    assert problem in (unit_problem(dataclasses.replace(good, **changes)) or "")

@@ -236,3 +236,12 @@ def test_a_partition_racing_ahead_does_not_close_windows_of_a_slower_one() -> No
     assert monitor.late_total == 0
     assert [(w.key, w.start_ms // hour_ms, w.count) for w in closed] == [
         ("slow", 1, 1)]
+
+
+def test_params_refuse_unknown_keys_and_impossible_values() -> None:
+    with pytest.raises(ValueError, match="window_secs"):
+        SurgeParams.from_config({"window_secs": 60})
+    with pytest.raises(ValueError, match="window_s"):
+        SurgeParams.from_config({"window_s": 0})
+    with pytest.raises(ValueError, match="min_count"):
+        SurgeMonitor(SurgeParams(min_count=0))
