@@ -43,11 +43,14 @@ class LogFormat:
     topic: str
     time_column: str
     time_format: str
+    #: The column naming the dispatch area: the key when a replay is spread
+    #: over partitions by area.
+    area_column: str
 
 
 FORMATS = {
     "montgomery_pa": LogFormat("montgomery_pa", "reports.raw.cad", "timeStamp",
-                               "%Y-%m-%d %H:%M:%S"),
+                               "%Y-%m-%d %H:%M:%S", "twp"),
 }
 
 
@@ -109,12 +112,18 @@ def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition,
 
 
 def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
-            speed: float | None = None, rate: float | None = None) -> set[str]:
+            speed: float | None = None, rate: float | None = None,
+            by_area: bool = False) -> set[str]:
     """Send rows to the raw topic; return the refs (topic:partition:offset) sent.
 
     As fast as possible by default; with ``speed``, the gaps between the
     records' own times divided by ``speed``; with ``rate``, evenly at that many
     records per second (an offered load, whatever the log's own pace).
+
+    Keyed by source, a feed's records share one partition and keep their order,
+    as a live CAD feed's would. ``by_area`` keys them by dispatch area instead:
+    each area's records keep their order and the load spreads over partitions
+    (and workers).
     """
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
                              batch_size=256 * 1024, acks=1,
@@ -137,9 +146,9 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        # One feed is one ordered sequence: keyed by source, its records share a
-        # partition and keep their order, as a live CAD feed's would.
-        futures.append(producer.send(fmt.topic, key=fmt.source.encode(), value=value))
+        key = row.get(fmt.area_column, "") if by_area else fmt.source
+        futures.append(producer.send(fmt.topic, key=f"{fmt.source}|{key}".encode(),
+                                     value=value))
         progress.update(index + 1)
     producer.flush()
     producer.close()
@@ -258,7 +267,7 @@ def replay(bootstrap: str, path: Path, source: str,
 
 def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
                 speed: float | None = None, rate: float | None = None,
-                stall_s: float = 60.0) -> dict[str, Any]:
+                stall_s: float = 60.0, by_area: bool = False) -> dict[str, Any]:
     """Replay rows already read; return the summary's figures."""
     try:
         since = end_offsets(bootstrap, TERMINAL_TOPICS)
@@ -269,7 +278,7 @@ def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
 
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
-    refs = produce(bootstrap, fmt, rows, speed=speed, rate=rate)
+    refs = produce(bootstrap, fmt, rows, speed=speed, rate=rate, by_area=by_area)
     summary = RunSummary(reports_read=len(rows))
     collector = Collector(summary, refs, started_ms, token=uuid.uuid4().hex)
     drained_at = collect(bootstrap, since, collector, stall_s)
