@@ -81,19 +81,36 @@ def bench_load(bootstrap: str, rows: list[dict[str, str]], max_rps: float,
                        p99_ms_at_80pct=at_80["latency_ms"]["p99"])
         say(f"bench: at {rate}/s p99 {figures['p99_ms_at_80pct']} ms")
 
-        if soak_minutes > 0:
-            figures["rss_mb_start"] = running.rss_mb()
-            soak = looped_rows(rows, int(rate * soak_minutes * 60))
-            # Spread by area: the embedded broker stops serving aiokafka's
-            # fetches from a partition past about 220,000 messages.
-            soaked = replay_rows(bootstrap, FMT, soak, rate=rate, stall_s=120,
+    if soak_minutes > 0:
+        figures.update(soak(rows, rate, soak_minutes))
+    return figures
+
+
+def soak(rows: list[dict[str, str]], rate: int, minutes: float) -> dict[str, Any]:
+    """Worker memory before and after ``minutes`` at ``rate``, on a fresh broker.
+
+    The embedded broker, in memory, stops serving some partitions after a few
+    hundred thousand messages; a stall is reported in the figures (with the
+    memory measured up to it), not raised.
+    """
+    figures: dict[str, Any] = {"soak_minutes": minutes}
+    with broker() as bootstrap, pipeline_workers(bootstrap, 1) as running:
+        publish_units(bootstrap, running.settings.models_dir, len(rows))
+        warm = looped_rows(rows, rate * 5)
+        replay_rows(bootstrap, FMT, warm, rate=rate, stall_s=120, by_area=True)
+        figures["rss_mb_start"] = running.rss_mb()
+        load = looped_rows(rows, int(rate * minutes * 60))
+        started = time.monotonic()
+        try:
+            soaked = replay_rows(bootstrap, FMT, load, rate=rate, stall_s=120,
                                  by_area=True)
-            figures.update(rss_mb_end=running.rss_mb(),
-                           soak_minutes=soak_minutes,
-                           soak_reports=len(soak),
-                           p99_ms_in_soak=soaked["latency_ms"]["p99"])
-            say(f"bench: soak RSS {figures['rss_mb_start']} -> "
-                f"{figures['rss_mb_end']} MiB")
+            figures["p99_ms_in_soak"] = soaked["latency_ms"]["p99"]
+        except TimeoutError as exc:
+            figures["soak_stalled"] = str(exc)
+        figures.update(rss_mb_end=running.rss_mb(), soak_reports=len(load),
+                       soak_s=round(time.monotonic() - started, 1))
+    say(f"bench: soak RSS {figures['rss_mb_start']} -> {figures['rss_mb_end']} MiB"
+        + (" (stalled)" if "soak_stalled" in figures else ""))
     return figures
 
 
@@ -201,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{figures['p99_ms_at_80pct']} ms at {figures['load_80pct_rps']}/s")
     if "rss_mb_end" in figures:
         print(f"memory:   {figures['rss_mb_start']} -> {figures['rss_mb_end']} MiB "
-              f"over {figures['soak_minutes']} min")
+              f"over {figures['soak_minutes']} min"
+              + (f" ({figures['soak_stalled']})" if "soak_stalled" in figures else ""))
     print(json.dumps(figures))
     return 0
 
