@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline_rps": one["throughput_rps"],
         "pipeline_rps_2_workers": two["throughput_rps"],
         "same_results_2_workers": all(one[k] == two[k] for k in SAME),
+        "differences_2_workers": {k: [one[k], two[k]] for k in SAME
+                                  if one[k] != two[k]},
         **chain,
         "ratio": round(one["throughput_rps"] / chain["chain_rps"], 2),
         "ratio_2_workers": round(two["throughput_rps"] / chain["chain_rps"], 2),
