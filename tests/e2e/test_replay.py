@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections import Counter
 from typing import Any
@@ -123,6 +124,8 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
         ("reports.raw.json", orjson.dumps({"report_id": "x2", "type": "fire"})),
         ("reports.raw.cad", orjson.dumps({"source": "atlantis", "row": {}})),
         ("reports.raw.json", b"{" + b" " * 70_000 + b"}"),
+        # Its dead letter, base64 and all, would outgrow a broker message.
+        ("reports.raw.json", b"{" + b" " * 900_000 + b"}"),
     ]
     good = orjson.dumps({"report_id": "ok-1", "time": "2016-01-23T12:00:00-05:00",
                          "type": "STRUCTURE FIRE", "channel": "app",
@@ -135,8 +138,9 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
 
     deadline = time.monotonic() + 30
     reasons: Counter[str] = Counter()
+    dead: list[dict[str, Any]] = []
     arrived = False
-    while time.monotonic() < deadline and not (arrived and sum(reasons.values()) >= 6):
+    while time.monotonic() < deadline and not (arrived and sum(reasons.values()) >= 7):
         dead = read_topic(live_pipeline.bootstrap, "reports.deadletter")
         reasons = Counter(d["reason"] for d in dead[len(replayed["dead"]):])
         board = read_topic(live_pipeline.bootstrap, "incidents.board")
@@ -145,5 +149,7 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
     assert arrived, "a good report after bad ones still reaches the board"
     assert reasons == Counter({
         "malformed_json": 2, "not_an_object": 1, "missing_time": 1,
-        "unknown_source": 1, "oversized": 1,
+        "unknown_source": 1, "oversized": 2,
     })
+    huge = next(d for d in dead if d["original_bytes"] == 900_002)
+    assert len(base64.b64decode(huge["original_b64"])) == 64 * 1024
