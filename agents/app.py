@@ -49,11 +49,6 @@ def value_of(event: EventT) -> bytes:
     return value if isinstance(value, bytes) else b""
 
 
-def key_of(event: EventT) -> str:
-    key = event.message.key
-    return key.decode(errors="replace") if isinstance(key, bytes) else ""
-
-
 def describe(event: EventT) -> str:
     """Topic, partition, offset and key of an event, for error logs."""
     message = event.message
