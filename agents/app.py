@@ -265,29 +265,6 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
     thread_class._create_worker_consumer = create_worker_consumer
 
 
-RESUME_EVERY_S = 2.0
-
-
-def resume_buffered_partitions(app: faust.App) -> int:
-    """Fetch again from partitions Faust paused for a full buffer; return how many.
-
-    Under sustained load Faust stops fetching a partition whose stream buffer
-    is under pressure and resumes it when the pressure drops; with batched
-    streams that resume was lost, and a worker sat idle for good while its
-    input grew ("Stream stopped processing, or is slow for
-    TP(topic='reports.raw.cad', partition=3) (last inbound 5.11 minutes ago)").
-    Resuming every few seconds bounds such a pause; a buffer still full is
-    paused again by Faust at its next message.
-    """
-    consumer: Any = app.consumer
-    paused = list(getattr(consumer, "_buffered_partitions", ()))
-    for tp in paused:
-        consumer.on_buffer_drop(tp)
-    if paused:
-        metrics.PARTITIONS_RESUMED.inc(len(paused))
-    return len(paused)
-
-
 def create_app(settings: Settings) -> tuple[faust.App, Context]:
     """Build the app with every topic and agent, ready for ``faust.Worker``."""
     specs = load_topics(settings.topics_file)
@@ -332,10 +309,6 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
             key_serializer="raw",
             compacting=spec.compacted or None,
         )
-
-    @app.timer(interval=RESUME_EVERY_S)
-    async def resume_paused_partitions() -> None:
-        resume_buffered_partitions(app)
 
     # Imported here: each module adds its agent to this app only.
     from agents import alert, dedupe, normalize, route, score, surge, units, web

@@ -71,11 +71,6 @@ END_TO_END_SECONDS = Histogram(
     "From a report's receipt by normalize to its incident on the board",
     buckets=LATENCY_BUCKETS_S, registry=REGISTRY,
 )
-PARTITIONS_RESUMED = Counter(
-    "intake_partitions_resumed_total",
-    "Partitions Faust paused for a full buffer and the worker resumed",
-    registry=REGISTRY,
-)
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
 )
