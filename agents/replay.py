@@ -139,7 +139,8 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
                 time.sleep(pause)
         elif speed:
             # Only the gaps between rows matter here, not the zone.
-            naive = datetime.strptime(row[fmt.time_column], fmt.time_format)  # noqa: DTZ007
+            text = row[fmt.time_column]
+            naive = datetime.strptime(text, fmt.time_format)  # noqa: DTZ007
             stamp = naive.timestamp()
             first_event = stamp if first_event is None else first_event
             due = started + (stamp - first_event) / speed
