@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import redis
+
 from agents.broker import CHILD_PREEXEC, broker_for, free_port
 from agents.cli import wait_for_worker, worker_process
 from agents.settings import ROOT, Settings
@@ -82,7 +84,18 @@ def pipeline_workers(bootstrap: str, count: int = 1) -> Iterator[Workers]:
         time.sleep(2.0 if count > 1 else 0.0)
         for settings, process in workers:
             wait_for_worker(settings.web_port, process)
-        yield Workers(workers[0][0], [p for _, p in workers])
+        try:
+            yield Workers(workers[0][0], [p for _, p in workers])
+        finally:
+            forget_keys(workers[0][0].redis_url, app_id)
+
+
+def forget_keys(url: str, app_id: str) -> None:
+    """Remove what a benchmark app wrote to Redis (its own keys only)."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{app_id}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 def looped_rows(rows: list[dict[str, str]], total: int) -> list[dict[str, str]]:
