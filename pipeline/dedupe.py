@@ -47,7 +47,7 @@ from typing import Any
 from pipeline.geo import cell_key, distance_m
 from pipeline.kinds import KindTable
 from pipeline.localtime import IMPLAUSIBLE_TIME
-from pipeline.schema import MERGED, NEW, REPEAT, IncidentChange, Report
+from pipeline.schema import MERGED, NEW, REPEAT, IncidentChange, Merge, Report
 
 MAX_REPORT_IDS = 100
 
@@ -184,17 +184,17 @@ class IncidentMatcher:
                     f"same kind {report.kind}" if same_kind
                     else f"kind {report.kind} compatible with {incident['kind']}"
                 )
-                merge = {
-                    "reasons": [
+                merge = Merge(
+                    reasons=(
                         f"distance {dist_m:.0f} m <= {limit_m:.0f} m",
                         f"{gap_s / 60:.1f} min apart <= {params.window_s / 60:.0f} min",
                         kind_reason,
-                    ],
-                    "confidence": confidence,
-                    "distance_m": round(dist_m, 1),
-                    "gap_s": round(gap_s, 1),
-                }
-                best = (confidence, incident, merge)
+                    ),
+                    confidence=confidence,
+                    distance_m=round(dist_m, 1),
+                    gap_s=round(gap_s, 1),
+                )
+                best = (confidence, incident, merge.to_dict())
         return None if best is None else (best[1], best[2])
 
     def _open(self, cell: CellState, report: Report) -> dict[str, Any]:
