@@ -7,13 +7,12 @@ incident gets a second alert for one rule, even when a change is redelivered.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from faust.types import EventT, StreamT
 
 from agents import metrics
-from agents.app import Context, Outbox, as_current, each_record, now_ms
+from agents.app import Context, Outbox, as_current, now_ms, run_record_stage
 from pipeline.alert import Firing, alert_id_for
 from pipeline.schema import REPEAT, Alert
 
@@ -72,13 +71,4 @@ def install(ctx: Context) -> None:
 
     @ctx.app.agent(ctx.topic("incidents.routed"), name="alert")
     async def alert_agent(stream: StreamT) -> None:
-        async for events in ctx.batches(stream):
-            out = ctx.outbox()
-            started = time.perf_counter()
-
-            done = await each_record(ctx, out, events, STAGE, alert)
-            await out.delivered()
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
-            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
-                time.perf_counter() - started
-            )
+        await run_record_stage(ctx, stream, STAGE, alert)

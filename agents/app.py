@@ -265,6 +265,18 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
     thread_class._create_worker_consumer = create_worker_consumer
 
 
+async def run_record_stage(ctx: Context, stream: StreamT, stage: str,
+                           handle: RecordHandler) -> None:
+    """The loop of a stage that handles records one by one: take a batch, handle
+    each record, wait until its output is acknowledged, count it."""
+    async for events in ctx.batches(stream):
+        out = ctx.outbox()
+        started = time.perf_counter()
+        done = await each_record(ctx, out, events, stage, handle)
+        await out.delivered()
+        metrics.batch_done(stage, done, started)
+
+
 def create_app(settings: Settings) -> tuple[faust.App, Context]:
     """Build the app with every topic and agent, ready for ``faust.Worker``."""
     specs = load_topics(settings.topics_file)

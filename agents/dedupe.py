@@ -69,7 +69,4 @@ def install(ctx: Context) -> None:
 
             for outcome, count in batch.changes.items():
                 metrics.INCIDENT_CHANGES.labels(outcome).inc(count)
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
-            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
-                time.perf_counter() - started
-            )
+            metrics.batch_done(STAGE, done, started)

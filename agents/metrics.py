@@ -6,6 +6,8 @@ pays one call per batch, not per report.
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -71,6 +73,12 @@ END_TO_END_SECONDS = Histogram(
     "From a report's receipt by normalize to its incident on the board",
     buckets=LATENCY_BUCKETS_S, registry=REGISTRY,
 )
+def batch_done(stage: str, ok: int, started: float) -> None:
+    """Count a stage's finished batch: its records, and how long it took."""
+    STAGE_EVENTS.labels(stage, "ok").inc(ok)
+    STAGE_BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
+
+
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
 )

@@ -71,8 +71,5 @@ def install(ctx: Context) -> None:
                     logger.exception("normalize failed on %s", describe(event))
                     await out.dead_letter(event, "normalize_error", repr(exc))
             await out.delivered()
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(good)
             metrics.STAGE_EVENTS.labels(STAGE, "dead_letter").inc(bad)
-            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
-                time.perf_counter() - started
-            )
+            metrics.batch_done(STAGE, good, started)

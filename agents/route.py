@@ -119,7 +119,4 @@ def install(ctx: Context) -> None:
             await out.delivered()
             metrics.ROUTES.labels("assigned").inc(assigned)
             metrics.ROUTES.labels("shortfall").inc(short)
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(len(batch))
-            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
-                time.perf_counter() - started
-            )
+            metrics.batch_done(STAGE, len(batch), started)

@@ -7,13 +7,11 @@ ones after it add their own fields and pass the rest on untouched.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from faust.types import EventT, StreamT
 
-from agents import metrics
-from agents.app import Context, Outbox, each_record
+from agents.app import Context, Outbox, run_record_stage
 
 logger = logging.getLogger(__name__)
 STAGE = "score"
@@ -33,12 +31,4 @@ def install(ctx: Context) -> None:
 
     @ctx.app.agent(ctx.topic("incidents.changes"), name="score")
     async def score_agent(stream: StreamT) -> None:
-        async for events in ctx.batches(stream):
-            out = ctx.outbox()
-            started = time.perf_counter()
-            done = await each_record(ctx, out, events, STAGE, score)
-            await out.delivered()
-            metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(done)
-            metrics.STAGE_BATCH_SECONDS.labels(STAGE).observe(
-                time.perf_counter() - started
-            )
+        await run_record_stage(ctx, stream, STAGE, score)
