@@ -9,10 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from faust.types import EventT, StreamT
+from faust.types import EventT
 
 from agents import metrics
-from agents.app import Context, Outbox, as_current, now_ms, run_record_stage
+from agents.app import (
+    Change,
+    Context,
+    Outbox,
+    Step,
+    as_current,
+    each_change,
+    now_ms,
+)
 from pipeline.alert import Firing, alert_id_for
 from pipeline.schema import REPEAT, Alert
 
@@ -21,7 +29,7 @@ STAGE = "alert"
 UNSCORED = 5
 
 
-def install(ctx: Context) -> None:
+def step(ctx: Context) -> Step:
     rules = ctx.models.alerts
     sent_table = ctx.app.Table(
         "alerts-sent", default=None, partitions=ctx.specs["incidents.routed"].partitions
@@ -64,11 +72,11 @@ def install(ctx: Context) -> None:
         change["alerts"] = [f.rule_id for f in fired]
         change["alerts_suppressed"] = suppressed
         change["board_ms"] = board_ms = now_ms()
-        await out.send("incidents.board", incident_id, change)
         metrics.END_TO_END_SECONDS.observe(
             max(0.0, (board_ms - change["received_ms"]) / 1000)
         )
 
-    @ctx.app.agent(ctx.topic("incidents.routed"), name="alert")
-    async def alert_agent(stream: StreamT) -> None:
-        await run_record_stage(ctx, stream, STAGE, alert)
+    async def run(out: Outbox, batch: list[Change]) -> list[Change]:
+        return await each_change(out, batch, STAGE, alert)
+
+    return Step(STAGE, "incidents.routed", "incidents.board", run)

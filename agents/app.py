@@ -210,15 +210,33 @@ def records_of(ctx: Context, event: EventT) -> list[dict[str, Any]]:
 
 RecordHandler = Callable[["Outbox", EventT, dict[str, Any]], Awaitable[None]]
 
+#: A record of a batch with the message it came in.
+Change = tuple[EventT, dict[str, Any]]
 
-async def each_record(ctx: Context, out: Outbox, events: Sequence[EventT],
-                      stage: str, handle: RecordHandler) -> int:
-    """Run ``handle`` on every record of a batch; return how many succeeded.
 
-    A record that fails is dead-lettered with the raw_ref it carries (it is
-    never lost, and its report stays accounted for), and the batch goes on.
+@dataclass(frozen=True)
+class Step:
+    """One stage as a step over a batch: what it reads alone, what it sends on.
+
+    ``run`` takes a batch of records and returns the ones that go on to
+    ``sink`` (a record that failed was dead-lettered by the step and is not
+    among them). Steps keyed alike can run back to back in one agent
+    (``agents/incidents.py``).
     """
-    done = 0
+
+    name: str
+    source: str
+    sink: str
+    run: Callable[[Outbox, list[Change]], Awaitable[list[Change]]]
+
+
+async def read_batch(ctx: Context, out: Outbox, events: Sequence[EventT],
+                     stage: str) -> list[Change]:
+    """The records of a batch of messages; an unreadable message is dead-lettered.
+
+    ``records_of`` raises ``ValueError`` (orjson's decode error included).
+    """
+    batch: list[Change] = []
     for event in events:
         try:
             records = records_of(ctx, event)
@@ -227,16 +245,45 @@ async def each_record(ctx: Context, out: Outbox, events: Sequence[EventT],
                          exc)
             await out.dead_letter(event, f"{stage}_unreadable", repr(exc))
             continue
-        for record in records:
-            try:
-                await handle(out, event, record)
-                done += 1
-            except Exception as exc:
-                logger.exception("%s failed on a record of %s", stage, describe(event))
-                ref = record.get("raw_ref")
-                await out.dead_letter(event, f"{stage}_error", repr(exc),
-                                      ref if isinstance(ref, str) else None)
-    return done
+        batch.extend((event, record) for record in records)
+    return batch
+
+
+async def each_change(out: Outbox, batch: list[Change], stage: str,
+                      handle: RecordHandler) -> list[Change]:
+    """Run ``handle`` on each record of a batch; return the records that went
+    through (``handle`` may add fields to them).
+
+    A record that fails is dead-lettered with the raw_ref it carries (it is
+    never lost, and its report stays accounted for), and the batch goes on.
+    """
+    passed: list[Change] = []
+    for event, record in batch:
+        try:
+            await handle(out, event, record)
+        except Exception as exc:  # noqa: BLE001 - logged and dead-lettered
+            await record_failed(out, event, record, stage, exc)
+            continue
+        passed.append((event, record))
+    return passed
+
+
+async def record_failed(out: Outbox, event: EventT, record: dict[str, Any],
+                        stage: str, exc: Exception) -> None:
+    """Log and dead-letter one record a stage could not handle."""
+    logger.error("%s failed on a record of %s", stage, describe(event),
+                 exc_info=exc)
+    ref = record.get("raw_ref")
+    await out.dead_letter(event, f"{stage}_error", repr(exc),
+                          ref if isinstance(ref, str) else None)
+
+
+async def each_record(ctx: Context, out: Outbox, events: Sequence[EventT],
+                      stage: str, handle: RecordHandler) -> int:
+    """Run ``handle`` on every record of a batch of messages; return how many
+    went through. Unreadable messages and failed records are dead-lettered."""
+    batch = await read_batch(ctx, out, events, stage)
+    return len(await each_change(out, batch, stage, handle))
 
 
 def bound_fetch_wait(max_wait_ms: int) -> None:
@@ -263,18 +310,6 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
         return consumer
 
     thread_class._create_worker_consumer = create_worker_consumer
-
-
-async def run_record_stage(ctx: Context, stream: StreamT, stage: str,
-                           handle: RecordHandler) -> None:
-    """The loop of a stage that handles records one by one: take a batch, handle
-    each record, wait until its output is acknowledged, count it."""
-    async for events in ctx.batches(stream):
-        out = ctx.outbox()
-        started = time.perf_counter()
-        done = await each_record(ctx, out, events, stage, handle)
-        await out.delivered()
-        metrics.batch_done(stage, done, started)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Context]:
@@ -323,8 +358,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         )
 
     # Imported here: each module adds its agent to this app only.
-    from agents import alert, dedupe, normalize, route, score, surge, units, web
+    from agents import dedupe, incidents, normalize, surge, units, web
 
-    for stage in (normalize, dedupe, score, route, alert, surge, units, web):
+    for stage in (normalize, dedupe, incidents, surge, units, web):
         stage.install(context)
     return app, context

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from typing import Any
 
 import orjson
-from faust.types import EventT, StreamT
 from redis.exceptions import RedisError
 
 from agents import metrics
-from agents.app import Context, Outbox, describe, each_record, now_ms
+from agents.app import Change, Context, Outbox, Step, now_ms, record_failed
 from agents.units import geo_key, hash_key
 from pipeline.route import recommend
 from pipeline.schema import UnitPick, UnitStatus
@@ -27,17 +24,7 @@ STAGE = "route"
 CANDIDATES = 8
 
 
-class ChangeReader:
-    """Collects a batch's incident change records before any is routed."""
-
-    def __init__(self) -> None:
-        self.changes: list[tuple[EventT, dict[str, Any]]] = []
-
-    async def read(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
-        self.changes.append((event, record))
-
-
-def install(ctx: Context) -> None:
+def step(ctx: Context) -> Step:
     params = ctx.models.route
     kinds = ctx.models.kinds
     app_id = ctx.settings.app_id
@@ -65,19 +52,12 @@ def install(ctx: Context) -> None:
     def all_units() -> list[UnitStatus]:
         return [UnitStatus.from_dict(v) for v in ctx.units_table.values() if v]
 
-    @ctx.app.agent(ctx.topic("incidents.scored"), name="route")
-    async def route_agent(stream: StreamT) -> None:
-        async for events in ctx.batches(stream):
-            out = ctx.outbox()
-            started = time.perf_counter()
-            # Read the whole batch first: one Redis round trip serves it all.
-            reader = ChangeReader()
-            await each_record(ctx, out, events, STAGE, reader.read)
-            batch = reader.changes
-
-            wanted = [(kinds.get(c["kind"]).needs, c["lat"] or 0.0, c["lon"] or 0.0)
-                      for _, c in batch]
-            candidates: list[list[UnitStatus]] | None = None
+    async def run(out: Outbox, batch: list[Change]) -> list[Change]:
+        # The whole batch at once: one Redis round trip serves it all.
+        wanted = [(kinds.get(c["kind"]).needs, c["lat"] or 0.0, c["lon"] or 0.0)
+                  for _, c in batch]
+        candidates: list[list[UnitStatus]] | None = None
+        if batch:
             try:
                 candidates = await asyncio.wait_for(nearest_from_redis(wanted),
                                                     timeout_s)
@@ -85,38 +65,34 @@ def install(ctx: Context) -> None:
                 metrics.REDIS_FALLBACKS.inc()
                 logger.warning("Redis unit search failed (%r); using the table", exc)
 
-            now = now_ms()
-            table_units: list[UnitStatus] | None = None
-            assigned = short = 0
-            for index, (event, change) in enumerate(batch):
-                needs = wanted[index][0]
-                units = candidates[index] if candidates is not None else None
-                pick: UnitPick | None = None
-                shortfall: tuple[str, ...] = ("no candidates",)
-                lat, lon = change["lat"], change["lon"]
-                try:
-                    if units:
-                        pick, shortfall = recommend(needs, lat, lon, units, now, params)
-                    if pick is None:
-                        # Redis knows only available units: the full reasons
-                        # come from the whole table.
-                        if table_units is None:
-                            table_units = all_units()
-                        pick, shortfall = recommend(needs, lat, lon, table_units,
-                                                    now, params)
-                except Exception as exc:
-                    logger.exception("route failed on %s", describe(event))
-                    await out.dead_letter(event, "route_error", repr(exc),
-                                          change.get("raw_ref"))
-                    continue
-                change["units"] = [pick.to_dict()] if pick else []
-                change["route_shortfall"] = shortfall
-                if pick:
-                    assigned += 1
-                else:
-                    short += 1
-                await out.send("incidents.routed", change["incident_id"], change)
-            await out.delivered()
-            metrics.ROUTES.labels("assigned").inc(assigned)
-            metrics.ROUTES.labels("shortfall").inc(short)
-            metrics.batch_done(STAGE, len(batch), started)
+        now = now_ms()
+        table_units: list[UnitStatus] | None = None
+        routed: list[Change] = []
+        for index, (event, change) in enumerate(batch):
+            needs = wanted[index][0]
+            units = candidates[index] if candidates is not None else None
+            pick: UnitPick | None = None
+            shortfall: tuple[str, ...] = ("no candidates",)
+            lat, lon = change["lat"], change["lon"]
+            try:
+                if units:
+                    pick, shortfall = recommend(needs, lat, lon, units, now, params)
+                if pick is None:
+                    # Redis knows only available units: the full reasons
+                    # come from the whole table.
+                    if table_units is None:
+                        table_units = all_units()
+                    pick, shortfall = recommend(needs, lat, lon, table_units,
+                                                now, params)
+            except Exception as exc:  # noqa: BLE001 - logged and dead-lettered
+                await record_failed(out, event, change, STAGE, exc)
+                continue
+            change["units"] = [pick.to_dict()] if pick else []
+            change["route_shortfall"] = shortfall
+            routed.append((event, change))
+        assigned = sum(1 for _, change in routed if change["units"])
+        metrics.ROUTES.labels("assigned").inc(assigned)
+        metrics.ROUTES.labels("shortfall").inc(len(routed) - assigned)
+        return routed
+
+    return Step(STAGE, "incidents.scored", "incidents.routed", run)

@@ -36,6 +36,9 @@ class Settings:
     #: Events an agent takes at once, and how long it waits to fill a batch.
     batch_max: int = 500
     batch_within_ms: int = 5
+    #: Run score, route and alert (all keyed by incident) in one agent, skipping
+    #: the incidents.scored and incidents.routed hops.
+    fuse_incident_stages: bool = True
     #: Longest a broker may hold a worker's fetch while no records are there.
     fetch_max_wait_ms: int = 20
     #: Faust's check that a table's offsets agree with its changelog's (off: the
@@ -77,6 +80,8 @@ class Settings:
             log_level=_env("INTAKE_LOG_LEVEL", cls.log_level),
             uvloop=_env("INTAKE_UVLOOP", "1") not in ("0", "false", "no"),
             offset_reset=_env("INTAKE_OFFSET_RESET", cls.offset_reset),
+            fuse_incident_stages=_env("INTAKE_FUSE_INCIDENT_STAGES", "1")
+            not in ("0", "false", "no"),
             recovery_check=_env("INTAKE_RECOVERY_CHECK", "0") in ("1", "true", "yes"),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
@@ -97,6 +102,7 @@ class Settings:
         }
         env = {env: str(getattr(self, name)) for name, env in names.items()}
         env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"
+        env["INTAKE_FUSE_INCIDENT_STAGES"] = "1" if self.fuse_incident_stages else "0"
         env["INTAKE_RECOVERY_CHECK"] = "1" if self.recovery_check else "0"
         return env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -17,7 +18,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from agents.broker import EmbeddedBroker, free_port
 from agents.cli import read_metrics, wait_for_worker, worker_process
+from agents.fleet import log_points, publish_fleet
 from agents.redis_server import answers
+from agents.resources import load_models
 from agents.settings import ROOT, Settings
 
 SHARED_LOG = (ROOT.parent / "shared" / "data" / "montgomery_911"
@@ -65,17 +68,17 @@ def read_topic(bootstrap: str, topic: str, quiet_s: float = 1.0
         consumer.close()
 
 
-@pytest.fixture(scope="session")
-def live_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipeline]:
+@contextlib.contextmanager
+def running_pipeline(work_dir: Path, **overrides: Any) -> Iterator[LivePipeline]:
+    """A fresh embedded broker and one worker (settings ``overrides``) on it."""
     if not answers(REDIS_URL):
         pytest.fail(f"no Redis answers at {REDIS_URL}: start one (.ci/run does)")
-    work_dir = tmp_path_factory.mktemp("pipeline")
     broker = EmbeddedBroker(log_path=work_dir / "broker.log")
     bootstrap = broker.start()
     settings = Settings.from_env(
         broker=bootstrap, redis_url=REDIS_URL,
         app_id=f"test-{uuid.uuid4().hex[:8]}", web_port=free_port(),
-        data_dir=work_dir,
+        data_dir=work_dir, **overrides,
     )
     try:
         with worker_process(settings, work_dir / "worker.log") as process:
@@ -85,6 +88,21 @@ def live_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipe
     finally:
         broker.stop()
         forget_keys(REDIS_URL, settings.app_id)
+
+
+def publish_test_fleet(pipeline: LivePipeline, rows: int) -> None:
+    """The simulated fleet, placed at points of the log's first ``rows`` rows."""
+    models = load_models(pipeline.settings.models_dir)
+    area = models.normalize.sources["montgomery_pa"]
+    points = log_points(montgomery_log(), area, limit=rows)
+    publish_fleet(pipeline.bootstrap, points, models.fleet, int(time.time() * 1000))
+    time.sleep(1.0)  # the units stage stores the fleet before incidents arrive
+
+
+@pytest.fixture(scope="session")
+def live_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipeline]:
+    with running_pipeline(tmp_path_factory.mktemp("pipeline")) as pipeline:
+        yield pipeline
 
 
 def forget_keys(url: str, app_id: str) -> None:

@@ -12,22 +12,20 @@ import pytest
 from kafka import KafkaProducer
 
 from agents.cli import metric_figures
-from agents.fleet import log_points, publish_fleet
 from agents.replay import replay
-from agents.resources import load_models
-from tests.e2e.conftest import LivePipeline, montgomery_log, read_topic
+from tests.e2e.conftest import (
+    LivePipeline,
+    montgomery_log,
+    publish_test_fleet,
+    read_topic,
+)
 
 ROWS = 2000
 
 
 @pytest.fixture(scope="module")
 def replayed(live_pipeline: LivePipeline) -> dict[str, Any]:
-    models = load_models(live_pipeline.settings.models_dir)
-    area = models.normalize.sources["montgomery_pa"]
-    points = log_points(montgomery_log(), area, limit=ROWS)
-    publish_fleet(live_pipeline.bootstrap, points, models.fleet,
-                  int(time.time() * 1000))
-    time.sleep(1.0)  # the units stage stores the fleet before incidents arrive
+    publish_test_fleet(live_pipeline, ROWS)
     figures = replay(live_pipeline.bootstrap, montgomery_log(), "montgomery_pa",
                      limit=ROWS, stall_s=60)
     return {
