@@ -10,9 +10,9 @@ from kafka import KafkaProducer
 
 from agents.exceptions import IntakeError
 from agents.replay import read_rows
+from pipeline.fields import SourceArea
 from pipeline.fleet import simulate_fleet
 from pipeline.geo import valid_point
-from pipeline.normalize import SourceArea
 from pipeline.schema import UnitStatus
 
 

@@ -12,10 +12,10 @@ import yaml
 from agents.exceptions import ConfigError
 from pipeline.alert import AlertRules
 from pipeline.dedupe import MatchParams
+from pipeline.fields import NormalizeConfig, SourceArea
 from pipeline.geo import Box
 from pipeline.kinds import KindTable
 from pipeline.localtime import zone
-from pipeline.normalize import NormalizeConfig, SourceArea
 from pipeline.route import RouteParams
 from pipeline.score import PriorityScorer
 from pipeline.surge import SurgeParams

@@ -74,6 +74,16 @@ class Report:
     reporter: str = ""
     raw_ref: str = ""
     flags: tuple[str, ...] = ()
+    #: The source's own update time of this record (0: the source has none);
+    #: of two versions of one report id, the newer one wins.
+    version_ms: int = 0
+    #: Language of the text (social posts, when the channel says).
+    language: str = ""
+    #: References to photos, video or audio sent with the report.
+    media: tuple[str, ...] = ()
+    #: Channel facts with no field of their own (alarm zone and status,
+    #: gunshot rounds, SMS part numbers, post place name), JSON values only.
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def event_time(self) -> datetime:
@@ -88,7 +98,7 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        report: Report = _from_dict(cls, data, ("flags",))
+        report: Report = _from_dict(cls, data, ("flags", "media"))
         return report
 
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.resources import Models
+from pipeline.fields import MAX_BYTES
 from pipeline.normalize import (
-    MAX_BYTES,
     NormalizeConfig,
     Rejection,
     normalize,

@@ -1,0 +1,158 @@
+"""What every channel parser shares: field checks, places, ids, rejections.
+
+A parser takes a decoded JSON object and returns a ``Report``, or raises
+``Invalid`` with a reason code (``docs/formats.md``, Dead-letter reasons).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from pipeline.geo import Box, cell_key, valid_point
+from pipeline.kinds import KindTable
+from pipeline.localtime import plausibility_flags
+from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
+
+MAX_BYTES = 64 * 1024
+MAX_TEXT = 4000
+MAX_ACCURACY_M = 5000.0
+CHANNELS = frozenset({"911", "sms", "social", "app", "web", "sensor"})
+
+
+class Invalid(Exception):
+    """A raw message that cannot become a report: a reason code and a detail."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class SourceArea:
+    zone: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    kinds: KindTable
+    sources: dict[str, SourceArea]
+    reporter_key: bytes = b"intake-default-reporter-key"
+    max_bytes: int = MAX_BYTES
+    now_ms: int | None = None
+
+    @classmethod
+    def example(cls) -> NormalizeConfig:
+        """A small configuration for examples and tests of the parsers alone."""
+        kinds = KindTable.from_config({"kinds": {
+            "collision": {"match": ["VEHICLE ACCIDENT"], "priority": 2,
+                          "needs": "ems"},
+            "other": {"match": [], "priority": 4, "needs": "police"},
+        }})
+        whole = Box(-90, -180, 90, 180)
+        return cls(kinds, {"json": SourceArea("UTC", whole),
+                           "montgomery_pa": SourceArea("America/New_York", whole)})
+
+
+class Parser(Protocol):
+    def __call__(self, payload: dict[str, Any], received_ms: int,
+                 config: NormalizeConfig, raw_ref: str) -> Report: ...
+
+
+def reporter_token(identity: str, key: bytes) -> str:
+    """A keyed hash of a phone number, handle or account: matchable, not readable."""
+    digits = identity.strip().lower()
+    return "rp:" + hmac.new(key, digits.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def text(payload: dict[str, Any], name: str, required: bool = False) -> str:
+    value = payload.get(name)
+    if value is None or value == "":
+        if required:
+            raise Invalid(f"missing_{name}", f"field {name!r} is required")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Invalid(f"wrong_type_{name}", f"{name!r} is {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Invalid(f"wrong_type_{name}", f"{name!r} is {value!r}")
+    return str(value)[:MAX_TEXT]
+
+
+def number(value: Any) -> float | str | None:
+    """A coordinate: float, None when absent, or the string 'invalid'."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "invalid"
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return "invalid"
+    if not isinstance(value, int | float):
+        return "invalid"
+    return float(value)
+
+
+def place(lat_in: Any, lon_in: Any, area: SourceArea
+           ) -> tuple[float | None, float | None, str, tuple[str, ...]]:
+    """Check a coordinate pair; unknown unless it is real and in the service area."""
+    lat, lon = number(lat_in), number(lon_in)
+    if lat is None or lon is None:
+        return None, None, LOCATION_UNKNOWN, ("location_missing",)
+    if isinstance(lat, str) or isinstance(lon, str) or not valid_point(lat, lon):
+        return None, None, LOCATION_UNKNOWN, ("location_invalid",)
+    if area.box.contains(lat, lon):
+        return lat, lon, LOCATION_KNOWN, ()
+    if valid_point(lon, lat) and area.box.contains(lon, lat):
+        return lon, lat, LOCATION_KNOWN, ("location_swapped",)
+    return None, None, LOCATION_UNKNOWN, ("location_outside_area",)
+
+
+def accuracy(value: Any) -> tuple[float | None, tuple[str, ...]]:
+    """A fix's uncertainty radius in metres: finite, 0..MAX_ACCURACY_M, or None."""
+    accuracy = number(value)
+    if accuracy is None:
+        return None, ()
+    if isinstance(accuracy, str) or not math.isfinite(accuracy) or accuracy < 0:
+        return None, ("accuracy_invalid",)
+    if accuracy > MAX_ACCURACY_M:
+        return MAX_ACCURACY_M, ("accuracy_capped",)
+    return accuracy, ()
+
+
+def source_area(config: NormalizeConfig, name: str) -> SourceArea:
+    area = config.sources.get(name)
+    if area is None:
+        raise Invalid("unknown_source", name[:80])
+    return area
+
+
+def stable_id(source: str, payload: dict[str, Any]) -> str:
+    try:
+        canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        # orjson reads 1024 levels of nesting but writes only 254.
+        raise Invalid("too_deep", str(exc)[:200]) from exc
+    return f"{source}:{hashlib.sha1(canonical).hexdigest()[:20]}"
+
+
+def time_flags(event_ms: int, received_ms: int, config: NormalizeConfig
+                ) -> tuple[str, ...]:
+    return plausibility_flags(event_ms, config.now_ms or received_ms)
+
+
+def grid_area(lat: float | None, lon: float | None) -> str:
+    """An area name for a report whose source names none: its 0.1 degree cell."""
+    if lat is None or lon is None:
+        return "UNKNOWN"
+    return "grid" + cell_key(lat, lon, 0.1)[1:]
+
+
