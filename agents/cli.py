@@ -265,6 +265,13 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--speed", type=float)
     rep.add_argument("--summary", type=Path, help="also write the summary as JSON")
 
+    eido = sub.add_parser("eido", help="export incidents on the board as EIDO-style "
+                          "JSON files")
+    common(eido)
+    eido.add_argument("--out", type=Path, default=Path("var/eido"))
+    eido.add_argument("--incident", action="append",
+                      help="an incident id (repeat; default: every incident)")
+
     fleet = sub.add_parser("fleet", help="publish a simulated fleet for a log's area")
     common(fleet)
     fleet.add_argument("--log", type=Path, default=DEMO_LOG)
@@ -300,6 +307,16 @@ def main(argv: list[str] | None = None) -> int:
                                  limit=args.limit, speed=args.speed,
                                  summary_path=args.summary)
             print(format_summary(figures))
+        elif args.command == "eido":
+            from agents.export import export_eido
+
+            require_broker_address(settings, "the export")
+            with broker_for(settings.broker) as bootstrap:
+                try:
+                    written = export_eido(bootstrap, args.out, args.incident)
+                except KeyError as exc:
+                    raise IntakeError(str(exc.args[0])) from exc
+            say(f"wrote {len(written)} incidents to {args.out}")
         elif args.command == "fleet":
             from agents.fleet import log_points, publish_fleet
             from agents.resources import load_models

@@ -298,6 +298,7 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  incidents           {figures['incidents']:>9,}",
         f"  merges              {figures['merges']:>9,}",
         f"  repeats ignored     {figures['repeats']:>9,}",
+        f"  newer versions      {figures['updates']:>9,}",
         f"  alerts              {figures['alerts']:>9,}  {figures['alerts_by_rule']}",
         f"  alerts suppressed   {figures['alerts_suppressed']:>9,}",
         f"  units assigned      {figures['units_assigned']:>9,}",

@@ -8,7 +8,9 @@ highest confidence; otherwise it opens a new incident.
 
 Idempotent: a report already seen in the cell changes nothing (``repeat``), also
 after its incident left the state: report ids are remembered for ``seen_ttl_s``
-of event time, longer than incidents stay open.
+of event time, longer than incidents stay open. Two versions of one report (a
+source that updates its records: ``Report.version_ms``): the newer one updates
+the incident (``updated``), an older one or an exact copy is a ``repeat``.
 Bounded: an incident with no report for ``stale_after_s`` of event time leaves the
 cell state, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
 ``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
@@ -47,7 +49,15 @@ from typing import Any
 from pipeline.geo import cell_key, distance_m
 from pipeline.kinds import KindTable
 from pipeline.localtime import IMPLAUSIBLE_TIME
-from pipeline.schema import MERGED, NEW, REPEAT, IncidentChange, Merge, Report
+from pipeline.schema import (
+    MERGED,
+    NEW,
+    REPEAT,
+    UPDATED,
+    IncidentChange,
+    Merge,
+    Report,
+)
 
 MAX_REPORT_IDS = 100
 
@@ -109,8 +119,8 @@ class CellState:
     def forget_seen(self, horizon_ms: float, keep: int) -> None:
         """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
         excess = len(self.seen) - keep
-        for report_id, (_, event_ms) in list(self.seen.items()):
-            if event_ms >= horizon_ms and excess <= 0:
+        for report_id, seen in list(self.seen.items()):
+            if seen[1] >= horizon_ms and excess <= 0:
                 break
             del self.seen[report_id]
             excess -= 1
@@ -130,7 +140,11 @@ class IncidentMatcher:
 
         known = cell.seen.get(report.report_id)
         if known is not None:
-            incident = cell.open.get(known[0]) or _closed(known[0], report)
+            incident = cell.open.get(known[0])
+            if incident is not None and report.version_ms > _version(known):
+                self._update(cell, incident, report)
+                return self._change(incident, report, UPDATED, None)
+            incident = incident or _closed(known[0], report)
             return self._change(incident, report, REPEAT, None)
 
         self._expire(cell, report.event_ms)
@@ -220,7 +234,7 @@ class IncidentMatcher:
                 for incident_id in oldest[:overflow]:
                     del cell.open[incident_id]
             cell.open[incident["id"]] = incident
-            cell.seen[report.report_id] = [incident["id"], report.event_ms]
+            cell.seen[report.report_id] = _seen(incident, report)
         return incident
 
     def _join(self, cell: CellState, incident: dict[str, Any], report: Report) -> None:
@@ -235,7 +249,20 @@ class IncidentMatcher:
         incident["texts"] = (incident["texts"] + [_text_of(report)])[
             -self.params.max_texts:
         ]
-        cell.seen[report.report_id] = [incident["id"], report.event_ms]
+        cell.seen[report.report_id] = _seen(incident, report)
+
+    def _update(self, cell: CellState, incident: dict[str, Any],
+                report: Report) -> None:
+        """A newer version of a report the incident holds: its kind and text
+        join the incident's, its times widen the span; the count stays."""
+        if report.kind not in incident["kinds"]:
+            incident["kinds"].append(report.kind)
+        incident["first_ms"] = min(incident["first_ms"], report.event_ms)
+        incident["last_ms"] = max(incident["last_ms"], report.event_ms)
+        text = _text_of(report)
+        if text not in incident["texts"]:
+            incident["texts"] = (incident["texts"] + [text])[-self.params.max_texts:]
+        cell.seen[report.report_id] = _seen(incident, report)
 
     @staticmethod
     def _change(incident: dict[str, Any], report: Report, change: str,
@@ -257,7 +284,21 @@ class IncidentMatcher:
             report_ids=tuple(incident["report_ids"]),
             texts=tuple(incident["texts"]),
             merge=merge,
+            channel=report.channel,
+            reporter=report.reporter,
+            address=report.address,
+            report_event_ms=report.event_ms,
         )
+
+
+def _seen(incident: dict[str, Any], report: Report) -> list[Any]:
+    """What a cell remembers of a report: its incident, event time, version."""
+    return [incident["id"], report.event_ms, report.version_ms]
+
+
+def _version(seen: list[Any]) -> int:
+    # States written before versions were kept hold two items.
+    return int(seen[2]) if len(seen) > 2 else 0
 
 
 def _matchable(report: Report) -> bool:

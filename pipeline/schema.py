@@ -24,8 +24,9 @@ from typing import Any
 LOCATION_KNOWN = "known"
 LOCATION_UNKNOWN = "unknown"
 
-# What one report did to an incident (IncidentChange.change).
-NEW, MERGED, REPEAT = "new", "merged", "repeat"
+# What one report did to an incident (IncidentChange.change). UPDATED: a newer
+# version of a report already in the incident (the source's update time).
+NEW, MERGED, REPEAT, UPDATED = "new", "merged", "repeat", "updated"
 
 
 @cache
@@ -165,7 +166,8 @@ class IncidentChange:
     """The state of one incident after one report changed it.
 
     ``change`` is ``new`` (the report opened the incident), ``merged`` (it joined
-    an open one) or ``repeat`` (the same report again: nothing changed). Later
+    an open one), ``updated`` (a newer version of a report it holds) or
+    ``repeat`` (the same report again: nothing changed). Later
     stages fill ``priority``, ``units`` and ``alerts``. ``report_ids`` holds the
     most recent reports only; ``report_count`` counts them all.
     """
@@ -186,6 +188,12 @@ class IncidentChange:
     report_ids: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     merge: dict[str, Any] | None = None
+    #: The report that made this change: its channel, reporter (keyed hash),
+    #: address and event time.
+    channel: str = ""
+    reporter: str = ""
+    address: str = ""
+    report_event_ms: int = 0
     priority: int | None = None
     priority_reasons: tuple[str, ...] = ()
     units: tuple[dict[str, Any], ...] = ()

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.schema import MERGED, REPEAT
+from pipeline.schema import MERGED, REPEAT, UPDATED
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -105,6 +105,7 @@ class RunSummary:
             "incidents": len(self.incidents),
             "merges": self.changes.get(MERGED, 0),
             "repeats": self.changes.get(REPEAT, 0),
+            "updates": self.changes.get(UPDATED, 0),
             "reports_in_two_incidents": self.conflicts,
             "alerts": len(self.alert_ids),
             "alerts_by_rule": dict(sorted(self.alerts_by_rule.items())),

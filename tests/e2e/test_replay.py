@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ import pytest
 from kafka import KafkaProducer
 
 from agents.cli import metric_figures
+from agents.export import export_eido
 from agents.replay import replay
 from tests.e2e.conftest import (
     LivePipeline,
@@ -151,3 +153,20 @@ def test_bad_input_is_dead_lettered_and_the_worker_goes_on(
     })
     huge = next(d for d in dead if d["original_bytes"] == 900_002)
     assert len(base64.b64decode(huge["original_b64"])) == 64 * 1024
+
+
+def test_incidents_export_as_eido_style_json(live_pipeline: LivePipeline,
+                                             replayed: dict[str, Any],
+                                             tmp_path: Path) -> None:
+    merged = [r["incident_id"] for r in replayed["board"] if r["change"] == "merged"]
+    wanted = sorted(set(merged))[:3]
+    written = export_eido(live_pipeline.bootstrap, tmp_path, wanted)
+
+    assert [p.name for p in written] == [f"{i}.eido.json" for i in wanted]
+    for path, incident_id in zip(written, wanted, strict=True):
+        eido = orjson.loads(path.read_bytes())
+        assert eido["incidentComponent"]["incidentTrackingIdentifier"] == incident_id
+        assert len(eido["callComponent"]) >= 2
+        assert eido["mergeComponent"]
+    with pytest.raises(KeyError):
+        export_eido(live_pipeline.bootstrap, tmp_path, ["I-not-there"])

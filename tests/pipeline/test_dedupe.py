@@ -19,7 +19,14 @@ from pipeline.dedupe import (
     partition_key,
 )
 from pipeline.geo import cell_key, distance_m
-from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
+from pipeline.schema import (
+    LOCATION_KNOWN,
+    LOCATION_UNKNOWN,
+    NEW,
+    REPEAT,
+    UPDATED,
+    Report,
+)
 
 LAT, LON = 40.1210, -75.3420  # well inside one 0.05 degree cell
 METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)  # degrees of latitude per metre
@@ -421,3 +428,35 @@ def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
     assert cell.clock_ms == report("b", minute=2).event_ms
     assert (second.change, second.incident_id) == ("merged", first.incident_id)
     assert partition_key(future, 0.05) == "u:f"
+
+
+def versioned(version_ms: int, text: str = "", kind: str = "collision") -> Report:
+    return dataclasses.replace(report("sf_fire:170010001", text=text, kind=kind),
+                   version_ms=version_ms)
+
+
+def test_a_newer_version_updates_the_incident_and_an_older_one_changes_nothing(
+        matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    first = matcher.apply(cell, versioned(1_000, "unit E1 dispatched"))
+    newer = matcher.apply(cell, versioned(2_000, "unit M5 on scene",
+                                          kind="medical_trauma"))
+    older = matcher.apply(cell, versioned(1_500, "stale copy"))
+    again = matcher.apply(cell, versioned(2_000, "unit M5 on scene",
+                                          kind="medical_trauma"))
+
+    assert (first.change, newer.change, older.change, again.change) == (
+        NEW, UPDATED, REPEAT, REPEAT)
+    assert newer.incident_id == first.incident_id
+    assert newer.report_count == 1  # one report, two versions
+    assert newer.kinds == ("collision", "medical_trauma")
+    assert "stale copy" not in " ".join(again.texts)
+    assert "unit M5 on scene" in " ".join(newer.texts)
+
+
+def test_versions_survive_the_state_round_trip(matcher: IncidentMatcher) -> None:
+    cell = CellState()
+    matcher.apply(cell, versioned(1_000))
+    restored = CellState(orjson.loads(orjson.dumps(cell.to_dict())))
+    assert matcher.apply(restored, versioned(1_000)).change == REPEAT
+    assert matcher.apply(restored, versioned(3_000)).change == UPDATED

@@ -1,0 +1,59 @@
+"""Export incidents from the board as EIDO-style JSON files (``pipeline/eido.py``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+BOARD = "incidents.board"
+
+
+def read_board(bootstrap: str, quiet_s: float = 2.0) -> dict[str, list[dict[str, Any]]]:
+    """Every change on the board, by incident, oldest first, read until quiet.
+
+    Not "until the end offset": the embedded broker's end offsets lag.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(BOARD, p)
+                      for p in sorted(consumer.partitions_for_topic(BOARD) or ())]
+        if not partitions:
+            raise RuntimeError(f"no topic {BOARD} on {bootstrap}: is this the "
+                               "pipeline's broker?")
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        incidents: dict[str, list[dict[str, Any]]] = {}
+        last_news = time.monotonic()
+        while time.monotonic() - last_news < quiet_s:
+            for records in consumer.poll(timeout_ms=200, max_records=5000).values():
+                for record in records:
+                    change = orjson.loads(record.value)
+                    incidents.setdefault(change["incident_id"], []).append(change)
+                last_news = time.monotonic()
+        return incidents
+    finally:
+        consumer.close()
+
+
+def export_eido(bootstrap: str, out_dir: Path, incident_ids: list[str] | None = None
+                ) -> list[Path]:
+    """Write ``<incident>.eido.json`` for each incident (or the ones named)."""
+    from pipeline.eido import to_eido
+
+    incidents = read_board(bootstrap)
+    wanted = incident_ids or sorted(incidents)
+    missing = [i for i in wanted if i not in incidents]
+    if missing:
+        raise KeyError(f"not on the board: {', '.join(missing[:5])}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for incident_id in wanted:
+        path = out_dir / f"{incident_id}.eido.json"
+        path.write_bytes(orjson.dumps(to_eido(incidents[incident_id]),
+                                      option=orjson.OPT_INDENT_2))
+        written.append(path)
+    return written

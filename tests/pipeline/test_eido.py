@@ -1,0 +1,60 @@
+"""An incident exported as EIDO-style JSON, built from real matcher output."""
+
+from __future__ import annotations
+
+import orjson
+
+from agents.resources import Models
+from pipeline.dedupe import CellState, IncidentMatcher
+from pipeline.eido import to_eido
+from pipeline.normalize import normalize
+from pipeline.schema import Report
+
+CALLER = "+12155550123"
+
+
+def report(models: Models, report_id: str, minute: int, channel: str,
+           reporter: str, text: str) -> Report:
+    raw = orjson.dumps({
+        "report_id": report_id, "time": f"2016-01-23T12:{minute:02d}:00-05:00",
+        "type": "vehicle accident", "text": text, "channel": channel,
+        "reporter": reporter, "address": "DEKALB PIKE & W MAIN ST",
+        "location": {"lat": 40.1213, "lon": -75.3431, "accuracy_m": 20},
+    })
+    received_ms = 1_453_568_400_000 + (minute + 1) * 60_000  # a minute later
+    result = normalize(raw, "json", received_ms, models.normalize,
+                       raw_ref=f"r:0:{minute}")
+    assert isinstance(result, Report)
+    return result
+
+
+def test_an_incident_of_two_reports_exports_calls_persons_and_the_merge(
+        models: Models) -> None:
+    matcher, cell = IncidentMatcher(models.kinds, models.match), CellState()
+    first = matcher.apply(cell, report(models, "a1", 0, "911", CALLER,
+                                       "two cars, one on its roof"))
+    second = matcher.apply(cell, report(models, "a2", 3, "sms", CALLER,
+                                        "driver not moving"))
+    repeat = matcher.apply(cell, report(models, "a2", 3, "sms", CALLER,
+                                        "driver not moving"))
+    eido = to_eido([c.to_dict() for c in (first, second, repeat)])
+
+    incident = eido["incidentComponent"]
+    assert incident["incidentTrackingIdentifier"] == first.incident_id
+    assert incident["reportCount"] == 2
+    calls = eido["callComponent"]
+    assert [c["callIdentifier"] for c in calls] == ["json:a1", "json:a2"]
+    assert [c["callType"] for c in calls] == ["911", "sms"]
+    # One caller on two channels: one person, referenced by both calls.
+    (person,) = eido["personComponent"]
+    assert person["callReferences"] == ["json:a1", "json:a2"]
+    assert {c["personReference"] for c in calls} == {person["personId"]}
+    (merge,) = eido["mergeComponent"]
+    assert merge["mergedCallIdentifier"] == "json:a2"
+    assert merge["reasons"] and 0 < merge["confidence"] <= 1
+    point = eido["locationComponent"][0]["locationByValue"]
+    assert point == {"type": "Point", "coordinates": [-75.3431, 40.1213]}
+    assert incident["firstReportTimeStamp"] == "2016-01-23T17:00:00+00:00"
+    # The caller's number appears nowhere, in any form.
+    text = orjson.dumps(eido).decode()
+    assert CALLER not in text and "2155550123" not in text
