@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from pipeline import fields as fl
+from pipeline import messages
 from pipeline.fields import (
     CHANNELS,
     Invalid,
@@ -39,6 +40,8 @@ from pipeline.fields import (
 from pipeline.localtime import local_to_utc_ms, parse_iso_ms
 from pipeline.schema import LOCATION_KNOWN, Report
 
+#: Top-level fields that are identities, not quantities: never floats.
+_IDENTITY = frozenset({"sender", "caller_number", "reporter", "account", "handle"})
 _CALL_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) @ (\d{2}:\d{2}:\d{2})")
 
 
@@ -88,7 +91,7 @@ def _decode(raw: bytes) -> tuple[Any, tuple[str, ...]] | Rejection:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return Rejection("malformed_json", str(exc)[:200])
-    if isinstance(payload, dict) and isinstance(payload.get("report_id"), float):
+    if isinstance(payload, dict) and _lost_digits(payload):
         # orjson reads integers past 64 bits as floats; the standard parser
         # keeps every digit of a long numeric id.
         try:
@@ -96,6 +99,12 @@ def _decode(raw: bytes) -> tuple[Any, tuple[str, ...]] | Rejection:
         except (ValueError, RecursionError):
             return Rejection("malformed_json", "unreadable long number")
     return payload, flags
+
+
+def _lost_digits(payload: dict[str, Any]) -> bool:
+    """Whether an id or a number-like identity came out of orjson as a float."""
+    return any(isinstance(value, float) and (key.endswith("id") or key in _IDENTITY)
+               for key, value in payload.items())
 
 
 def _from_cad(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
@@ -199,4 +208,8 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
 
 
 #: Every raw format a topic can name (``topics.yaml``, key ``format``).
-PARSERS: dict[str, Parser] = {"cad": _from_cad, "json": _from_json}
+PARSERS: dict[str, Parser] = {
+    "cad": _from_cad,
+    "json": _from_json,
+    **messages.PARSERS,
+}

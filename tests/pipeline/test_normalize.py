@@ -599,3 +599,19 @@ def test_huge_accuracy_is_capped_and_flagged(models: Models) -> None:
 
     assert result.accuracy_m == 5000.0
     assert "accuracy_capped" in result.flags
+
+
+@pytest.mark.parametrize(("fmt", "payload", "expected_id"), [
+    ("sms", {"message_id": 123456789012345678901234, "sender": "+12155550123",
+             "text": "help", "time": "2016-01-23T12:00:00Z"},
+     "sms:json:123456789012345678901234"),
+    ("social", {"post_id": 98765432109876543210987, "handle": "@someone",
+                "text": "smoke over the bridge", "time": "2016-01-23T12:00:00Z"},
+     "social:json:98765432109876543210987"),
+])
+def test_long_numeric_ids_keep_every_digit_on_every_channel(
+        fmt: str, payload: dict[str, Any], expected_id: str) -> None:
+    raw = json.dumps(payload).encode()
+    result = normalize(raw, fmt, 1_453_568_460_000, NormalizeConfig.example())
+    assert isinstance(result, Report), result
+    assert result.report_id == expected_id
