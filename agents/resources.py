@@ -47,7 +47,12 @@ def load_topics(path: Path) -> dict[str, TopicSpec]:
     data = read_yaml(path)
     default_partitions = int(data.get("defaults", {}).get("partitions", 4))
     specs = {}
+    from pipeline.normalize import PARSERS
+
     for name, spec in data["topics"].items():
+        if spec.get("format") is not None and spec["format"] not in PARSERS:
+            raise ConfigError(f"{path}: topic {name} names an unknown format "
+                              f"{spec['format']!r}; known: {sorted(PARSERS)}")
         specs[name] = TopicSpec(
             name=name,
             partitions=int(spec.get("partitions", default_partitions)),

@@ -107,12 +107,16 @@ def place(lat_in: Any, lon_in: Any, area: SourceArea
     lat, lon = number(lat_in), number(lon_in)
     if lat is None or lon is None:
         return None, None, LOCATION_UNKNOWN, ("location_missing",)
-    if isinstance(lat, str) or isinstance(lon, str) or not valid_point(lat, lon):
+    if isinstance(lat, str) or isinstance(lon, str):
         return None, None, LOCATION_UNKNOWN, ("location_invalid",)
-    if area.box.contains(lat, lon):
+    if valid_point(lat, lon) and area.box.contains(lat, lon):
         return lat, lon, LOCATION_KNOWN, ()
+    # A swapped pair is repaired only when the swap lands inside the service
+    # area; (-122.4, 37.8) is out of range as given, and San Francisco swapped.
     if valid_point(lon, lat) and area.box.contains(lon, lat):
         return lon, lat, LOCATION_KNOWN, ("location_swapped",)
+    if not valid_point(lat, lon):
+        return None, None, LOCATION_UNKNOWN, ("location_invalid",)
     return None, None, LOCATION_UNKNOWN, ("location_outside_area",)
 
 

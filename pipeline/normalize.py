@@ -1,10 +1,16 @@
 """Raw channel payloads into one report schema; anything else is a rejection.
 
-Two formats so far (``docs/formats.md`` has the specs and examples):
+Every raw format a topic can name (``docs/formats.md`` has the specs and
+examples), each with its parser:
 
 - ``cad``: one row of a recorded CAD / 911 log, as ``{"source": ..., "row": {...}}``
-  with the row's own column names and values as the source published them;
-- ``json``: the project's generic JSON report.
+  with the row's own column names and values as the source published them
+  (Montgomery County here; Milwaukee and San Francisco in ``cad_sources``);
+- ``call``: a generic JSON 911 call record (``cad_sources.from_call``);
+- ``json``: the project's generic JSON report;
+- ``sms``, ``social``, ``app``: text-to-911, social posts, app tips and web
+  forms (``messages``);
+- ``alarm``, ``gunshot``: alarm-company events and gunshot sensors (``sensors``).
 
 ``normalize`` never raises on bad input: it returns a ``Rejection`` with a reason
 code, which the agent turns into a dead letter.
@@ -21,6 +27,7 @@ code, which the agent turns into a dead letter.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, replace
@@ -28,8 +35,8 @@ from typing import Any
 
 import orjson
 
+from pipeline import cad_sources, messages, sensors
 from pipeline import fields as fl
-from pipeline import messages
 from pipeline.fields import (
     CHANNELS,
     Invalid,
@@ -42,6 +49,7 @@ from pipeline.schema import LOCATION_KNOWN, Report
 
 #: Top-level fields that are identities, not quantities: never floats.
 _IDENTITY = frozenset({"sender", "caller_number", "reporter", "account", "handle"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CALL_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) @ (\d{2}:\d{2}:\d{2})")
 
 
@@ -75,36 +83,81 @@ def normalize(raw: bytes, fmt: str, received_ms: int, config: NormalizeConfig,
         # A shape no check foresaw: still a rejection, never a crash.
         return Rejection("unparseable", repr(exc)[:200])
     if flags:
-        return replace(result, flags=result.flags + flags)
+        # The report says what was repaired and keeps the bytes it came from.
+        original = base64.b64encode(raw[:config.max_bytes]).decode()
+        return replace(result, flags=result.flags + flags,
+                       details={**result.details, "original_b64": original})
     return result
 
 
 def _decode(raw: bytes) -> tuple[Any, tuple[str, ...]] | Rejection:
-    flags: tuple[str, ...] = ()
+    """The JSON value of ``raw``, and ``text_repaired`` when it had to be mended.
+
+    Bytes that are not UTF-8 become U+FFFD; so does half an emoji escaped as a
+    lone surrogate ("\\ud83d"). The standard parser, tried when orjson refuses,
+    also reads NaN and Infinity: they reach the field checks, which refuse or
+    flag them, never a silent null.
+    """
     try:
         payload = orjson.loads(raw)
+        repaired = False
     except orjson.JSONDecodeError as exc:
-        # Bytes that are not UTF-8 are repaired (U+FFFD) and flagged, never lost.
-        raw = raw.decode("utf-8", errors="replace").encode("utf-8", errors="replace")
-        flags = ("text_repaired",)
+        text = raw.decode("utf-8", errors="replace")
+        repaired = text.encode("utf-8", errors="replace") != raw
         try:
-            payload = orjson.loads(raw)
+            payload = orjson.loads(text.encode("utf-8", errors="replace"))
         except orjson.JSONDecodeError:
-            return Rejection("malformed_json", str(exc)[:200])
+            try:
+                scrubbed = _scrub(json.loads(text))
+            except (ValueError, RecursionError):
+                return Rejection("malformed_json", str(exc)[:200])
+            payload, repaired = scrubbed.value, repaired or scrubbed.changed
+        raw = text.encode("utf-8", errors="replace")
     if isinstance(payload, dict) and _lost_digits(payload):
         # orjson reads integers past 64 bits as floats; the standard parser
         # keeps every digit of a long numeric id.
         try:
-            payload = json.loads(raw)
+            payload = _scrub(json.loads(raw)).value
         except (ValueError, RecursionError):
             return Rejection("malformed_json", "unreadable long number")
-    return payload, flags
+    return payload, ("text_repaired",) if repaired else ()
+
+
+@dataclass(slots=True)
+class _Scrubbed:
+    value: Any
+    changed: bool = False
+
+
+def _scrub(value: Any) -> _Scrubbed:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD."""
+    result = _Scrubbed(value)
+    result.value = _scrub_into(value, result)
+    return result
+
+
+def _scrub_into(value: Any, result: _Scrubbed) -> Any:
+    if isinstance(value, str):
+        clean = _SURROGATE.sub("\ufffd", value)
+        result.changed = result.changed or clean != value
+        return clean
+    if isinstance(value, list):
+        return [_scrub_into(v, result) for v in value]
+    if isinstance(value, dict):
+        return {_scrub_into(k, result): _scrub_into(v, result)
+                for k, v in value.items()}
+    return value
 
 
 def _lost_digits(payload: dict[str, Any]) -> bool:
-    """Whether an id or a number-like identity came out of orjson as a float."""
-    return any(isinstance(value, float) and (key.endswith("id") or key in _IDENTITY)
-               for key, value in payload.items())
+    """Whether an id or a number-like identity came out of orjson as a float
+    (at the top level, or in a CAD envelope's row, whose ids have any name)."""
+    if any(isinstance(value, float) and (key.endswith("id") or key in _IDENTITY)
+           for key, value in payload.items()):
+        return True
+    row = payload.get("row")
+    return isinstance(row, dict) and any(
+        isinstance(value, float) and abs(value) >= 2**53 for value in row.values())
 
 
 def _from_cad(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
@@ -115,7 +168,10 @@ def _from_cad(payload: dict[str, Any], received_ms: int, config: NormalizeConfig
         raise Invalid("missing_row", "a CAD record needs an object 'row'")
     if source == "montgomery_pa":
         return _from_montgomery(row, received_ms, config, raw_ref)
-    raise Invalid("unknown_source", source[:80])
+    parse = cad_sources.CAD_SOURCES.get(source)
+    if parse is None:
+        raise Invalid("unknown_source", source[:80])
+    return parse(row, received_ms, config, raw_ref)
 
 
 def _from_montgomery(row: dict[str, Any], received_ms: int, config: NormalizeConfig,
@@ -211,5 +267,7 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
 PARSERS: dict[str, Parser] = {
     "cad": _from_cad,
     "json": _from_json,
+    "call": cad_sources.from_call,
     **messages.PARSERS,
+    **sensors.PARSERS,
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import gzip
 import itertools
 import json
 import math
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.resources import Models
+from benchmarks import malformed
 from pipeline.fields import MAX_BYTES
 from pipeline.normalize import (
+    PARSERS,
     NormalizeConfig,
     Rejection,
     normalize,
@@ -492,43 +496,41 @@ FIELD_VALUES = (
     | st.fixed_dictionaries({"lat": JSON_SCALARS, "lon": JSON_SCALARS,
                              "accuracy_m": JSON_SCALARS})
 )
-JSON_FIELDS = ["report_id", "channel", "time", "type", "text", "location",
-               "reporter", "source", "area", "address"]
-CAD_FIELDS = ["lat", "lng", "desc", "title", "timeStamp", "twp", "addr"]
-
-
 def _encode(value: Any) -> bytes:
     # The standard library writes what orjson will not (NaN, 2**70): good input too.
     return json.dumps(value).encode()
 
 
-def _mutated(draw: st.DrawFn, base: dict[str, Any], names: list[str]
-             ) -> dict[str, Any]:
-    """A valid payload with some of its fields dropped or replaced by anything."""
-    payload = dict(base)
-    for name in draw(st.lists(st.sampled_from(names), unique=True, max_size=3)):
-        if draw(st.booleans()):
-            payload.pop(name, None)
-        else:
-            payload[name] = draw(FIELD_VALUES)
-    return payload
+def examples_of(fmt: str) -> list[dict[str, Any]]:
+    """The valid examples of a format (every CAD source for ``cad``)."""
+    return [payload for topic, payload in malformed.EXAMPLES
+            if topic == f"reports.raw.{fmt}"]
 
 
 @st.composite
 def raw_messages(draw: st.DrawFn, fmt: str) -> bytes:
-    """Anything at all, and mostly-valid payloads of ``fmt`` with a few faults."""
+    """Anything at all, and mostly-valid payloads of ``fmt`` with a few faults:
+    fields anywhere in the payload dropped or given any value."""
     choice = draw(st.integers(min_value=0, max_value=5))
     if choice == 0:
         return draw(st.binary(max_size=200))
     if choice == 1:
         return _encode(draw(JSON_VALUES))
-    if (fmt == "json") == (choice == 2):
-        # choice 2 is the other format's payload
-        source = "montgomery_pa" if draw(st.booleans()) else draw(FIELD_VALUES)
-        row = _mutated(draw, MONTGOMERY_ROW, CAD_FIELDS)
-        raw = _encode({"source": source, "row": row})
+    if choice == 2:
+        # Another format's payload on this format's topic.
+        payload = copy.deepcopy(draw(st.sampled_from(malformed.EXAMPLES))[1])
     else:
-        raw = _encode(_mutated(draw, json_report(), JSON_FIELDS))
+        payload = copy.deepcopy(draw(st.sampled_from(examples_of(fmt))))
+    paths = malformed.fields(payload)
+    for path in draw(st.lists(st.sampled_from(paths), unique=True, max_size=3)):
+        try:
+            if draw(st.booleans()):
+                malformed.drop(payload, path)
+            else:
+                malformed.put(payload, path, draw(FIELD_VALUES))
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier change removed or replaced its parent
+    raw = _encode(payload)
     if choice == 5:
         # Spoil a few bytes: truncated, or not UTF-8 any more.
         cut = draw(st.integers(min_value=0, max_value=len(raw)))
@@ -536,8 +538,8 @@ def raw_messages(draw: st.DrawFn, fmt: str) -> bytes:
     return raw
 
 
-@pytest.mark.parametrize("fmt", ["cad", "json"])
-@settings(max_examples=300, deadline=None,
+@pytest.mark.parametrize("fmt", sorted(PARSERS))
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), received_ms=st.integers(min_value=0, max_value=2**42))
 def test_normalize_never_raises(
@@ -556,6 +558,29 @@ def test_normalize_never_raises(
         if result.lat is not None:
             assert result.lon is not None
             assert math.isfinite(result.lat) and math.isfinite(result.lon)
+
+
+def test_every_format_has_valid_examples(models: Models) -> None:
+    for fmt in PARSERS:
+        examples = examples_of(fmt)
+        assert examples, fmt
+        for payload in examples:
+            result = normalize(orjson.dumps(payload), fmt, 1_500_000_000_000,
+                               models.normalize)
+            assert isinstance(result, Report), (fmt, result)
+
+
+def test_the_malformed_corpus_ends_in_reports_or_reasons(models: Models) -> None:
+    outcomes: Counter[str] = Counter()
+    for topic, raw, _ in malformed.build_corpus(5_000, seed=3):
+        result = normalize(raw, topic.removeprefix("reports.raw."),
+                           1_500_000_000_000, models.normalize)
+        assert isinstance(result, Report | Rejection)
+        outcomes["report" if isinstance(result, Report) else result.reason] += 1
+    assert sum(outcomes.values()) == 5_000
+    # Every kind of fault is met: bytes, JSON, types, sizes.
+    assert {"malformed_json", "not_an_object", "oversized"} <= set(outcomes)
+    assert outcomes["report"] > 1_000  # repairable faults are repaired
 
 
 # --- regressions found by the property tests ------------------------------------
