@@ -312,6 +312,22 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
     thread_class._create_worker_consumer = create_worker_consumer
 
 
+def count_agent_crashes(app: faust.App) -> None:
+    """Count and log every agent crash before Faust's own handling of it.
+
+    Agents take ``app._on_agent_error`` as their error handler when they are
+    created, so this must run before any agent is.
+    """
+    original = app._on_agent_error
+
+    async def on_agent_error(agent: Any, exc: BaseException) -> None:
+        metrics.AGENT_CRASHES.labels(agent.name).inc()
+        logger.error("agent %s crashed: %r", agent.name, exc, exc_info=exc)
+        await original(agent, exc)
+
+    app._on_agent_error = on_agent_error  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings) -> tuple[faust.App, Context]:
     """Build the app with every topic and agent, ready for ``faust.Worker``."""
     specs = load_topics(settings.topics_file)
@@ -347,6 +363,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         # topic (highwater)". Against a real Kafka, turn the check back on.
         recovery_consistency_check=settings.recovery_check,
     )
+    count_agent_crashes(app)
     context = Context(app=app, settings=settings, models=models, specs=specs)
     for name, spec in specs.items():
         context.topics[name] = app.topic(

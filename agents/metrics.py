@@ -68,6 +68,10 @@ LATE_EVENTS = Counter(
     "intake_late_events_total", "Events after their window closed (counted, not added)",
     registry=REGISTRY,
 )
+AGENT_CRASHES = Counter(
+    "intake_agent_crashes", "Agent actors that crashed (Faust restarts them)",
+    ["agent"], registry=REGISTRY,
+)
 END_TO_END_SECONDS = Histogram(
     "intake_end_to_end_seconds",
     "From a report's receipt by normalize to its incident on the board",

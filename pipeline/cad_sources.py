@@ -231,11 +231,61 @@ def from_sf_police(row: dict[str, Any], received_ms: int, config: NormalizeConfi
     )
 
 
+_SEATTLE_KEEP = (
+    "CAD CDW ID", "General Offense Number", "Event Clearance Code",
+    "Event Clearance Description", "Event Clearance Group", "Event Clearance Date",
+    "Initial Type Group", "Zone/Beat",
+)
+
+
+def from_seattle(row: dict[str, Any], received_ms: int, config: NormalizeConfig,
+                 raw_ref: str) -> Report:
+    """One Seattle PD 911 incident response; the initial call type decides the kind.
+
+    The export has no call time: the event time is the first unit's arrival
+    (``At Scene Time``, flagged ``time_at_scene``) or, without one, the
+    clearance (``time_at_clearance``); both come after the call.
+    """
+    area = fl.source_area(config, "seattle_wa")
+    number = _column(row, "CAD Event Number", "cad_event_number", required=True)
+    at_scene = _column(row, "At Scene Time", "at_scene_time")
+    cleared = _column(row, "Event Clearance Date", "event_clearance_date")
+    if not at_scene and not cleared:
+        raise Invalid("missing_time", "neither At Scene Time nor Event Clearance Date")
+    event_ms, time_flags = _local_ms(at_scene or cleared, area.zone, SF_TIME)
+    time_flags += ("time_at_scene",) if at_scene else ("time_at_clearance",)
+    call_type = (_column(row, "Initial Type Description", "initial_type")
+                 or _column(row, "Event Clearance Description", "initial_type",
+                            required=True))
+    lat, lon, location, place_flags = fl.place(row.get("Latitude"),
+                                               row.get("Longitude"), area)
+    sector = _column(row, "District/Sector", "district_sector")
+    return Report(
+        report_id=f"seattle_wa:{number}",
+        source="seattle_wa",
+        channel="911",
+        event_ms=event_ms,
+        received_ms=received_ms,
+        kind=config.kinds.classify(call_type),
+        type_text=call_type,
+        discipline="Police",
+        lat=lat,
+        lon=lon,
+        location=location,
+        address=_column(row, "Hundred Block Location", "hundred_block_location"),
+        area=f"SEA Sector {sector}" if sector else "UNKNOWN",
+        raw_ref=raw_ref,
+        flags=time_flags + place_flags + fl.time_flags(event_ms, received_ms, config),
+        details=_details(row, _SEATTLE_KEEP),
+    )
+
+
 #: CAD envelope ``source`` -> row parser (besides ``montgomery_pa``).
 CAD_SOURCES: dict[str, RowParser] = {
     "milwaukee_wi": from_milwaukee,
     "sf_fire": from_sf_fire,
     "sf_police": from_sf_police,
+    "seattle_wa": from_seattle,
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +44,16 @@ class LivePipeline:
 
     def metrics(self) -> str:
         return read_metrics(self.settings.web_port)
+
+    def health(self) -> dict[str, Any]:
+        """The worker's /health answer (503 too: it says which agent crashed)."""
+        url = f"http://127.0.0.1:{self.settings.web_port}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                body: dict[str, Any] = orjson.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            body = orjson.loads(exc.read())
+        return body
 
 
 def read_topic(bootstrap: str, topic: str, quiet_s: float = 1.0

@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agents.resources import Models
+from agents.settings import ROOT
 from pipeline.cad_sources import CAD_SOURCES, from_call
 from pipeline.fields import Invalid, reporter_token
 from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
 
-DATA = Path("/work/shared/data")
+DATA = ROOT.parent / "shared" / "data"
 SHARED_FILES = {
     "milwaukee_wi": DATA / "milwaukee_police_calls"
     / "mpd_calls_2018-05-01_to_2018-05-14.csv",
@@ -23,6 +23,8 @@ SHARED_FILES = {
     / "sffd_unit_dispatches_2016-12-31_to_2017-01-04.csv",
     "sf_police": DATA / "sf_police_dispatched_calls_sample"
     / "sfpd_dispatched_calls_random_sample.csv",
+    "seattle_wa": DATA / "seattle_pd_911_incident_response"
+    / "spd_911_incident_response_2016-03-25.csv",
 }
 #: Rows of a shared file that may be rejected, at most.
 MAX_INVALID_SHARE = 0.01
@@ -444,6 +446,46 @@ def test_sf_fire_file_gives_one_report_id_per_call(models: Models) -> None:
     ids = {parse(models, "sf_fire", row).report_id for row in rows}
 
     assert len(ids) == len({row["Call Number"] for row in rows})
+
+
+SEATTLE_ROW: dict[str, str] = {
+    "CAD CDW ID": "1701856", "CAD Event Number": "16000104006",
+    "General Offense Number": "2016104006", "Event Clearance Code": "063",
+    "Event Clearance Description": "THEFT - CAR PROWL",
+    "Event Clearance SubGroup": "CAR PROWL", "Event Clearance Group": "CAR PROWL",
+    "Event Clearance Date": "03/25/2016 11:58:30 PM",
+    "Hundred Block Location": "S KING ST / 8 AV S", "District/Sector": "K",
+    "Zone/Beat": "K3", "Census Tract": "9100.1019", "Longitude": "-122.32245",
+    "Latitude": "47.598347", "Incident Location": "(47.598347, -122.32245)",
+    "Initial Type Description": "THEFT (DOES NOT INCLUDE SHOPLIFT OR SVCS)",
+    "Initial Type Subgroup": "OTHER PROPERTY", "Initial Type Group": "THEFT",
+    "At Scene Time": "03/25/2016 10:25:51 PM",
+}
+
+
+def test_seattle_row_takes_the_initial_type_and_the_arrival_time(
+        models: Models) -> None:
+    report = parse(models, "seattle_wa", SEATTLE_ROW)
+
+    assert report.report_id == "seattle_wa:16000104006"
+    assert report.kind == "burglary"  # THEFT; the clearance says CAR PROWL
+    assert report.event_ms == utc_ms(2016, 3, 26, 5, 25, 51)  # PDT is UTC-7
+    assert "time_at_scene" in report.flags
+    assert (report.lat, report.lon, report.area) == (47.598347, -122.32245,
+                                                     "SEA Sector K")
+    assert report.details["Event Clearance Description"] == "THEFT - CAR PROWL"
+
+
+def test_seattle_row_without_arrival_falls_back_to_clearance(
+        models: Models) -> None:
+    report = parse(models, "seattle_wa", dict(SEATTLE_ROW, **{"At Scene Time": ""}))
+
+    assert report.event_ms == utc_ms(2016, 3, 26, 6, 58, 30)
+    assert "time_at_clearance" in report.flags
+    with pytest.raises(Invalid) as caught:
+        parse(models, "seattle_wa", dict(SEATTLE_ROW, **{
+            "At Scene Time": "", "Event Clearance Date": ""}))
+    assert caught.value.reason == "missing_time"
 
 
 # --- the generic JSON call record ------------------------------------------------

@@ -7,17 +7,17 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agents.resources import Models
+from agents.settings import ROOT
 from pipeline.fields import MAX_TEXT, Invalid, reporter_token
 from pipeline.messages import PARSERS, from_app, from_sms, from_social
 from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
 
-SHARED_DATA = Path("/work/shared/data")
+SHARED_DATA = ROOT.parent / "shared" / "data"
 TIME = "2016-01-23T12:00:00Z"
 TIME_MS = int(datetime(2016, 1, 23, 12, tzinfo=UTC).timestamp() * 1000)
 RECEIVED_MS = TIME_MS + 5_000
