@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import time
 import weakref
@@ -50,10 +51,16 @@ def value_of(event: EventT) -> bytes:
 
 
 def describe(event: EventT) -> str:
-    """Topic, partition, offset and key of an event, for error logs."""
+    """Topic, partition, offset and key of an event, for error logs.
+
+    A raw topic's key may be a phone number or a handle (an SMS is keyed by
+    its sender): logs show only a short hash of it, enough to tell keys apart.
+    """
     message = event.message
+    key = message.key if isinstance(message.key, bytes) else b""
+    digest = hashlib.sha256(key).hexdigest()[:12] if key else "-"
     return (f"topic={message.topic} partition={message.partition} "
-            f"offset={message.offset} key={message.key!r}")
+            f"offset={message.offset} key_sha256={digest}")
 
 
 def as_current(event: EventT) -> None:

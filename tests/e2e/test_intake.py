@@ -3,9 +3,11 @@ first rows and 5,000 malformed messages; raw in = normalized + dead-lettered."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from benchmarks.intake import (
@@ -16,7 +18,7 @@ from benchmarks.intake import (
     feed_messages,
     produce,
 )
-from tests.e2e.conftest import LivePipeline, running_pipeline
+from tests.e2e.conftest import LivePipeline, read_topic, running_pipeline
 
 ROWS_PER_FILE = 150
 MALFORMED = 5_000
@@ -61,3 +63,41 @@ def test_no_agent_crashed_on_any_of_it(
     assert agent_restarts(pipeline.settings.web_port) == 0
     health = pipeline.health()
     assert health["crashed_agents"] == {} and health["status"] == "ok"
+
+
+def test_versions_of_one_alarm_update_one_incident_and_a_copy_changes_nothing(
+        intake: tuple[LivePipeline, dict[str, Any]]) -> None:
+    pipeline, _ = intake
+    alarm: dict[str, Any] = {
+        "event_id": "E2E-77", "company": "Keystone Alarm",
+        "time": "2016-01-23T12:00:00Z", "alarm_type": "burglary", "zone": 3,
+        "premises": {"street": "1200 DEKALB PIKE", "city": "NORRISTOWN"},
+        "location": {"lat": 40.131, "lon": -75.336}, "status": "new",
+    }
+    versions = [
+        alarm,
+        dict(alarm, status="verified", updated="2016-01-23T12:04:00Z"),
+        dict(alarm, status="update", updated="2016-01-23T12:02:00Z"),  # older
+        dict(alarm, status="cancel", updated="2016-01-23T12:09:00Z"),
+        dict(alarm, status="cancel", updated="2016-01-23T12:09:00Z"),  # a copy
+    ]
+    refs = produce(pipeline.bootstrap, [
+        ("reports.raw.alarm", b"E2E-77", orjson.dumps(v), "alarm") for v in versions])
+    order = {ref: n for n, ref in enumerate(sorted(refs, key=offset_of))}
+
+    changes: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 30
+    while len(changes) < len(refs) and time.monotonic() < deadline:
+        for record in read_topic(pipeline.bootstrap, "incidents.board", quiet_s=0.5):
+            if record["raw_ref"] in refs:
+                changes[record["raw_ref"]] = record
+    seen = [changes[ref] for ref in sorted(changes, key=order.__getitem__)]
+
+    assert [c["change"] for c in seen] == ["new", "updated", "repeat", "updated",
+                                           "repeat"]
+    assert len({c["incident_id"] for c in seen}) == 1
+    assert all(c["report_count"] == 1 for c in seen)
+
+
+def offset_of(ref: str) -> int:
+    return int(ref.rsplit(":", 1)[1])
