@@ -113,6 +113,10 @@ def run_worker(settings: Settings) -> None:
         # Before the worker makes its loop: uvloop's is several times cheaper
         # per callback than asyncio's, and a worker is mostly callbacks.
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if os.environ.get("INTAKE_TRACEMALLOC") == "1":
+        import tracemalloc
+
+        tracemalloc.start()
     app, context = create_app(settings)
     ensure_topics(settings.broker, {
         name: (spec.partitions, spec.compacted) for name, spec in context.specs.items()

@@ -68,6 +68,11 @@ LATE_EVENTS = Counter(
     "intake_late_events_total", "Events after their window closed (counted, not added)",
     registry=REGISTRY,
 )
+ALERT_STATE_FORGOTTEN = Counter(
+    "intake_alert_state_forgotten",
+    "Incidents dropped from the alerts-sent table, quiet for seen_ttl_s",
+    registry=REGISTRY,
+)
 AGENT_CRASHES = Counter(
     "intake_agent_crashes", "Agent actors that crashed (Faust restarts them)",
     ["agent"], registry=REGISTRY,

@@ -19,6 +19,10 @@ def install(ctx: Context) -> None:
         media_type = CONTENT_TYPE_LATEST.split(";")[0]
         return web.bytes(generate_latest(REGISTRY), content_type=media_type)
 
+    @app.page("/debug/memory")
+    async def memory_page(web: Any, request: Any) -> Any:
+        return web.json(memory_page_body())
+
     @app.page("/health")
     async def health_page(web: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
@@ -27,6 +31,27 @@ def install(ctx: Context) -> None:
                 "app_id": ctx.settings.app_id, "assigned_partitions": assigned,
                 "rebalancing": app.rebalancing, "crashed_agents": crashed}
         return web.json(body, status=503 if crashed else 200)
+
+
+def memory_page_body(limit: int = 25) -> dict[str, Any]:
+    """Where the worker's memory was allocated, by source line (tracemalloc).
+
+    Only when the worker started with ``INTAKE_TRACEMALLOC=1``: tracing costs
+    time on every allocation.
+    """
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        return {"tracing": False,
+                "hint": "start the worker with INTAKE_TRACEMALLOC=1"}
+    snapshot = tracemalloc.take_snapshot()
+    stats = snapshot.statistics("lineno")
+    return {
+        "tracing": True,
+        "traced_mb": round(sum(s.size for s in stats) / 2**20, 1),
+        "top": [{"where": str(s.traceback), "kb": s.size // 1024, "blocks": s.count}
+                for s in stats[:limit]],
+    }
 
 
 def crashed_agents(app: Any) -> dict[str, str]:

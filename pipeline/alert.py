@@ -87,3 +87,49 @@ class AlertRules:
 def alert_id_for(incident_id: str, rule_id: str) -> str:
     """One id per incident and rule, so a repeat is recognisable downstream."""
     return f"{incident_id}/{rule_id}"
+
+
+class SentLog:
+    """When each incident last changed, by event time, oldest first: what lets
+    the record of alerts sent be forgotten once no change can come any more.
+
+    An incident is forgotten ``keep_ms`` of event time after its last change,
+    as seen by this log's clock (the newest event time it was told of). Keep it
+    at least as long as dedupe remembers report ids (``seen_ttl_s``): later, no
+    report can reach the incident again, not even a redelivered one.
+
+    >>> log = SentLog(keep_ms=100)
+    >>> log.touch("I-1", 0); log.touch("I-2", 50); log.touch("I-1", 120)
+    >>> log.expired()
+    []
+    >>> log.touch("I-3", 160)
+    >>> log.expired(), len(log)
+    (['I-2'], 2)
+    """
+
+    def __init__(self, keep_ms: int):
+        self.keep_ms = keep_ms
+        self.clock_ms = 0
+        # incident id -> event ms of its last change; insertion order is touch
+        # order, so the front holds the longest-quiet incident.
+        self._last: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def touch(self, incident_id: str, event_ms: int) -> None:
+        last = max(event_ms, self._last.pop(incident_id, event_ms))
+        self._last[incident_id] = last
+        self.clock_ms = max(self.clock_ms, last)
+
+    def expired(self) -> list[str]:
+        """Incidents quiet for ``keep_ms`` or more, removed from the log."""
+        horizon = self.clock_ms - self.keep_ms
+        gone = []
+        for incident_id, last in self._last.items():
+            if last >= horizon:
+                break
+            gone.append(incident_id)
+        for incident_id in gone:
+            del self._last[incident_id]
+        return gone

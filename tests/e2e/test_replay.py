@@ -170,3 +170,11 @@ def test_incidents_export_as_eido_style_json(live_pipeline: LivePipeline,
         assert eido["mergeComponent"]
     with pytest.raises(KeyError):
         export_eido(live_pipeline.bootstrap, tmp_path, ["I-not-there"])
+
+
+def test_alert_state_of_quiet_incidents_is_forgotten(replayed: dict[str, Any]
+                                                     ) -> None:
+    # 2,000 rows span five days of event time: the first days' incidents are
+    # past seen_ttl_s (a day), so they left the alerts-sent table.
+    forgotten = replayed["metrics"].get("intake_alert_state_forgotten_total", 0)
+    assert 0 < forgotten < replayed["figures"]["incidents"]
