@@ -113,7 +113,7 @@ def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition,
 
 def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
             speed: float | None = None, rate: float | None = None,
-            by_area: bool = False) -> set[str]:
+            by_area: bool = False, linger_ms: int = 5) -> set[str]:
     """Send rows to the raw topic; return the refs (topic:partition:offset) sent.
 
     As fast as possible by default; with ``speed``, the gaps between the
@@ -123,9 +123,11 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     Keyed by source, a feed's records share one partition and keep their order,
     as a live CAD feed's would. ``by_area`` keys them by dispatch area instead:
     each area's records keep their order and the load spreads over partitions
-    (and workers).
+    (and workers). ``linger_ms``: how long the producer waits to fill a batch
+    (the embedded broker's fetches slow down with the number of batches it
+    holds; latency is measured from the send).
     """
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms,
                              batch_size=256 * 1024, acks=1,
                              enable_idempotence=False)
     futures = []
@@ -268,7 +270,8 @@ def replay(bootstrap: str, path: Path, source: str,
 
 def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
                 speed: float | None = None, rate: float | None = None,
-                stall_s: float = 60.0, by_area: bool = False) -> dict[str, Any]:
+                stall_s: float = 60.0, by_area: bool = False,
+                linger_ms: int = 5) -> dict[str, Any]:
     """Replay rows already read; return the summary's figures."""
     try:
         since = end_offsets(bootstrap, TERMINAL_TOPICS)
@@ -279,7 +282,8 @@ def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
 
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
-    refs = produce(bootstrap, fmt, rows, speed=speed, rate=rate, by_area=by_area)
+    refs = produce(bootstrap, fmt, rows, speed=speed, rate=rate, by_area=by_area,
+                   linger_ms=linger_ms)
     summary = RunSummary(reports_read=len(rows))
     collector = Collector(summary, refs, started_ms, token=uuid.uuid4().hex)
     drained_at = collect(bootstrap, since, collector, stall_s)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -61,7 +62,8 @@ class Workers:
 
 
 @contextlib.contextmanager
-def pipeline_workers(bootstrap: str, count: int = 1) -> Iterator[Workers]:
+def pipeline_workers(bootstrap: str, count: int = 1, **overrides: Any
+                     ) -> Iterator[Workers]:
     """``count`` worker processes of one fresh app, sharing its partitions.
 
     A fresh app starts at the end of every topic ("latest"), so what earlier
@@ -73,7 +75,7 @@ def pipeline_workers(bootstrap: str, count: int = 1) -> Iterator[Workers]:
         for n in range(count):
             settings = Settings.from_env(
                 broker=bootstrap, app_id=app_id, web_port=free_port(),
-                data_dir=RUN_DIR / f"w{n}", offset_reset="latest",
+                data_dir=RUN_DIR / f"w{n}", offset_reset="latest", **overrides,
             )
             process = stack.enter_context(
                 worker_process(settings, RUN_DIR / f"worker-{n}.log"))
