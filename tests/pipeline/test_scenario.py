@@ -1,0 +1,216 @@
+"""The scenario generator (benchmarks/scenario.py): its messages, truth and scores."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agents.resources import Models
+from benchmarks.scenario import (
+    HANDSET,
+    NETWORK,
+    FixAccuracy,
+    Scenario,
+    baseline_clusters,
+    draw_error_m,
+    generate,
+    moved,
+    pairwise_scores,
+    write_jsonl,
+)
+from pipeline.geo import distance_m
+from pipeline.normalize import normalize
+from pipeline.schema import Report
+
+FORMATS = {"reports.raw.call": "call", "reports.raw.sms": "sms",
+           "reports.raw.social": "social", "reports.raw.app": "app"}
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return generate(1, 600)
+
+
+@pytest.fixture(scope="module")
+def reports(scenario: Scenario, models: Models) -> dict[str, Report]:
+    """Every message of the scenario, normalized with the real rule tables."""
+    normalized = {}
+    for message in scenario.messages:
+        report = normalize(message.value, FORMATS[message.topic],
+                           received_ms=message.event_ms + 4000,
+                           config=models.normalize)
+        assert isinstance(report, Report), (message.value, report)
+        normalized[message.truth.report_id] = report
+    return normalized
+
+
+def test_one_seed_gives_one_scenario() -> None:
+    first, again, other = generate(7, 150), generate(7, 150), generate(8, 150)
+    assert first.messages == again.messages
+    assert first.incidents == again.incidents
+    assert first.messages != other.messages
+
+
+def test_messages_are_in_time_order_with_unique_report_ids(scenario: Scenario
+                                                           ) -> None:
+    times = [m.event_ms for m in scenario.messages]
+    assert times == sorted(times)
+    assert len(scenario.truth()) == len(scenario.messages)
+    assert {m.topic for m in scenario.messages} == set(FORMATS)
+
+
+def test_every_message_normalizes_to_the_report_the_truth_names(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    for message in scenario.messages:
+        report = reports[message.truth.report_id]
+        assert report.report_id == message.truth.report_id
+        assert report.source == "montgomery_pa"
+        assert report.event_ms == message.event_ms
+        located = b'"location"' in message.value
+        assert report.has_point == located
+        # A message with no fix says so; nothing else is ever flagged.
+        assert report.flags == (() if located else ("location_missing",))
+        if report.channel == "social":
+            assert not report.has_point and report.address
+
+
+@pytest.mark.parametrize(("fix", "name"), [(HANDSET, "handset"), (NETWORK, "network")])
+def test_wireless_error_matches_the_fcc_quantiles(fix: FixAccuracy, name: str) -> None:
+    rng = random.Random(name)
+    draws = [draw_error_m(rng, fix) for _ in range(4000)]
+    within_r67 = sum(d <= fix.r67_m for d in draws) / len(draws)
+    within_r80 = sum(d <= fix.r80_m for d in draws) / len(draws)
+    assert within_r67 == pytest.approx(0.67, abs=0.025)
+    assert within_r80 == pytest.approx(0.80, abs=0.025)
+
+
+def test_call_fixes_in_the_scenario_keep_the_fcc_quantiles(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    where = {i.incident_id: (i.lat, i.lon) for i in scenario.incidents}
+    errors: dict[str, list[float]] = defaultdict(list)
+    for message in scenario.messages:
+        report = reports[message.truth.report_id]
+        method = report.details.get("location_method")
+        if report.channel == "911" and method in ("handset", "network"):
+            assert report.lat is not None and report.lon is not None
+            lat, lon = where[message.truth.incident_id]
+            errors[method].append(distance_m(lat, lon, report.lat, report.lon))
+    for method, fix in (("handset", HANDSET), ("network", NETWORK)):
+        share = sum(e <= fix.r67_m for e in errors[method]) / len(errors[method])
+        assert share == pytest.approx(0.67, abs=0.06), method
+        share = sum(e <= fix.r80_m for e in errors[method]) / len(errors[method])
+        assert share == pytest.approx(0.80, abs=0.06), method
+
+
+def test_a_thread_is_one_reporter_within_one_incident(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    tokens: dict[str, set[str]] = defaultdict(set)
+    incidents: dict[str, set[str]] = defaultdict(set)
+    for message in scenario.messages:
+        tokens[message.truth.thread_id].add(reports[message.truth.report_id].reporter)
+        incidents[message.truth.thread_id].add(message.truth.incident_id)
+    assert all(len(t) == 1 and "" not in t for t in tokens.values())
+    assert all(len(i) == 1 for i in incidents.values())
+    distinct = {next(iter(t)) for t in tokens.values()}
+    assert len(distinct) == len(tokens)
+    # Texts from a caller's number share the call's reporter token.
+    threads = defaultdict(set)
+    for message in scenario.messages:
+        threads[message.truth.thread_id].add(message.topic)
+    assert any({"reports.raw.call", "reports.raw.sms"} <= t for t in threads.values())
+
+
+def test_serious_incidents_have_several_callers(scenario: Scenario,
+                                                models: Models) -> None:
+    callers: dict[str, set[str]] = defaultdict(set)
+    for message in scenario.messages:
+        if message.topic in ("reports.raw.call", "reports.raw.sms"):
+            callers[message.truth.incident_id].add(message.truth.thread_id)
+    for incident in scenario.incidents:
+        count = len(callers[incident.incident_id])
+        if models.kinds.get(incident.kind).priority <= 2:
+            assert 2 <= count <= 6, incident
+        else:
+            assert 1 <= count <= 2, incident
+
+
+def test_written_files_hold_every_message_and_incident(scenario: Scenario,
+                                                       tmp_path: Path) -> None:
+    messages, incidents = write_jsonl(scenario, tmp_path / "run")
+    lines = [orjson.loads(line) for line in messages.read_bytes().splitlines()]
+    assert len(lines) == len(scenario.messages)
+    first = scenario.messages[0]
+    assert lines[0]["value"].encode() == first.value
+    assert lines[0]["report_id"] == first.truth.report_id
+    assert len(incidents.read_bytes().splitlines()) == len(scenario.incidents)
+
+
+def test_pairwise_scores_known_answers() -> None:
+    truth = {"a": "1", "b": "1", "c": "1", "d": "2", "e": "2"}
+    perfect = pairwise_scores(truth, truth)
+    assert (perfect.precision, perfect.recall, perfect.f1) == (1.0, 1.0, 1.0)
+
+    split = pairwise_scores({"a": "x", "b": "x", "c": "y", "d": "y", "e": "y"}, truth)
+    assert (split.correct_pairs, split.predicted_pairs, split.true_pairs) == (2, 4, 4)
+    assert (split.precision, split.recall, split.f1) == (0.5, 0.5, 0.5)
+
+    lumped = pairwise_scores(dict.fromkeys(truth, "z"), truth)
+    assert lumped.precision == 0.4 and lumped.recall == 1.0
+    assert lumped.f1 == pytest.approx(2 * 0.4 / 1.4)
+
+    alone = pairwise_scores({}, truth)
+    assert (alone.precision, alone.recall, alone.f1) == (1.0, 0.0, 0.0)
+
+
+def test_pairwise_scores_agree_with_listing_every_pair() -> None:
+    rng = random.Random(3)
+    ids = [f"r{n}" for n in range(60)]
+    truth = {r: str(rng.randrange(12)) for r in ids}
+    predicted = {r: str(rng.randrange(9)) for r in ids}
+    pairs = list(itertools.combinations(ids, 2))
+    made = {p for p in pairs if predicted[p[0]] == predicted[p[1]]}
+    real = {p for p in pairs if truth[p[0]] == truth[p[1]]}
+    scores = pairwise_scores(predicted, truth)
+    assert scores.precision == pytest.approx(len(made & real) / len(made))
+    assert scores.recall == pytest.approx(len(made & real) / len(real))
+
+
+def _report(report_id: str, minute: float, lat: float | None, lon: float = -75.0
+            ) -> Report:
+    return Report(report_id=report_id, source="t", channel="911",
+                  event_ms=int(minute * 60_000), received_ms=0, kind="collision",
+                  type_text="", lat=lat, lon=lon if lat is not None else None,
+                  location="known" if lat is not None else "unknown")
+
+
+def test_baseline_links_near_reports_and_leaves_the_rest_alone() -> None:
+    north = moved(40.0, -75.0, 50, 0.0)[0]
+    further = moved(40.0, -75.0, 100, 0.0)[0]
+    east = moved(40.0, -75.0, 200, math.pi / 2)
+    toy = [
+        _report("a", 0, 40.0),
+        _report("b", 5, north),            # 50 m, 5 min after a
+        _report("c", 8, further),          # 100 m from a, 50 m from b: linked via b
+        _report("d", 30, 40.0),            # a's place, 30 min later
+        _report("e", 1, None),             # no point
+        _report("f", 1, east[0], east[1]),  # 200 m away
+    ]
+    clusters = baseline_clusters(toy)
+    assert clusters == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "e", "f": "f"}
+    truth = {"a": "1", "b": "1", "c": "1", "d": "2", "e": "1", "f": "3"}
+    scores = pairwise_scores(clusters, truth)
+    assert (scores.precision, scores.correct_pairs, scores.true_pairs) == (1.0, 3, 6)
+
+
+def test_baseline_on_the_scenario_finds_some_merges(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    truth = {rid: t.incident_id for rid, t in scenario.truth().items()}
+    scores = pairwise_scores(baseline_clusters(reports.values()), truth)
+    assert 0.0 < scores.recall < 1.0
+    assert scores.precision > 0.5
