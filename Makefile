@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench eval-intake clean
+.PHONY: help install demo test lint bench eval-intake eval-merge clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ bench: $(STAMP)  ## throughput of the pipeline and a plain five-hop chain; last 
 
 eval-intake: $(STAMP)  ## every shared data file + 5,000 malformed messages: none lost; last line JSON
 	$(PY) -m benchmarks.intake $(EVAL_ARGS)
+
+eval-merge: $(STAMP)  ## incident and thread pairwise F1 vs the 80 m / 10 min rule; last line JSON
+	$(PY) -m benchmarks.merge_eval $(EVAL_ARGS)
 
 clean:  ## remove run state (var/)
 	rm -rf var

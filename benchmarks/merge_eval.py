@@ -1,0 +1,176 @@
+"""How well reports become incidents and reporters become threads, against truth.
+
+Two data sets, scored the same way in one run:
+
+- generated streams (``benchmarks/scenario.py``, seeded): real Montgomery
+  County incidents as the calls, texts, posts and app tips a city would get,
+  with the truth of which incident and which reporter each came from;
+- the Montgomery County log itself, whose only truth is heuristic: the county
+  posts one row per responding discipline, so rows at the same point within
+  10 minutes are taken as one incident (``../shared/data/README.md``).
+
+Each report goes through ``normalize`` and the dedupe matcher exactly as the
+worker runs them (cells keyed by ``partition_key``, reports in arrival order);
+the predicted incident of a report is the incident its change names. Threads
+are predicted by reporter identity (the keyed hash): a report with no reporter
+is a thread of its own. The baseline is the industry rule "same place within
+80 m and 10 minutes" for incidents, with the same threads.
+
+Pairwise precision, recall and F1 (``scenario.pairwise_scores``). Prints the
+figures; the last line is one JSON object.
+
+    python -m benchmarks.merge_eval [--seed S] [--incidents N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from agents.feeds import shared_feeds
+from agents.resources import Models, load_models
+from agents.settings import Settings
+from benchmarks.scenario import baseline_clusters, generate, pairwise_scores
+from benchmarks.workload import say
+from pipeline.dedupe import CellState, IncidentMatcher, partition_key
+from pipeline.normalize import normalize
+from pipeline.schema import Report
+
+#: Receipt a minute after the event: times are plausible, never "future".
+RECEIPT_DELAY_MS = 60_000
+#: The log's rows as received after its last day (2016-06-02T00:00:00Z).
+LOG_RECEIVED_MS = 1_464_825_600_000
+#: Montgomery rows at one point this close in time are taken as one incident.
+SAME_POINT_WINDOW_MS = 10 * 60_000
+
+
+def match(models: Models, reports: Iterable[Report]) -> dict[str, str]:
+    """report id -> incident id, as the dedupe stage decides them."""
+    matcher = IncidentMatcher(models.kinds, models.match)
+    cells: dict[str, CellState] = {}
+    incident_of: dict[str, str] = {}
+    for report in reports:
+        key = partition_key(report, models.match.cell_deg)
+        cell = cells.setdefault(key, CellState())
+        change = matcher.apply(cell, report)
+        incident_of.setdefault(report.report_id, change.incident_id)
+    return incident_of
+
+
+def threads_of(reports: Iterable[Report]) -> dict[str, str]:
+    """report id -> thread: the reporter's keyed hash, or the report alone."""
+    return {r.report_id: r.reporter or f"alone:{r.report_id}" for r in reports}
+
+
+def scored(predicted: dict[str, str], truth: dict[str, str]) -> dict[str, float]:
+    scores = pairwise_scores(predicted, truth)
+    return {"precision": round(scores.precision, 4), "recall": round(scores.recall, 4),
+            "f1": round(scores.f1, 4)}
+
+
+def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
+    started = time.monotonic()
+    scenario = generate(seed, incidents)
+    reports: list[Report] = []
+    incident_truth: dict[str, str] = {}
+    thread_truth: dict[str, str] = {}
+    for message in scenario.messages:
+        report = normalize(message.value, message.topic.removeprefix("reports.raw."),
+                           message.event_ms + RECEIPT_DELAY_MS, models.normalize)
+        if not isinstance(report, Report):
+            raise ValueError(f"a generated message was refused: {report}")
+        reports.append(report)
+        incident_truth[report.report_id] = message.truth.incident_id
+        thread_truth[report.report_id] = message.truth.thread_id
+    threads = threads_of(reports)
+    figures = {
+        "reports": len(reports),
+        "true_incidents": len(set(incident_truth.values())),
+        "true_threads": len(set(thread_truth.values())),
+        "incident": scored(match(models, reports), incident_truth),
+        "thread": scored(threads, thread_truth),
+        "baseline_incident": scored(baseline_clusters(reports), incident_truth),
+        "baseline_thread": scored(threads, thread_truth),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    return figures
+
+
+def montgomery(models: Models) -> dict[str, Any]:
+    """The log, with rows at one point within 10 minutes as the truth."""
+    feed = next(f for f in shared_feeds() if f.name == "montgomery_pa")
+    reports = [report for _, value in feed.messages()
+               if isinstance(report := normalize(value, "cad", LOG_RECEIVED_MS,
+                                                 models.normalize), Report)]
+    truth = same_point_truth(reports)
+    return {
+        "reports": len(reports),
+        "heuristic_incidents": len(set(truth.values())),
+        "incident": scored(match(models, reports), truth),
+        "baseline_incident": scored(baseline_clusters(reports), truth),
+    }
+
+
+def same_point_truth(reports: list[Report]) -> dict[str, str]:
+    """Rows at exactly one point within ``SAME_POINT_WINDOW_MS`` of the previous
+    row there form one incident; rows without a point stand alone."""
+    truth: dict[str, str] = {}
+    last_at: dict[tuple[float, float], tuple[int, str]] = {}
+    for report in sorted(reports, key=lambda r: r.event_ms):
+        if report.lat is None or report.lon is None:
+            truth[report.report_id] = report.report_id
+            continue
+        point = (report.lat, report.lon)
+        previous = last_at.get(point)
+        if previous and report.event_ms - previous[0] <= SAME_POINT_WINDOW_MS:
+            group = previous[1]
+        else:
+            group = report.report_id
+        truth[report.report_id] = group
+        last_at[point] = (report.event_ms, group)
+    return truth
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--incidents", type=int, default=9_000,
+                        help="log incidents to generate from (about 5.5 reports "
+                        "each with the distractors: 9,000 give about 50,000)")
+    args = parser.parse_args(argv)
+    models = load_models(Settings().models_dir)
+    say(f"merge eval: generating from {args.incidents} incidents, seed {args.seed}")
+    gen = generated(models, args.seed, args.incidents)
+    say("merge eval: the Montgomery County log")
+    mont = montgomery(models)
+    print(f"generated: {gen['reports']} reports, {gen['true_incidents']} incidents, "
+          f"{gen['true_threads']} threads")
+    for name in ("incident", "baseline_incident", "thread", "baseline_thread"):
+        print(f"  {name:<18} {gen[name]}")
+    print(f"montgomery: {mont['reports']} rows, {mont['heuristic_incidents']} "
+          "incidents by the same-point heuristic")
+    for name in ("incident", "baseline_incident"):
+        print(f"  {name:<18} {mont[name]}")
+    figures = {
+        "incident_f1": gen["incident"]["f1"],
+        "thread_f1": gen["thread"]["f1"],
+        "baseline_incident_f1": gen["baseline_incident"]["f1"],
+        "baseline_thread_f1": gen["baseline_thread"]["f1"],
+        "incident_precision": gen["incident"]["precision"],
+        "incident_recall": gen["incident"]["recall"],
+        "generated_reports": gen["reports"],
+        "seed": args.seed,
+        "montgomery_incident_f1": mont["incident"]["f1"],
+        "montgomery_baseline_incident_f1": mont["baseline_incident"]["f1"],
+        "montgomery_incident_precision": mont["incident"]["precision"],
+        "montgomery_incident_recall": mont["incident"]["recall"],
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
