@@ -382,8 +382,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         )
 
     # Imported here: each module adds its agent to this app only.
-    from agents import dedupe, incidents, normalize, surge, units, web
+    from agents import dedupe, incidents, normalize, surge, thread, units, web
 
-    for stage in (normalize, dedupe, incidents, surge, units, web):
+    for stage in (normalize, thread, dedupe, incidents, surge, units, web):
         stage.install(context)
     return app, context

@@ -73,6 +73,11 @@ ALERT_STATE_FORGOTTEN = Counter(
     "Incidents dropped from the alerts-sent table, quiet for seen_ttl_s",
     registry=REGISTRY,
 )
+THREAD_LOCATIONS_LENT = Counter(
+    "intake_thread_locations_lent",
+    "Reports without a place that took their reporter's last fix",
+    registry=REGISTRY,
+)
 AGENT_CRASHES = Counter(
     "intake_agent_crashes", "Agent actors that crashed (Faust restarts them)",
     ["agent"], registry=REGISTRY,

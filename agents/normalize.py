@@ -1,4 +1,5 @@
-"""normalize: raw channel payloads -> reports.normalized (or reports.deadletter)."""
+"""normalize: raw channel payloads -> reports.normalized, or reports.by_reporter
+when a report has a reporter (its thread comes first), or reports.deadletter."""
 
 from __future__ import annotations
 
@@ -58,8 +59,14 @@ def install(ctx: Context) -> None:
                         await out.dead_letter(event, result.reason, result.detail)
                         continue
                     good += 1
-                    await out.send("reports.normalized",
-                                   partition_key(result, cell_deg), result.to_dict())
+                    if result.reporter:
+                        # Through the reporter's thread first (agents/thread.py).
+                        await out.send("reports.by_reporter", result.reporter,
+                                       result.to_dict())
+                    else:
+                        await out.send("reports.normalized",
+                                       partition_key(result, cell_deg),
+                                       result.to_dict())
                     if not set(result.flags) & IMPLAUSIBLE_TIME:
                         category = result.discipline or result.kind
                         for area in (result.area, "ALL"):

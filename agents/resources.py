@@ -19,6 +19,7 @@ from pipeline.localtime import zone
 from pipeline.route import RouteParams
 from pipeline.score import PriorityScorer
 from pipeline.surge import SurgeParams
+from pipeline.thread import ThreadParams
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -75,6 +76,14 @@ class Models:
     fleet: dict[str, Any]
     alerts: AlertRules
     surge: SurgeParams
+    #: How a reporter's follow-ups borrow their last fix (``pipeline/thread.py``).
+    thread: ThreadParams
+
+
+def match_follow_up_s(models_dir: Path) -> float:
+    """The thread lends a fix as long as dedupe joins a reporter's follow-ups."""
+    return float(MatchParams.from_config(read_yaml(models_dir / "dedupe.yaml"))
+                 .follow_up_s)
 
 
 def load_models(models_dir: Path, reporter_key: str = "") -> Models:
@@ -107,6 +116,7 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             fleet=fleet,
             alerts=AlertRules.from_config(read_yaml(models_dir / "alert_rules.yaml")),
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
+            thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(

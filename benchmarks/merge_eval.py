@@ -38,6 +38,7 @@ from benchmarks.workload import say
 from pipeline.dedupe import CellState, IncidentMatcher, partition_key
 from pipeline.normalize import normalize
 from pipeline.schema import Report
+from pipeline.thread import follow_up
 
 #: Receipt a minute after the event: times are plausible, never "future".
 RECEIPT_DELAY_MS = 60_000
@@ -47,12 +48,17 @@ LOG_RECEIVED_MS = 1_464_825_600_000
 SAME_POINT_WINDOW_MS = 10 * 60_000
 
 
-def match(models: Models, reports: Iterable[Report]) -> dict[str, str]:
-    """report id -> incident id, as the dedupe stage decides them."""
+def match(models: Models, reports: Iterable[Report], threads: bool = True
+          ) -> dict[str, str]:
+    """report id -> incident id, as the thread and dedupe stages decide them."""
     matcher = IncidentMatcher(models.kinds, models.match)
     cells: dict[str, CellState] = {}
+    reporters: dict[str, dict[str, Any]] = {}
     incident_of: dict[str, str] = {}
     for report in reports:
+        if threads and report.reporter:
+            report = follow_up(reporters.setdefault(report.reporter, {}), report,
+                               models.thread)
         key = partition_key(report, models.match.cell_deg)
         cell = cells.setdefault(key, CellState())
         change = matcher.apply(cell, report)
@@ -91,6 +97,8 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
         "true_incidents": len(set(incident_truth.values())),
         "true_threads": len(set(thread_truth.values())),
         "incident": scored(match(models, reports), incident_truth),
+        "incident_without_threads": scored(match(models, reports, threads=False),
+                                           incident_truth),
         "thread": scored(threads, thread_truth),
         "baseline_incident": scored(baseline_clusters(reports), incident_truth),
         "baseline_thread": scored(threads, thread_truth),
@@ -148,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     mont = montgomery(models)
     print(f"generated: {gen['reports']} reports, {gen['true_incidents']} incidents, "
           f"{gen['true_threads']} threads")
-    for name in ("incident", "baseline_incident", "thread", "baseline_thread"):
+    for name in ("incident", "incident_without_threads", "baseline_incident",
+                 "thread", "baseline_thread"):
         print(f"  {name:<18} {gen[name]}")
     print(f"montgomery: {mont['reports']} rows, {mont['heuristic_incidents']} "
           "incidents by the same-point heuristic")

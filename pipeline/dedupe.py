@@ -60,6 +60,7 @@ from pipeline.schema import (
 )
 
 MAX_REPORT_IDS = 100
+MAX_REPORTERS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,9 @@ class MatchParams:
     max_texts: int = 5
     seen_ttl_s: float = 86_400.0
     max_seen_per_cell: int = 20_000
+    #: A report from a reporter already in an open incident joins it within
+    #: this long (event time) and the usual distance, whatever its kind says.
+    follow_up_s: float = 1800.0
 
     def __post_init__(self) -> None:
         for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
@@ -173,11 +177,16 @@ class IncidentMatcher:
         for incident in cell.open.values():
             if incident["lat"] is None:
                 continue
+            # A follow-up from a reporter of this incident: their own words
+            # ("still here, he is bleeding") rarely name the kind again.
+            same_reporter = bool(report.reporter) and report.reporter in \
+                incident.get("reporters", ())
             kinds = incident["kinds"]
-            if not any(self.kinds.compatible(report.kind, k) for k in kinds):
+            if not same_reporter and not any(
+                    self.kinds.compatible(report.kind, k) for k in kinds):
                 continue
             gap_s = _gap_s(incident, report.event_ms)
-            if gap_s > params.window_s:
+            if gap_s > (params.follow_up_s if same_reporter else params.window_s):
                 continue
             limit_m = params.radius_m + (report.accuracy_m or 0.0) + incident["acc_m"]
             assert report.lat is not None and report.lon is not None
@@ -187,21 +196,25 @@ class IncidentMatcher:
                 continue
 
             same_kind = report.kind in incident["kinds"]
+            window_s = params.follow_up_s if same_reporter else params.window_s
             confidence = round(
                 0.5 * (1 - dist_m / limit_m)
-                + 0.3 * (1 - gap_s / params.window_s)
-                + 0.2 * (1.0 if same_kind else 0.5),
+                + 0.3 * (1 - gap_s / window_s)
+                + 0.2 * (1.0 if same_kind or same_reporter else 0.5),
                 3,
             )
             if best is None or confidence > best[0]:
-                kind_reason = (
-                    f"same kind {report.kind}" if same_kind
-                    else f"kind {report.kind} compatible with {incident['kind']}"
-                )
+                if same_reporter:
+                    kind_reason = "same reporter (a follow-up)"
+                elif same_kind:
+                    kind_reason = f"same kind {report.kind}"
+                else:
+                    kind_reason = (f"kind {report.kind} compatible with "
+                                   f"{incident['kind']}")
                 merge = Merge(
                     reasons=(
                         f"distance {dist_m:.0f} m <= {limit_m:.0f} m",
-                        f"{gap_s / 60:.1f} min apart <= {params.window_s / 60:.0f} min",
+                        f"{gap_s / 60:.1f} min apart <= {window_s / 60:.0f} min",
                         kind_reason,
                     ),
                     confidence=confidence,
@@ -225,6 +238,7 @@ class IncidentMatcher:
             "count": 1,
             "report_ids": [report.report_id],
             "texts": [_text_of(report)],
+            "reporters": [report.reporter] if report.reporter else [],
         }
         if _matchable(report):
             # Room for the new incident: the longest-quiet ones leave first.
@@ -249,6 +263,9 @@ class IncidentMatcher:
         incident["texts"] = (incident["texts"] + [_text_of(report)])[
             -self.params.max_texts:
         ]
+        reporters = incident.setdefault("reporters", [])
+        if report.reporter and report.reporter not in reporters:
+            reporters[:] = [*reporters, report.reporter][-MAX_REPORTERS:]
         cell.seen[report.report_id] = _seen(incident, report)
 
     def _update(self, cell: CellState, incident: dict[str, Any],

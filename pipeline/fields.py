@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,9 @@ from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
 MAX_BYTES = 64 * 1024
 MAX_TEXT = 4000
 MAX_ACCURACY_M = 5000.0
+# Separators people and carriers put inside a phone number, and what is left.
+_PHONE_SEPARATORS = re.compile(r"[\s().\-]")
+_PHONE = re.compile(r"\+?\d{3,20}")
 CHANNELS = frozenset({"911", "sms", "social", "app", "web", "sensor"})
 
 
@@ -67,9 +71,20 @@ class Parser(Protocol):
 
 
 def reporter_token(identity: str, key: bytes) -> str:
-    """A keyed hash of a phone number, handle or account: matchable, not readable."""
-    digits = identity.strip().lower()
-    return "rp:" + hmac.new(key, digits.encode(), hashlib.sha256).hexdigest()[:20]
+    """A keyed hash of a phone number, handle or account: matchable, not readable.
+
+    A phone number counts the same however it is written ("tel:", spaces,
+    dashes, dots, brackets), so a caller and their texts share one token.
+
+    >>> token = reporter_token("+1 (610) 555-0199", b"k")
+    >>> token == reporter_token("tel:+16105550199", b"k")
+    True
+    """
+    text = identity.strip().lower()
+    number = _PHONE_SEPARATORS.sub("", text.removeprefix("tel:"))
+    if _PHONE.fullmatch(number):
+        text = number
+    return "rp:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def text(payload: dict[str, Any], name: str, required: bool = False) -> str:

@@ -101,3 +101,34 @@ def test_versions_of_one_alarm_update_one_incident_and_a_copy_changes_nothing(
 
 def offset_of(ref: str) -> int:
     return int(ref.rsplit(":", 1)[1])
+
+
+def test_a_text_after_a_call_from_one_number_joins_the_call_s_incident(
+        intake: tuple[LivePipeline, dict[str, Any]]) -> None:
+    pipeline, _ = intake
+    call = {"call_id": "E2E-C1", "source": "montgomery_pa",
+            "time": "2016-02-10T08:00:00-05:00", "type": "VEHICLE ACCIDENT",
+            "caller_number": "+1 610 555 0199",
+            "location": {"lat": 40.2101, "lon": -75.2702, "accuracy_m": 30}}
+    text = {"message_id": "E2E-S1", "sender": "+16105550199",
+            "source": "montgomery_pa", "time": "2016-02-10T08:06:00-05:00",
+            "text": "still here, the driver is not moving"}  # no place, no kind
+    changes: dict[str, dict[str, Any]] = {}
+    # The text comes after the call (as it does: minutes later).
+    for topic, key, message in [("reports.raw.call", b"E2E-C1", call),
+                                ("reports.raw.sms", b"E2E-S1", text)]:
+        refs = produce(pipeline.bootstrap, [(topic, key, orjson.dumps(message), "")])
+        deadline = time.monotonic() + 30
+        while not refs.keys() & {c["raw_ref"] for c in changes.values()} and \
+                time.monotonic() < deadline:
+            for record in read_topic(pipeline.bootstrap, "incidents.board",
+                                     quiet_s=0.5):
+                if record["raw_ref"] in refs:
+                    changes[record["report_id"]] = record
+    first = changes["montgomery_pa:E2E-C1"]
+    follow = changes["sms:montgomery_pa:E2E-S1"]
+
+    assert follow["change"] == "merged"
+    assert follow["incident_id"] == first["incident_id"]
+    assert "same reporter (a follow-up)" in follow["merge"]["reasons"]
+    assert follow["reporter"] == first["reporter"] != ""
