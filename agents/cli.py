@@ -1,6 +1,6 @@
-"""Command line: ``python -m agents {demo,worker,broker,replay,fleet}``.
+"""Command line: ``python -m agents {demo,worker,broker,replay,eido,fleet}``.
 
-``demo``, ``worker``, ``replay`` and ``fleet`` take ``--broker`` (default:
+``demo``, ``worker``, ``replay``, ``eido`` and ``fleet`` take ``--broker`` (default:
 ``$INTAKE_BROKER``, else "embedded": only the demo starts one itself) and
 ``--redis-url`` (default: ``$INTAKE_REDIS_URL``, else 127.0.0.1:6379).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from agents.broker import (
     wait_until_answers,
 )
 from agents.exceptions import IntakeError
+from agents.replay import FORMATS
 from agents.settings import ROOT, Settings
 
 DEMO_LOG = ROOT / "data" / "montgomery_911_2015-12-10_to_2016-05-31.csv.gz"
@@ -106,6 +108,7 @@ def run_worker(settings: Settings) -> None:
             self.spinner = None
 
     require_broker_address(settings, "a worker")
+    require_free_port(settings.web_bind, settings.web_port)
     wait_until_answers(settings.broker, timeout_s=15)
     if settings.uvloop:
         import uvloop
@@ -132,6 +135,32 @@ def require_broker_address(settings: Settings, who: str) -> None:
             "with `python -m agents broker` and pass --broker host:port (or set "
             "INTAKE_BROKER); `python -m agents demo` does all of it at once"
         )
+
+
+def require_free_port(host: str, port: int) -> None:
+    """The worker's web port must be free: Faust would fail deep inside aiohttp."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise IntakeError(
+                f"the worker's web port {host}:{port} is taken ({exc.strerror}); "
+                "pick another with --web-port or INTAKE_WEB_PORT") from exc
+
+
+def require_writable(path: Path | None) -> None:
+    """Fail before a long run, not after it, when its output cannot be written."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise IntakeError(f"cannot write the summary to {path}: {exc}") from exc
 
 
 def require_log(log: Path, limit: int | None) -> None:
@@ -239,6 +268,17 @@ def run_broker() -> None:
         broker.stop()
 
 
+def positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above zero: {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m agents", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -252,8 +292,8 @@ def parser() -> argparse.ArgumentParser:
     common(demo)
     demo.add_argument("--log", type=Path, default=DEMO_LOG)
     demo.add_argument("--limit", type=int, help="replay only the first N records")
-    demo.add_argument("--speed", type=float, help="pace at N x real time (default: "
-                      "as fast as possible)")
+    demo.add_argument("--speed", type=positive, help="pace at N x real time "
+                      "(default: as fast as possible)")
 
     worker = sub.add_parser("worker", help="run one streaming worker")
     common(worker)
@@ -264,9 +304,10 @@ def parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="replay a log into a running pipeline")
     common(rep)
     rep.add_argument("--log", type=Path, default=DEMO_LOG)
-    rep.add_argument("--source", default="montgomery_pa")
+    rep.add_argument("--source", default="montgomery_pa", choices=sorted(FORMATS),
+                     help="the kind of log (its columns and time format)")
     rep.add_argument("--limit", type=int)
-    rep.add_argument("--speed", type=float)
+    rep.add_argument("--speed", type=positive)
     rep.add_argument("--summary", type=Path, help="also write the summary as JSON")
 
     eido = sub.add_parser("eido", help="export incidents on the board as EIDO-style "
@@ -284,6 +325,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except IntakeError as exc:
+        say(f"error: {exc}")
+        return 2
+    except (OSError, ValueError, EOFError, csv.Error) as exc:
+        # A file that is not what it claims (not gzip, not a CSV log), a setting
+        # that is not a number, a port taken: one line, not a traceback.
+        logging.getLogger(__name__).debug("failed", exc_info=exc)
+        say(f"error: {type(exc).__name__}: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         broker=getattr(args, "broker", None),
         redis_url=getattr(args, "redis_url", None),
@@ -294,48 +351,43 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python reports every refused connection while a broker starts.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    try:
-        if args.command == "worker":
-            run_worker(settings)
-        elif args.command == "broker":
-            run_broker()
-        elif args.command == "demo":
-            run_demo(settings, args.log, args.limit, args.speed)
-        elif args.command == "replay":
-            from agents.replay import format_summary, replay
+    if args.command == "worker":
+        run_worker(settings)
+    elif args.command == "broker":
+        run_broker()
+    elif args.command == "demo":
+        run_demo(settings, args.log, args.limit, args.speed)
+    elif args.command == "replay":
+        from agents.replay import format_summary, replay
 
-            require_broker_address(settings, "a replay")
-            require_log(args.log, args.limit)
-            with broker_for(settings.broker) as bootstrap:
-                figures = replay(bootstrap, args.log, args.source,
-                                 limit=args.limit, speed=args.speed,
-                                 summary_path=args.summary)
-            print(format_summary(figures))
-        elif args.command == "eido":
-            from agents.export import export_eido
+        require_broker_address(settings, "a replay")
+        require_log(args.log, args.limit)
+        require_writable(args.summary)
+        with broker_for(settings.broker) as bootstrap:
+            figures = replay(bootstrap, args.log, args.source,
+                             limit=args.limit, speed=args.speed,
+                             summary_path=args.summary)
+        print(format_summary(figures))
+    elif args.command == "eido":
+        from agents.export import export_eido
 
-            require_broker_address(settings, "the export")
-            with broker_for(settings.broker) as bootstrap:
-                try:
-                    written = export_eido(bootstrap, args.out, args.incident)
-                except KeyError as exc:
-                    raise IntakeError(str(exc.args[0])) from exc
-            say(f"wrote {len(written)} incidents to {args.out}")
-        elif args.command == "fleet":
-            from agents.fleet import log_points, publish_fleet
-            from agents.resources import load_models
+        require_broker_address(settings, "the export")
+        with broker_for(settings.broker) as bootstrap:
+            try:
+                written = export_eido(bootstrap, args.out, args.incident)
+            except KeyError as exc:
+                raise IntakeError(str(exc.args[0])) from exc
+        say(f"wrote {len(written)} incidents to {args.out}")
+    elif args.command == "fleet":
+        from agents.fleet import log_points, publish_fleet
+        from agents.resources import load_models
 
-            require_broker_address(settings, "the fleet tool")
-            require_log(args.log, None)
-            models = load_models(settings.models_dir)
-            area = models.normalize.sources["montgomery_pa"]
-            with broker_for(settings.broker) as bootstrap:
-                units = publish_fleet(bootstrap, log_points(args.log, area),
-                                      models.fleet, int(time.time() * 1000))
-            say(f"published {len(units)} units to units.status")
-    except IntakeError as exc:
-        say(f"error: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        require_broker_address(settings, "the fleet tool")
+        require_log(args.log, None)
+        models = load_models(settings.models_dir)
+        area = models.normalize.sources["montgomery_pa"]
+        with broker_for(settings.broker) as bootstrap:
+            units = publish_fleet(bootstrap, log_points(args.log, area),
+                                  models.fleet, int(time.time() * 1000))
+        say(f"published {len(units)} units to units.status")
     return 0

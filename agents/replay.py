@@ -68,6 +68,9 @@ def read_rows(path: Path, limit: int | None = None, start: int = 0
         for index, row in enumerate(csv.DictReader(handle)):
             if limit is not None and index >= limit:
                 break
+            if None in row or None in row.values():
+                raise ValueError(f"{path}: row {index + 1} has other fields than "
+                                 "the header: not a CSV log")
             if index >= start:
                 rows.append(row)
     return rows
@@ -260,6 +263,9 @@ def replay(bootstrap: str, path: Path, source: str,
     if fmt is None:
         raise ValueError(f"unknown log source {source!r}; known: {sorted(FORMATS)}")
     rows = read_rows(path, limit, start)
+    if rows and fmt.time_column not in rows[0]:
+        raise ValueError(f"{path} is not a {source} log: it has no column "
+                         f"{fmt.time_column!r}")
     figures = replay_rows(bootstrap, fmt, rows, speed=speed, stall_s=stall_s)
     figures["source"] = str(path.name)
     if summary_path is not None:

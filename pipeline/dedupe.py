@@ -18,7 +18,9 @@ cell state, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
 A report with no usable point cannot be matched by place, and one whose time
 is implausible (far future or past) cannot be matched by time, nor may it move
 the cell's clock: either opens its own incident, whose id derives from the
-report id, so a redelivery names the same incident.
+report id (so a redelivery names the same incident) but differs from the id
+the same report opens when it can be matched (so a copy without a place never
+resets that incident).
 
 >>> from pipeline.kinds import KindTable
 >>> from pipeline.schema import Report
@@ -225,8 +227,13 @@ class IncidentMatcher:
         return None if best is None else (best[1], best[2])
 
     def _open(self, cell: CellState, report: Report) -> dict[str, Any]:
+        # A report that cannot be matched opens an incident of its own, named
+        # apart from the one the same report id opens with a point and a
+        # plausible time: a copy without a place must not reset that one.
+        matchable = _matchable(report)
+        name = report.report_id if matchable else f"alone:{report.report_id}"
         incident: dict[str, Any] = {
-            "id": incident_id_for(report.report_id),
+            "id": incident_id_for(name),
             "kind": report.kind,
             "kinds": [report.kind],
             "lat": report.lat if report.has_point else None,
@@ -240,7 +247,7 @@ class IncidentMatcher:
             "texts": [_text_of(report)],
             "reporters": [report.reporter] if report.reporter else [],
         }
-        if _matchable(report):
+        if matchable:
             # Room for the new incident: the longest-quiet ones leave first.
             overflow = len(cell.open) - self.params.max_open_per_cell + 1
             if overflow > 0:

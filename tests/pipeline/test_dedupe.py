@@ -333,10 +333,10 @@ def test_report_without_a_point_opens_its_own_incident(
     again = matcher.apply(CellState(), lost)
 
     assert first.change == "new"
-    assert first.incident_id == incident_id_for("lost") == again.incident_id
+    assert first.incident_id == incident_id_for("alone:lost") == again.incident_id
     assert (first.lat, first.lon) == (None, None)
     assert first.report_count == 1
-    assert incident_id_for("lost") not in cell.open
+    assert incident_id_for("alone:lost") not in cell.open
     assert partition_key(lost, 0.05) == "u:lost"
 
 
@@ -424,7 +424,7 @@ def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
     first = matcher.apply(cell, report("a"))
     second = matcher.apply(cell, report("b", minute=2))
 
-    assert alone.change == "new" and alone.incident_id == incident_id_for("f")
+    assert alone.change == "new" and alone.incident_id == incident_id_for("alone:f")
     assert cell.clock_ms == report("b", minute=2).event_ms
     assert (second.change, second.incident_id) == ("merged", first.incident_id)
     assert partition_key(future, 0.05) == "u:f"
@@ -460,3 +460,19 @@ def test_versions_survive_the_state_round_trip(matcher: IncidentMatcher) -> None
     restored = CellState(orjson.loads(orjson.dumps(cell.to_dict())))
     assert matcher.apply(restored, versioned(1_000)).change == REPEAT
     assert matcher.apply(restored, versioned(3_000)).change == UPDATED
+
+
+def test_a_copy_without_a_place_never_resets_the_incident_it_opened(
+        matcher: IncidentMatcher) -> None:
+    cell, elsewhere = CellState(), CellState()
+    first = matcher.apply(cell, report("r1"))
+    merged = matcher.apply(cell, report("r2", north_m=20, minute=2))
+    # The same report id again, its point lost on the way (or its time now
+    # implausible): it cannot be matched, and is keyed apart ("u:...").
+    copy = matcher.apply(elsewhere, report("r1", located=False))
+
+    assert merged.incident_id == first.incident_id and merged.report_count == 2
+    assert copy.change == "new"
+    assert copy.incident_id != first.incident_id
+    again = matcher.apply(CellState(), report("r1", located=False))
+    assert again.incident_id == copy.incident_id  # stable across redelivery

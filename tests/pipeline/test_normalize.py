@@ -640,3 +640,10 @@ def test_long_numeric_ids_keep_every_digit_on_every_channel(
     result = normalize(raw, fmt, 1_453_568_460_000, NormalizeConfig.example())
     assert isinstance(result, Report), result
     assert result.report_id == expected_id
+
+
+def test_a_float_report_id_is_refused_like_on_every_channel(models: Models) -> None:
+    raw = b'{"report_id": 1e30, "time": "2016-01-23T12:00:00Z", "type": "fire"}'
+    result = normalize(raw, "json", 1_453_568_460_000, models.normalize)
+    assert isinstance(result, Rejection)
+    assert result.reason == "wrong_type_report_id"
