@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 from pipeline import fields as fl
 from pipeline.fields import Invalid, NormalizeConfig, reporter_token
-from pipeline.localtime import local_to_utc_ms, parse_iso_ms
-from pipeline.schema import LOCATION_KNOWN, Report
+from pipeline.localtime import local_to_utc_ms
+from pipeline.schema import Report
 
 #: How both San Francisco data sets write a local time.
 SF_TIME = "%m/%d/%Y %I:%M:%S %p"
@@ -311,18 +311,9 @@ def from_call(payload: dict[str, Any], received_ms: int, config: NormalizeConfig
     text = fl.text(payload, "text")
     if not type_text and not text:
         raise Invalid("missing_type", "a call needs a 'type' or a 'text'")
-    try:
-        event_ms, time_flags = parse_iso_ms(fl.text(payload, "time", True), area.zone)
-    except (ValueError, OverflowError) as exc:
-        raise Invalid("bad_time", str(exc)[:200]) from exc
-
-    where = payload.get("location")
-    if where is not None and not isinstance(where, dict):
-        raise Invalid("wrong_type_location", type(where).__name__)
-    where = where or {}
-    lat, lon, location, place_flags = fl.place(where.get("lat"), where.get("lon"), area)
-    accuracy, accuracy_flags = fl.accuracy(where.get("accuracy_m"))
-    method = fl.text(where, "method")
+    event_ms, time_flags = fl.event_time(payload, area)
+    lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)
+    method = fl.text(fl.mapping(payload, "location"), "method")
     caller = fl.text(payload, "caller_number")
     return Report(
         report_id=f"{source}:{call_id}",
@@ -336,12 +327,11 @@ def from_call(payload: dict[str, Any], received_ms: int, config: NormalizeConfig
         lat=lat,
         lon=lon,
         location=location,
-        accuracy_m=accuracy if location == LOCATION_KNOWN else None,
+        accuracy_m=accuracy,
         address=fl.text(payload, "address"),
         area=fl.text(payload, "area") or fl.grid_area(lat, lon),
         reporter=reporter_token(caller, config.reporter_key) if caller else "",
         raw_ref=raw_ref,
-        flags=time_flags + place_flags + accuracy_flags
-        + fl.time_flags(event_ms, received_ms, config),
+        flags=time_flags + place_flags + fl.time_flags(event_ms, received_ms, config),
         details={"location_method": method[:40]} if method else {},
     )

@@ -17,7 +17,7 @@ import orjson
 
 from pipeline.geo import Box, cell_key, valid_point
 from pipeline.kinds import KindTable
-from pipeline.localtime import plausibility_flags
+from pipeline.localtime import parse_iso_ms, plausibility_flags
 from pipeline.schema import LOCATION_KNOWN, LOCATION_UNKNOWN, Report
 
 MAX_BYTES = 64 * 1024
@@ -175,3 +175,32 @@ def grid_area(lat: float | None, lon: float | None) -> str:
     return "grid" + cell_key(lat, lon, 0.1)[1:]
 
 
+
+
+def event_time(payload: dict[str, Any], area: SourceArea
+               ) -> tuple[int, tuple[str, ...]]:
+    """The required ISO 8601 ``time`` of a payload, local to the source's zone
+    when it has no offset."""
+    try:
+        return parse_iso_ms(text(payload, "time", required=True), area.zone)
+    except (ValueError, OverflowError) as exc:
+        raise Invalid("bad_time", str(exc)[:200]) from exc
+
+
+def mapping(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    """An optional object field; anything else than an object is refused."""
+    value = payload.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise Invalid(f"wrong_type_{name}", type(value).__name__)
+    return value or {}
+
+
+def fix(payload: dict[str, Any], name: str, area: SourceArea
+        ) -> tuple[float | None, float | None, str, float | None, tuple[str, ...]]:
+    """A position fix: point, location state, accuracy (only with a point), flags."""
+    where = mapping(payload, name)
+    lat, lon, location, place_flags = place(where.get("lat"), where.get("lon"), area)
+    radius, accuracy_flags = accuracy(where.get("accuracy_m"))
+    if location != LOCATION_KNOWN:
+        radius = None
+    return lat, lon, location, radius, place_flags + accuracy_flags

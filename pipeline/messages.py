@@ -27,8 +27,7 @@ from typing import Any
 
 from pipeline import fields as fl
 from pipeline.fields import MAX_TEXT, Invalid, NormalizeConfig, Parser, SourceArea
-from pipeline.localtime import parse_iso_ms
-from pipeline.schema import LOCATION_KNOWN, Report
+from pipeline.schema import Report
 
 MAX_PARTS = 255
 MAX_MEDIA = 20
@@ -49,8 +48,8 @@ def from_sms(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
     message_id = _id(payload, "message_id")
     sender, sender_flags = _phone(payload)
     body, body_flags = _text(payload, "text", required=True)
-    event_ms, time_flags = _event_time(payload, area)
-    lat, lon, location, accuracy, place_flags = _fix(payload, "location", area)
+    event_ms, time_flags = fl.event_time(payload, area)
+    lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)
 
     # Each part is its own report; the thread stage joins the parts of one
     # message by their conversation token, which hides the number like the
@@ -97,9 +96,9 @@ def from_social(payload: dict[str, Any], received_ms: int, config: NormalizeConf
         raise Invalid("missing_handle", "field 'handle' is blank")
     body, body_flags = _text(payload, "text", required=True)
     language, language_flags = _language(payload)
-    event_ms, time_flags = _event_time(payload, area)
+    event_ms, time_flags = fl.event_time(payload, area)
 
-    where = _object(payload, "geotag")
+    where = fl.mapping(payload, "geotag")
     lat, lon, location, place_flags = fl.place(where.get("lat"), where.get("lon"), area)
     place_name = fl.text(payload, "place_name").strip()
     network = fl.text(payload, "network").strip().lower()[:40]
@@ -144,8 +143,8 @@ def from_app(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
     body, body_flags = _text(payload, "text")
     if not category and not body:
         raise Invalid("missing_category", "a tip needs a 'category' or a 'text'")
-    event_ms, time_flags = _event_time(payload, area)
-    lat, lon, location, accuracy, place_flags = _fix(payload, "location", area)
+    event_ms, time_flags = fl.event_time(payload, area)
+    lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)
     reporter = fl.text(payload, "reporter").strip()
 
     return Report(
@@ -211,32 +210,6 @@ def _phone(payload: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
     if _PHONE.fullmatch(digits):
         return digits, ()
     return sender, ("sender_not_a_number",)
-
-
-def _event_time(payload: dict[str, Any], area: SourceArea
-                ) -> tuple[int, tuple[str, ...]]:
-    try:
-        return parse_iso_ms(fl.text(payload, "time", required=True), area.zone)
-    except (ValueError, OverflowError) as exc:
-        raise Invalid("bad_time", str(exc)[:200]) from exc
-
-
-def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
-    value = payload.get(name)
-    if value is not None and not isinstance(value, dict):
-        raise Invalid(f"wrong_type_{name}", type(value).__name__)
-    return value or {}
-
-
-def _fix(payload: dict[str, Any], name: str, area: SourceArea
-         ) -> tuple[float | None, float | None, str, float | None, tuple[str, ...]]:
-    """A position fix: point, location state, accuracy (only with a point), flags."""
-    where = _object(payload, name)
-    lat, lon, location, place_flags = fl.place(where.get("lat"), where.get("lon"), area)
-    accuracy, accuracy_flags = fl.accuracy(where.get("accuracy_m"))
-    if location != LOCATION_KNOWN:
-        accuracy = None
-    return lat, lon, location, accuracy, place_flags + accuracy_flags
 
 
 def _concat(payload: dict[str, Any]) -> tuple[str, int, int] | None:

@@ -44,8 +44,8 @@ from pipeline.fields import (
     Parser,
     reporter_token,
 )
-from pipeline.localtime import local_to_utc_ms, parse_iso_ms
-from pipeline.schema import LOCATION_KNOWN, Report
+from pipeline.localtime import local_to_utc_ms
+from pipeline.schema import Report
 
 #: Top-level fields that are identities, not quantities: never floats.
 _IDENTITY = frozenset({"sender", "caller_number", "reporter", "account", "handle"})
@@ -232,17 +232,8 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
     text = fl.text(payload, "text")
     if not type_text and not text:
         raise Invalid("missing_type", "a report needs a 'type' or a 'text'")
-    try:
-        event_ms, time_flags = parse_iso_ms(fl.text(payload, "time", True), area.zone)
-    except (ValueError, OverflowError) as exc:
-        raise Invalid("bad_time", str(exc)[:200]) from exc
-
-    where = payload.get("location")
-    if where is not None and not isinstance(where, dict):
-        raise Invalid("wrong_type_location", type(where).__name__)
-    where = where or {}
-    lat, lon, location, place_flags = fl.place(where.get("lat"), where.get("lon"), area)
-    accuracy, accuracy_flags = fl.accuracy(where.get("accuracy_m"))
+    event_ms, time_flags = fl.event_time(payload, area)
+    lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)
     reporter = fl.text(payload, "reporter")
     return Report(
         report_id=f"{source}:{report_id}",
@@ -257,13 +248,12 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
         lat=lat,
         lon=lon,
         location=location,
-        accuracy_m=accuracy if location == LOCATION_KNOWN else None,
+        accuracy_m=accuracy,
         address=fl.text(payload, "address"),
         area=fl.text(payload, "area") or fl.grid_area(lat, lon),
         reporter=reporter_token(reporter, config.reporter_key) if reporter else "",
         raw_ref=raw_ref,
-        flags=time_flags + place_flags + accuracy_flags
-        + fl.time_flags(event_ms, received_ms, config),
+        flags=time_flags + place_flags + fl.time_flags(event_ms, received_ms, config),
     )
 
 
