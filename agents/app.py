@@ -23,6 +23,7 @@ from faust.streams import _current_event
 from faust.types import EventT, StreamT, TopicT
 
 from agents import metrics
+from agents.health import RedisHealth
 from agents.resources import Models, TopicSpec, load_models, load_topics
 from agents.settings import Settings
 from pipeline.bundle import BundlePacker, partition_for, unbundle
@@ -86,6 +87,7 @@ class Context:
     #: client, both read by the route stage.
     units_table: Any = None
     redis: Any = None
+    redis_health: RedisHealth = field(default_factory=RedisHealth)
 
     def topic(self, name: str) -> TopicT:
         return self.topics[name]

@@ -50,7 +50,8 @@ ROUTES = Counter(
     ["outcome"], registry=REGISTRY,
 )
 REDIS_FALLBACKS = Counter(
-    "intake_redis_fallback_total", "Route calls answered from the table, Redis away",
+    "intake_redis_fallback_total",
+    "Redis calls that failed: routes answered from the table, unit writes skipped",
     registry=REGISTRY,
 )
 ANOMALIES = Counter(

@@ -61,9 +61,9 @@ def step(ctx: Context) -> Step:
             try:
                 candidates = await asyncio.wait_for(nearest_from_redis(wanted),
                                                     timeout_s)
+                ctx.redis_health.succeeded()
             except (TimeoutError, RedisError, OSError) as exc:
-                metrics.REDIS_FALLBACKS.inc()
-                logger.warning("Redis unit search failed (%r); using the table", exc)
+                ctx.redis_health.failed("unit search", exc)
 
         now = now_ms()
         table_units: list[UnitStatus] | None = None

@@ -67,10 +67,10 @@ def install(ctx: Context) -> None:
                 updates.append(unit)
             try:
                 await _write_redis(client, app_id, updates)
+                if updates:
+                    ctx.redis_health.succeeded()
             except (RedisError, OSError) as exc:
-                metrics.REDIS_FALLBACKS.inc()
-                logger.warning("Redis write of %d unit statuses failed: %r",
-                               len(updates), exc)
+                ctx.redis_health.failed(f"write of {len(updates)} unit statuses", exc)
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(len(updates))
             metrics.UNITS_KNOWN.set(len(table))
 

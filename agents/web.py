@@ -29,7 +29,9 @@ def install(ctx: Context) -> None:
         crashed = crashed_agents(app)
         body = {"status": "degraded" if crashed else "ok",
                 "app_id": ctx.settings.app_id, "assigned_partitions": assigned,
-                "rebalancing": app.rebalancing, "crashed_agents": crashed}
+                "rebalancing": app.rebalancing, "crashed_agents": crashed,
+                # Routing goes on from the unit table: degraded, not down.
+                **ctx.redis_health.status()}
         return web.json(body, status=503 if crashed else 200)
 
 

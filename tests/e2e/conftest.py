@@ -87,11 +87,12 @@ def running_pipeline(work_dir: Path, **overrides: Any) -> Iterator[LivePipeline]
         pytest.fail(f"no Redis answers at {REDIS_URL}: start one (.ci/run does)")
     broker = EmbeddedBroker(log_path=work_dir / "broker.log")
     bootstrap = broker.start()
-    settings = Settings.from_env(
-        broker=bootstrap, redis_url=REDIS_URL,
-        app_id=f"test-{uuid.uuid4().hex[:8]}", web_port=free_port(),
-        data_dir=work_dir, **overrides,
-    )
+    options: dict[str, Any] = {
+        "broker": bootstrap, "redis_url": REDIS_URL,
+        "app_id": f"test-{uuid.uuid4().hex[:8]}", "web_port": free_port(),
+        "data_dir": work_dir,
+    }
+    settings = Settings.from_env(**{**options, **overrides})
     try:
         with worker_process(settings, work_dir / "worker.log") as process:
             wait_for_worker(settings.web_port, process)
