@@ -53,12 +53,10 @@ def step(ctx: Context) -> Step:
         if log is None:
             # After a restart the table comes back from its changelog; its
             # entries of this partition are put back in order of last change.
-            log = logs[partition] = SentLog(keep_ms)
-            restored = [(v.get("last_ms", 0) if isinstance(v, dict) else 0, k)
-                        for k, v in sent_table.items()
-                        if partition_for(k.encode(), partitions) == partition]
-            for last_ms, incident_id in sorted(restored):
-                log.touch(incident_id, last_ms)
+            log = logs[partition] = SentLog.restored(keep_ms, (
+                (k, v.get("last_ms", 0) if isinstance(v, dict) else 0)
+                for k, v in sent_table.items()
+                if partition_for(k.encode(), partitions) == partition))
         return log
 
     async def alert(out: Outbox, event: EventT, change: dict[str, Any]) -> None:

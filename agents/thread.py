@@ -16,6 +16,7 @@ from faust.types import EventT, StreamT, TableT
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record
 from pipeline.alert import SentLog
+from pipeline.bundle import partition_for
 from pipeline.dedupe import partition_key
 from pipeline.schema import Report
 from pipeline.thread import ThreadParams, follow_up
@@ -44,13 +45,22 @@ class ThreadBatch:
         followed = follow_up(state, report, self.params)
         self.lent += followed is not report
         self.last_event[key] = event
-        log = self.quiet.get(event.message.partition)
-        if log is None:
-            log = self.quiet[event.message.partition] = SentLog(
-                int(self.params.follow_up_s * 1000))
-        log.touch(key, report.event_ms)
+        self.log_of(event.message.partition).touch(key, report.event_ms)
         await out.send("reports.normalized", partition_key(followed, self.cell_deg),
                        followed.to_dict())
+
+    def log_of(self, partition: int) -> SentLog:
+        log = self.quiet.get(partition)
+        if log is None:
+            # After a restart the table comes back from its changelog; its
+            # threads of this partition are put back in order of their fix.
+            count = self.threads.partitions or 1
+            log = self.quiet[partition] = SentLog.restored(
+                int(self.params.follow_up_s * 1000),
+                ((key, int((state or {}).get("fix", [0, 0, 0, 0])[3]))
+                 for key, state in self.threads.items()
+                 if partition_for(key.encode(), count) == partition))
+        return log
 
     def write_back(self, events: list[EventT]) -> None:
         for key, state in self.states.items():

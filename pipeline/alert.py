@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,15 @@ class SentLog:
         # incident id -> event ms of its last change; insertion order is touch
         # order, so the front holds the longest-quiet incident.
         self._last: dict[str, int] = {}
+
+    @classmethod
+    def restored(cls, keep_ms: int, entries: Iterable[tuple[str, int]]) -> SentLog:
+        """A log rebuilt from (incident id, last event ms) pairs in any order:
+        what a worker does with a table its changelog brought back."""
+        log = cls(keep_ms)
+        for incident_id, last_ms in sorted(entries, key=lambda e: (e[1], e[0])):
+            log.touch(incident_id, last_ms)
+        return log
 
     def __len__(self) -> int:
         return len(self._last)

@@ -38,3 +38,9 @@ def test_memory_stays_bounded_over_a_long_stream() -> None:
         log.touch(f"I-{minute}", minute * 60_000)
         log.expired()
     assert len(log) <= 24 * 60 + 1
+
+
+def test_a_restored_log_expires_in_the_order_of_last_change() -> None:
+    log = SentLog.restored(10, [("I-b", 105), ("I-a", 100), ("I-c", 120)])
+    assert log.expired() == ["I-a", "I-b"]
+    assert len(log) == 1
