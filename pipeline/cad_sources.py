@@ -289,24 +289,12 @@ CAD_SOURCES: dict[str, RowParser] = {
 }
 
 
-def _call_id(payload: dict[str, Any]) -> str:
-    value = payload.get("call_id")
-    if isinstance(value, float):
-        # A JSON integer past 64 bits arrives as a float, its digits already lost.
-        raise Invalid("wrong_type_call_id",
-                      "a numeric call_id must be an integer; send long ids as text")
-    call_id = fl.text(payload, "call_id", required=True).strip()
-    if not call_id:
-        raise Invalid("missing_call_id", "field 'call_id' is blank")
-    return call_id
-
-
 def from_call(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
               raw_ref: str) -> Report:
     """A generic JSON 911 call record (format ``call``)."""
     source = fl.text(payload, "source") or "json"
     area = fl.source_area(config, source)
-    call_id = _call_id(payload)
+    call_id = fl.identifier(payload, "call_id")
     type_text = fl.text(payload, "type")
     text = fl.text(payload, "text")
     if not type_text and not text:

@@ -177,14 +177,29 @@ def grid_area(lat: float | None, lon: float | None) -> str:
 
 
 
-def event_time(payload: dict[str, Any], area: SourceArea
+def event_time(payload: dict[str, Any], area: SourceArea, name: str = "time"
                ) -> tuple[int, tuple[str, ...]]:
-    """The required ISO 8601 ``time`` of a payload, local to the source's zone
-    when it has no offset."""
+    """A required ISO 8601 time field, local to the source's zone when it has no
+    offset; the dead letter's detail names the field."""
     try:
-        return parse_iso_ms(text(payload, "time", required=True), area.zone)
+        return parse_iso_ms(text(payload, name, required=True), area.zone)
     except (ValueError, OverflowError) as exc:
-        raise Invalid("bad_time", str(exc)[:200]) from exc
+        raise Invalid("bad_time", f"{name}: {exc}"[:200]) from exc
+
+
+def identifier(payload: dict[str, Any], name: str) -> str:
+    """A required id: a string, or an integer kept digit for digit.
+
+    A float is refused: an integer past 64 bits that a JSON reader turned into
+    a float has already lost digits, and a fraction is no id.
+    """
+    if isinstance(payload.get(name), float):
+        raise Invalid(f"wrong_type_{name}",
+                      f"{name!r} is a float; send a long id as a string")
+    value = text(payload, name, required=True).strip()
+    if not value:
+        raise Invalid(f"missing_{name}", f"field {name!r} is blank")
+    return value
 
 
 def mapping(payload: dict[str, Any], name: str) -> dict[str, Any]:

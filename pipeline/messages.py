@@ -45,7 +45,7 @@ def from_sms(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
              raw_ref: str) -> Report:
     """One text-to-911 message (or one part of a long one) as a report."""
     source, area = _source(config, payload)
-    message_id = _id(payload, "message_id")
+    message_id = fl.identifier(payload, "message_id")
     sender, sender_flags = _phone(payload)
     body, body_flags = _text(payload, "text", required=True)
     event_ms, time_flags = fl.event_time(payload, area)
@@ -90,7 +90,7 @@ def from_social(payload: dict[str, Any], received_ms: int, config: NormalizeConf
                 raw_ref: str) -> Report:
     """One public post as a report; a place name is kept, never made a point."""
     source, area = _source(config, payload)
-    post_id = _id(payload, "post_id")
+    post_id = fl.identifier(payload, "post_id")
     handle = fl.text(payload, "handle", required=True).strip()
     if not handle:
         raise Invalid("missing_handle", "field 'handle' is blank")
@@ -135,7 +135,7 @@ def from_app(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
              raw_ref: str) -> Report:
     """One mobile-app tip or web form as a report, with its media references."""
     source, area = _source(config, payload)
-    report_id = _id(payload, "report_id")
+    report_id = fl.identifier(payload, "report_id")
     channel = fl.text(payload, "channel") or "app"
     if channel not in APP_CHANNELS:
         raise Invalid("unknown_channel", channel[:40])
@@ -176,17 +176,6 @@ def _source(config: NormalizeConfig, payload: dict[str, Any]
     return source, fl.source_area(config, source)
 
 
-def _id(payload: dict[str, Any], name: str) -> str:
-    """An id or number: a string, or an integer kept digit for digit."""
-    if isinstance(payload.get(name), float):
-        # A float has already lost the digits past the 53rd bit.
-        raise Invalid(f"wrong_type_{name}", f"{name!r} is a float; send a string")
-    value = fl.text(payload, name, required=True).strip()
-    if not value:
-        raise Invalid(f"missing_{name}", f"field {name!r} is blank")
-    return value
-
-
 def _text(payload: dict[str, Any], name: str, required: bool = False
           ) -> tuple[str, tuple[str, ...]]:
     """A free text, unchanged; one longer than ``MAX_TEXT`` is cut and flagged."""
@@ -205,7 +194,7 @@ def _phone(payload: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
     A sender that is not a number (a carrier gateway name) is kept as sent and
     flagged: a 911 text is never dropped for its sender's format.
     """
-    sender = _id(payload, "sender")
+    sender = fl.identifier(payload, "sender")
     digits = _PHONE_SEPARATORS.sub("", sender.removeprefix("tel:"))
     if _PHONE.fullmatch(digits):
         return digits, ()
@@ -219,7 +208,7 @@ def _concat(payload: dict[str, Any]) -> tuple[str, int, int] | None:
         return None
     if not isinstance(concat, dict):
         raise Invalid("wrong_type_concat", type(concat).__name__)
-    ref = _id(concat, "ref")
+    ref = fl.identifier(concat, "ref")
     part, parts = _count(concat, "part"), _count(concat, "parts")
     if not 1 <= part <= parts <= MAX_PARTS:
         raise Invalid("bad_parts", f"part {part} of {parts} (at most {MAX_PARTS})")

@@ -220,11 +220,7 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
                raw_ref: str) -> Report:
     source = fl.text(payload, "source") or "json"
     area = fl.source_area(config, source)
-    if isinstance(payload.get("report_id"), float):
-        # As on every channel: a float has lost the digits of a long id.
-        raise Invalid("wrong_type_report_id",
-                      "'report_id' is a float; send a long id as a string")
-    report_id = fl.text(payload, "report_id", required=True)
+    report_id = fl.identifier(payload, "report_id")
     channel = fl.text(payload, "channel") or "web"
     if channel not in CHANNELS:
         raise Invalid("unknown_channel", channel[:40])

@@ -37,8 +37,7 @@ from typing import Any
 
 from pipeline import fields as fl
 from pipeline.fields import Invalid, NormalizeConfig, Parser, SourceArea
-from pipeline.localtime import parse_iso_ms
-from pipeline.schema import LOCATION_KNOWN, Report
+from pipeline.schema import Report
 
 CHANNEL = "sensor"
 #: More rounds than this in one detection is a sensor fault, not gunfire.
@@ -90,7 +89,7 @@ def from_alarm(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
     """One alarm-company event, or a newer version of one (update, cancel)."""
     source = fl.text(payload, "source") or "json"
     area = fl.source_area(config, source)
-    event_id = _id(payload, "event_id")
+    event_id = fl.identifier(payload, "event_id")
     company = fl.text(payload, "company", required=True)
 
     alarm_type, type_text, type_flags = _choice(
@@ -98,11 +97,11 @@ def from_alarm(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
     if type_flags and "ALARM" not in type_text.upper():
         type_text += " ALARM"
     status, status_flags = _status(payload)
-    event_ms, time_flags = _time(payload, "time", area)
+    event_ms, time_flags = fl.event_time(payload, area)
     version_ms, version_flags = _version(payload, status, event_ms, area)
 
     address = _address(payload)
-    lat, lon, location, accuracy_m, place_flags = _point(payload, area)
+    lat, lon, location, accuracy_m, place_flags = fl.fix(payload, "location", area)
     details: dict[str, Any] = {"alarm_type": alarm_type, "status": status,
                                "company": company}
     for name in ("zone", "zone_description", "permit"):
@@ -140,14 +139,14 @@ def from_gunshot(payload: dict[str, Any], received_ms: int, config: NormalizeCon
     """One detection of an acoustic gunshot sensor network."""
     source = fl.text(payload, "source") or "json"
     area = fl.source_area(config, source)
-    detection_id = _id(payload, "detection_id")
-    event_ms, time_flags = _time(payload, "time", area)
+    detection_id = fl.identifier(payload, "detection_id")
+    event_ms, time_flags = fl.event_time(payload, area)
 
     # The point is the detection itself: without the field there is no report,
     # with an unusable one the location is unknown (flagged), never guessed.
     if payload.get("location") is None:
         raise Invalid("missing_location", "a detection needs a 'location'")
-    lat, lon, location, accuracy_m, place_flags = _point(payload, area)
+    lat, lon, location, accuracy_m, place_flags = fl.fix(payload, "location", area)
 
     details: dict[str, Any] = {}
     rounds = _rounds(payload.get("rounds"))
@@ -182,26 +181,6 @@ def from_gunshot(payload: dict[str, Any], received_ms: int, config: NormalizeCon
         + fl.time_flags(event_ms, received_ms, config),
         details=details,
     )
-
-
-def _id(payload: dict[str, Any], name: str) -> str:
-    """A required id, string or integer, kept digit for digit."""
-    value = payload.get(name)
-    if isinstance(value, float):
-        # A fraction is no id, and an integer past 64 bits that a JSON reader
-        # turned into a float has already lost digits.
-        raise Invalid(f"wrong_type_{name}",
-                      f"{name!r} is a float; send a long id as a string")
-    return fl.text(payload, name, required=True)
-
-
-def _time(payload: dict[str, Any], name: str, area: SourceArea,
-          required: bool = True) -> tuple[int, tuple[str, ...]]:
-    stamp = fl.text(payload, name, required)
-    try:
-        return parse_iso_ms(stamp, area.zone)
-    except (ValueError, OverflowError) as exc:
-        raise Invalid("bad_time", f"{name}: {exc}"[:200]) from exc
 
 
 def _choice(payload: dict[str, Any], name: str, known: dict[str, str],
@@ -242,7 +221,7 @@ def _version(payload: dict[str, Any], status: str, event_ms: int,
         if status in ALARM_STATUSES and status != "new":
             raise Invalid("missing_updated", f"a {status!r} needs 'updated'")
         return event_ms, ()
-    version_ms, flags = _time(payload, "updated", area)
+    version_ms, flags = fl.event_time(payload, area, "updated")
     if version_ms < event_ms:
         flags += ("updated_before_time",)
     return version_ms, flags
@@ -261,22 +240,6 @@ def _address(payload: dict[str, Any]) -> str:
     postal = fl.text(premises, "postal_code")
     tail = " ".join(part for part in (state, postal) if part)
     return ", ".join(part for part in (street, city, tail) if part)
-
-
-def _point(payload: dict[str, Any], area: SourceArea
-           ) -> tuple[float | None, float | None, str, float | None,
-                      tuple[str, ...]]:
-    """``location`` {lat, lon, accuracy_m}: the point, if any, and its flags."""
-    where = payload.get("location")
-    if where is not None and not isinstance(where, dict):
-        raise Invalid("wrong_type_location", type(where).__name__)
-    where = where or {}
-    lat, lon, location, place_flags = fl.place(where.get("lat"), where.get("lon"),
-                                               area)
-    accuracy_m, accuracy_flags = fl.accuracy(where.get("accuracy_m"))
-    if location != LOCATION_KNOWN:
-        accuracy_m = None
-    return lat, lon, location, accuracy_m, place_flags + accuracy_flags
 
 
 def _rounds(value: Any) -> int | None:
