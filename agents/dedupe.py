@@ -1,7 +1,12 @@
-"""dedupe/thread: reports.normalized (keyed by cell) -> incidents.changes (by incident).
+"""dedupe: reports.normalized (keyed by region) -> incidents.changes (by incident).
 
-The open incidents of each grid cell live in a Faust table keyed by cell, so
-the matching state survives a worker restart through its changelog.
+Every report of one region (a source's service area, ``region_key``) comes in
+on one partition, so matching sees every incident a report could join. The
+region's open incidents live in a Faust table keyed by ``<region>|<cell>``:
+a batch reads and writes only the cells it touches, and the matching state
+survives a worker restart through the table's changelog. Each region's index
+of recent incidents (``pipeline.dedupe.Region``) is rebuilt from the table the
+first time the worker sees the region.
 """
 
 from __future__ import annotations
@@ -14,55 +19,71 @@ from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record
-from pipeline.dedupe import CellState, IncidentMatcher, partition_key
+from pipeline.dedupe import IncidentMatcher, Region, region_key
 from pipeline.schema import Report
 
 logger = logging.getLogger(__name__)
 STAGE = "dedupe"
 
 
-class CellBatch:
-    """One batch's cells: each read from the table once and written back once."""
+class RegionBatch:
+    """One batch's regions: each cell read from the table once, written once."""
 
-    def __init__(self, cells: TableT, matcher: IncidentMatcher, cell_deg: float):
-        self.cells, self.matcher, self.cell_deg = cells, matcher, cell_deg
-        self.states: dict[str, CellState] = {}
+    def __init__(self, cells: TableT, regions: dict[str, Region],
+                 matcher: IncidentMatcher):
+        self.cells, self.regions, self.matcher = cells, regions, matcher
+        self.used: dict[str, Region] = {}
         self.last_event: dict[str, EventT] = {}
         self.changes: dict[str, int] = {}
 
+    def region_of(self, key: str) -> Region:
+        region = self.used.get(key)
+        if region is not None:
+            return region
+        if key.startswith("u:"):
+            region = Region(key)  # a report matched with nothing: no state
+        else:
+            region = self.regions.get(key)
+            if region is None:
+                region = self.regions[key] = Region(key, self.cells.get)
+                region.rebuild(self.cells.items())
+            region.begin()
+        self.used[key] = region
+        return region
+
     async def match(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
         report = Report.from_dict(record)
-        key = partition_key(report, self.cell_deg)
-        state = self.states.get(key)
-        if state is None:
-            state = self.states[key] = CellState(self.cells.get(key))
-        change = self.matcher.apply(state, report)
+        key = region_key(report)
+        change = self.matcher.apply(self.region_of(key), report)
         self.last_event[key] = event
         self.changes[change.change] = self.changes.get(change.change, 0) + 1
         await out.send("incidents.changes", change.incident_id, change.to_dict())
 
     def write_back(self) -> None:
-        for key, state in self.states.items():
+        for key, region in self.used.items():
             if key.startswith("u:"):
-                continue  # a report with no point has no cell to keep
+                continue  # a report matched with nothing has no state to keep
+            # The cells go to the changelog partition of the region's messages.
             as_current(self.last_event[key])
-            self.cells[key] = state.to_dict()
+            for cell in region.changed:
+                self.cells[cell] = region.cells[cell].to_dict()
 
 
 def install(ctx: Context) -> None:
-    matcher = IncidentMatcher(ctx.models.kinds, ctx.models.match)
+    matcher = IncidentMatcher(ctx.models.kinds, ctx.models.match, ctx.models.places)
     cells = ctx.app.Table(
         "dedupe-cells",
         default=None,
         partitions=ctx.specs["reports.normalized"].partitions,
     )
+    regions: dict[str, Region] = {}
 
     @ctx.app.agent(ctx.topic("reports.normalized"), name="dedupe")
     async def dedupe_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            batch = CellBatch(cells, matcher, ctx.models.match.cell_deg)
+            batch = RegionBatch(cells, regions, matcher)
             done = await each_record(ctx, out, events, STAGE, batch.match)
             batch.write_back()
             await out.delivered()

@@ -1,5 +1,6 @@
-"""normalize: raw channel payloads -> reports.normalized, or reports.by_reporter
-when a report has a reporter (its thread comes first), or reports.deadletter."""
+"""normalize: raw channel payloads -> reports.normalized (keyed by region), or
+reports.by_reporter when a report has a reporter (its thread comes first), or
+reports.deadletter."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from faust.types import EventT, StreamT
 
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
-from pipeline.dedupe import partition_key
+from pipeline.dedupe import region_key
 from pipeline.localtime import IMPLAUSIBLE_TIME
 from pipeline.normalize import Rejection, normalize
 
@@ -38,7 +39,6 @@ def install(ctx: Context) -> None:
     formats = {name: ctx.specs[name].format or "" for name in raw_names}
     source = ctx.app.topic(*raw_names, value_serializer="raw", key_serializer="raw")
     config = ctx.models.normalize
-    cell_deg = ctx.models.match.cell_deg
 
     @ctx.app.agent(source, name="normalize")
     async def normalize_agent(stream: StreamT) -> None:
@@ -65,7 +65,7 @@ def install(ctx: Context) -> None:
                                        result.to_dict())
                     else:
                         await out.send("reports.normalized",
-                                       partition_key(result, cell_deg),
+                                       region_key(result),
                                        result.to_dict())
                     if not set(result.flags) & IMPLAUSIBLE_TIME:
                         category = result.discipline or result.kind

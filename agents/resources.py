@@ -16,6 +16,7 @@ from pipeline.fields import NormalizeConfig, SourceArea
 from pipeline.geo import Box
 from pipeline.kinds import KindTable
 from pipeline.localtime import zone
+from pipeline.places import Gazetteer
 from pipeline.route import RouteParams
 from pipeline.score import PriorityScorer
 from pipeline.surge import SurgeParams
@@ -78,6 +79,8 @@ class Models:
     surge: SurgeParams
     #: How a reporter's follow-ups borrow their last fix (``pipeline/thread.py``).
     thread: ThreadParams
+    #: Place names with a centre and radius, per source (``pipeline/places.py``).
+    places: Gazetteer
 
 
 def match_follow_up_s(models_dir: Path) -> float:
@@ -117,6 +120,7 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             alerts=AlertRules.from_config(read_yaml(models_dir / "alert_rules.yaml")),
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
             thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
+            places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(

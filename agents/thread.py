@@ -1,4 +1,4 @@
-"""thread: reports.by_reporter (keyed by reporter) -> reports.normalized (by cell).
+"""thread: reports.by_reporter (keyed by reporter) -> reports.normalized (by region).
 
 Each reporter's thread (their last fix) lives in a table keyed by the
 reporter's keyed hash; a follow-up without a place takes it
@@ -17,7 +17,7 @@ from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record
 from pipeline.alert import SentLog
 from pipeline.bundle import partition_for
-from pipeline.dedupe import partition_key
+from pipeline.dedupe import region_key
 from pipeline.schema import Report
 from pipeline.thread import ThreadParams, follow_up
 
@@ -28,9 +28,9 @@ class ThreadBatch:
     """One batch's threads: each read from the table once, written back once."""
 
     def __init__(self, threads: TableT, quiet: dict[int, SentLog],
-                 params: ThreadParams, cell_deg: float):
+                 params: ThreadParams):
         self.threads, self.quiet = threads, quiet
-        self.params, self.cell_deg = params, cell_deg
+        self.params = params
         self.states: dict[str, dict[str, Any]] = {}
         self.last_event: dict[str, EventT] = {}
         self.lent = 0
@@ -46,7 +46,7 @@ class ThreadBatch:
         self.lent += followed is not report
         self.last_event[key] = event
         self.log_of(event.message.partition).touch(key, report.event_ms)
-        await out.send("reports.normalized", partition_key(followed, self.cell_deg),
+        await out.send("reports.normalized", region_key(followed),
                        followed.to_dict())
 
     def log_of(self, partition: int) -> SentLog:
@@ -77,7 +77,6 @@ class ThreadBatch:
 
 def install(ctx: Context) -> None:
     params = ctx.models.thread
-    cell_deg = ctx.models.match.cell_deg
     threads = ctx.app.Table("reporter-threads", default=None,
                             partitions=ctx.specs["reports.by_reporter"].partitions)
     # Which threads went quiet, per partition (the same bookkeeping as the
@@ -89,7 +88,7 @@ def install(ctx: Context) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            batch = ThreadBatch(threads, quiet, params, cell_deg)
+            batch = ThreadBatch(threads, quiet, params)
             done = await each_record(ctx, out, events, STAGE, batch.thread)
             batch.write_back(list(events))
             await out.delivered()

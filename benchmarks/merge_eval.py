@@ -10,7 +10,7 @@ Two data sets, scored the same way in one run:
   10 minutes are taken as one incident (``../shared/data/README.md``).
 
 Each report goes through ``normalize`` and the dedupe matcher exactly as the
-worker runs them (cells keyed by ``partition_key``, reports in arrival order);
+worker runs them (regions keyed by ``region_key``, reports in arrival order);
 the predicted incident of a report is the incident its change names. Threads
 are predicted by reporter identity (the keyed hash): a report with no reporter
 is a thread of its own. The baseline is the industry rule "same place within
@@ -35,7 +35,7 @@ from agents.resources import Models, load_models
 from agents.settings import Settings
 from benchmarks.scenario import baseline_clusters, generate, pairwise_scores
 from benchmarks.workload import say
-from pipeline.dedupe import CellState, IncidentMatcher, partition_key
+from pipeline.dedupe import IncidentMatcher, Region, region_key
 from pipeline.normalize import normalize
 from pipeline.schema import Report
 from pipeline.thread import follow_up
@@ -51,17 +51,17 @@ SAME_POINT_WINDOW_MS = 10 * 60_000
 def match(models: Models, reports: Iterable[Report], threads: bool = True
           ) -> dict[str, str]:
     """report id -> incident id, as the thread and dedupe stages decide them."""
-    matcher = IncidentMatcher(models.kinds, models.match)
-    cells: dict[str, CellState] = {}
+    matcher = IncidentMatcher(models.kinds, models.match, models.places)
+    regions: dict[str, Region] = {}
     reporters: dict[str, dict[str, Any]] = {}
     incident_of: dict[str, str] = {}
     for report in reports:
         if threads and report.reporter:
             report = follow_up(reporters.setdefault(report.reporter, {}), report,
                                models.thread)
-        key = partition_key(report, models.match.cell_deg)
-        cell = cells.setdefault(key, CellState())
-        change = matcher.apply(cell, report)
+        key = region_key(report)
+        region = regions.setdefault(key, Region(key))
+        change = matcher.apply(region, report)
         incident_of.setdefault(report.report_id, change.incident_id)
     return incident_of
 

@@ -1,26 +1,41 @@
 """Reports of one incident become one incident.
 
-Reports are partitioned by the grid cell of their point (``partition_key``); a
-``CellState`` holds the open incidents of one cell. A report joins the open
-incident that is near in space (``radius_m`` plus both fixes' uncertainty), near
-in event time (``window_s``) and of a compatible kind, choosing the one with the
-highest confidence; otherwise it opens a new incident.
+Reports are partitioned by region (``region_key``: every report of one source,
+an agency's service area, meets in one partition) and matched there against
+the open incidents of the grid cells around them; a ``CellState`` holds the
+open incidents of one cell and is stored apart, so a batch reads and writes
+only the cells it touches (``Region``). A report with a point joins the open
+incident that is near in space (``radius_m`` plus both fixes' uncertainty,
+each counted up to ``max_accuracy_m``), in any cell within reach, near in
+event time (``window_s``) and of a compatible kind, choosing the one with the
+highest confidence; otherwise it opens a new incident in its own cell.
 
-Idempotent: a report already seen in the cell changes nothing (``repeat``), also
-after its incident left the state: report ids are remembered for ``seen_ttl_s``
-of event time, longer than incidents stay open. Two versions of one report (a
-source that updates its records: ``Report.version_ms``): the newer one updates
-the incident (``updated``), an older one or an exact copy is a ``repeat``.
-Bounded: an incident with no report for ``stale_after_s`` of event time leaves the
-cell state, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
+A report without a point still says where: a street it names
+(``pipeline/places.py``) that an incident's reports named too, or a town whose
+circle (``models/places.yaml``) holds the incident's point, within
+``placeless_window_s``. A town's circle is weak evidence: when it fits two
+incidents about equally well (``weak_margin``) the report joins neither. A
+follow-up from a reporter of an open incident joins it (``follow_up_s``). An
+incident opened without a point takes the first point that joins it.
+
+Idempotent: a report already seen changes nothing (``repeat``), also after its
+incident left the state: report ids are remembered, in the cell of the report's
+point (or a shard of the region's cells of reports without one), for
+``seen_ttl_s`` of event time, longer than incidents stay open. Two versions of
+one report (a source that updates its records: ``Report.version_ms``): the
+newer one updates the incident (``updated``), an older one or an exact copy is
+a ``repeat``. Late reports (by event time) join like any other: the gap is
+measured to the incident's span of event times. Bounded: an incident with no
+report for ``stale_after_s`` of event time (by the region's clock) leaves its
+cell, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
 ``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
 
-A report with no usable point cannot be matched by place, and one whose time
-is implausible (far future or past) cannot be matched by time, nor may it move
-the cell's clock: either opens its own incident, whose id derives from the
-report id (so a redelivery names the same incident) but differs from the id
-the same report opens when it can be matched (so a copy without a place never
-resets that incident).
+A report whose time is implausible (far future or past) cannot be matched by
+time, nor may it move a clock: it opens its own incident, whose id derives
+from the report id (so a redelivery names the same incident) but differs from
+the id the same report opens when it can be matched (so a copy without a
+plausible time never resets that incident); a copy without a point likewise
+opens one named apart.
 
 >>> from pipeline.kinds import KindTable
 >>> from pipeline.schema import Report
@@ -32,25 +47,27 @@ resets that incident).
 ...     return Report(report_id=rid, source="t", channel="911",
 ...                   event_ms=minute * 60_000, received_ms=0, kind="collision",
 ...                   type_text="ACCIDENT", lat=lat, lon=-75.0, location="known")
->>> cell = CellState()
->>> matcher.apply(cell, report("a", 40.0, 0)).change
+>>> region = Region()
+>>> matcher.apply(region, report("a", 40.0, 0)).change
 'new'
->>> joined = matcher.apply(cell, report("b", 40.0005, 3))
+>>> joined = matcher.apply(region, report("b", 40.0005, 3))
 >>> joined.change, joined.report_count, joined.merge["reasons"][0]
 ('merged', 2, 'distance 56 m <= 150 m')
->>> matcher.apply(cell, report("b", 40.0005, 3)).change
+>>> matcher.apply(region, report("b", 40.0005, 3)).change
 'repeat'
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.geo import cell_key, distance_m
-from pipeline.kinds import KindTable
+from pipeline.geo import cell_key, cells_within, distance_m
+from pipeline.kinds import OTHER, KindTable
 from pipeline.localtime import IMPLAUSIBLE_TIME
+from pipeline.places import Gazetteer, place_name, street_names
 from pipeline.schema import (
     MERGED,
     NEW,
@@ -63,6 +80,10 @@ from pipeline.schema import (
 
 MAX_REPORT_IDS = 100
 MAX_REPORTERS = 20
+MAX_STREETS = 12
+STRONG, WEAK = "strong", "weak"
+#: Cells the reports without a point of one region are remembered in.
+PLACELESS_SHARDS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +99,15 @@ class MatchParams:
     #: A report from a reporter already in an open incident joins it within
     #: this long (event time) and the usual distance, whatever its kind says.
     follow_up_s: float = 1800.0
+    #: A report without a point joins an incident this long (event time) apart
+    #: when it names one of its streets, or its town holds the incident.
+    placeless_window_s: float = 1200.0
+    #: A fix's uncertainty counts up to this much; a worse one is no better
+    #: than this (and bounds the cells searched around a point).
+    max_accuracy_m: float = 1000.0
+    #: A town's circle that fits two incidents this close in confidence
+    #: joins neither.
+    weak_margin: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
@@ -99,10 +129,17 @@ def incident_id_for(report_id: str) -> str:
     return "I-" + hashlib.sha1(report_id.encode()).hexdigest()[:16]
 
 
-def partition_key(report: Report, cell_deg: float) -> str:
-    """Where a report is matched: its grid cell, or alone when it cannot be."""
-    if _matchable(report) and report.lat is not None and report.lon is not None:
-        return cell_key(report.lat, report.lon, cell_deg)
+def region_key(report: Report) -> str:
+    """Where a report is matched: with every report of its source, or alone.
+
+    A source is one agency's service area (``models/service_areas.yaml``); all
+    its reports meet in one partition, so two reports either side of a cell
+    border, or one without a point, can find the incident they belong to
+    whatever partition their raw message came in on. A report whose time is
+    implausible cannot be matched and goes alone.
+    """
+    if _matchable(report):
+        return "r:" + report.source
     return "u:" + report.report_id
 
 
@@ -115,7 +152,7 @@ class CellState:
     def __init__(self, data: dict[str, Any] | None = None):
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
-        # report id -> [incident id, event ms], oldest first (insertion order).
+        # report id -> [incident id, event ms, version, home cell], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
 
@@ -132,106 +169,303 @@ class CellState:
             excess -= 1
 
 
+class Region:
+    """The matching state of one region: its cells and an index of its incidents.
+
+    Cells are read through ``load`` (the dedupe table, keyed
+    ``<region>|<cell>``) once each and kept until ``begin``; ``changed`` names
+    the ones to write back. ``recent`` (incident id -> [home cell, last event
+    ms]) finds the incidents a report without a point can join, and
+    ``unplaced`` those opened without a point that a report with one can; both
+    are derived from the cells, kept in memory, and rebuilt from them after a
+    restart (``rebuild``). An entry leaves once its incident is quiet past
+    the longest window the index serves, or leaves its cell.
+    """
+
+    def __init__(self, name: str = "r:",
+                 load: Callable[[str], dict[str, Any] | None] | None = None):
+        self.name = name
+        self.load = load or (lambda key: None)
+        self.cells: dict[str, CellState] = {}
+        self.changed: set[str] = set()
+        self.recent: dict[str, list[Any]] = {}
+        #: The recent incidents whose home is a cell of reports without a point.
+        self.unplaced: dict[str, list[Any]] = {}
+        self.clock_ms = 0
+
+    def index(self, incident: dict[str, Any], home: str) -> None:
+        entry = [home, incident["last_ms"]]
+        self.recent[incident["id"]] = entry
+        if home.startswith(self.name + "|p"):
+            self.unplaced[incident["id"]] = entry
+
+    def forget(self, incident_id: str) -> None:
+        self.recent.pop(incident_id, None)
+        self.unplaced.pop(incident_id, None)
+
+    def begin(self) -> None:
+        """A new batch: cells are read again from ``load``."""
+        self.cells.clear()
+        self.changed.clear()
+
+    def cell(self, key: str) -> CellState:
+        state = self.cells.get(key)
+        if state is None:
+            state = self.cells[key] = CellState(self.load(key))
+            self.clock_ms = max(self.clock_ms, state.clock_ms)
+        return state
+
+    def rebuild(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Index the open incidents of stored cells (``key``, cell dict)."""
+        prefix = self.name + "|"
+        for key, value in items:
+            if not key.startswith(prefix) or not isinstance(value, dict):
+                continue
+            state = CellState(value)
+            self.clock_ms = max(self.clock_ms, state.clock_ms)
+            for incident in state.open.values():
+                self.index(incident, key)
+
+    @property
+    def open(self) -> dict[str, dict[str, Any]]:
+        """Every open incident of the cells read so far."""
+        return {i: inc for cell in self.cells.values() for i, inc in cell.open.items()}
+
+    @property
+    def seen(self) -> dict[str, list[Any]]:
+        """Every report id remembered by the cells read so far."""
+        return {r: s for cell in self.cells.values() for r, s in cell.seen.items()}
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The cells read so far as the table holds them."""
+        return {key: cell.to_dict() for key, cell in self.cells.items()}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    confidence: float
+    incident: dict[str, Any]
+    home: str
+    merge: Merge
+    #: How the place agrees: STRONG (a point or a street) or WEAK (a town's
+    #: circle).
+    evidence: str
+
+
 class IncidentMatcher:
     """Decides, report by report, which incident each one belongs to."""
 
-    def __init__(self, kinds: KindTable, params: MatchParams):
+    def __init__(self, kinds: KindTable, params: MatchParams,
+                 places: Gazetteer | None = None):
         self.kinds = kinds
         self.params = params
+        self.places = places or Gazetteer()
 
-    def apply(self, cell: CellState, report: Report) -> IncidentChange:
-        """Add ``report`` to ``cell`` (in place) and say what changed."""
+    def apply(self, region: Region, report: Report) -> IncidentChange:
+        """Add ``report`` to ``region`` (in place) and say what changed."""
         if not _matchable(report):
-            return self._change(self._open(cell, report), report, NEW, None)
+            return self._change(self._open(region, None, report), report, NEW, None)
 
-        known = cell.seen.get(report.report_id)
+        own = self._own_key(region, report)
+        known = region.cell(own).seen.get(report.report_id)
         if known is not None:
-            incident = cell.open.get(known[0])
+            home = known[3] if len(known) > 3 else own
+            incident = region.cell(home).open.get(known[0])
             if incident is not None and report.version_ms > _version(known):
-                self._update(cell, incident, report)
+                self._update(region, home, incident, own, report)
                 return self._change(incident, report, UPDATED, None)
             incident = incident or _closed(known[0], report)
             return self._change(incident, report, REPEAT, None)
 
-        self._expire(cell, report.event_ms)
-        best = self._best_match(cell, report)
+        region.clock_ms = max(region.clock_ms, report.event_ms)
+        best = self._best_match(region, report)
         if best is None:
-            incident = self._open(cell, report)
+            incident = self._open(region, own, report)
             return self._change(incident, report, NEW, None)
 
-        incident, merge = best
-        self._join(cell, incident, report)
-        return self._change(incident, report, MERGED, merge)
+        self._join(region, best.home, best.incident, own, report)
+        return self._change(best.incident, report, MERGED, best.merge.to_dict())
 
-    def _expire(self, cell: CellState, event_ms: int) -> None:
-        cell.clock_ms = max(cell.clock_ms, event_ms)
-        horizon = cell.clock_ms - self.params.stale_after_s * 1000
-        stale = [i for i, inc in cell.open.items() if inc["last_ms"] < horizon]
-        for incident_id in stale:
-            del cell.open[incident_id]
-        cell.forget_seen(cell.clock_ms - self.params.seen_ttl_s * 1000,
-                         self.params.max_seen_per_cell - 1)
-
-    def _best_match(self, cell: CellState, report: Report
-                    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        params = self.params
-        best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
-        for incident in cell.open.values():
-            if incident["lat"] is None:
-                continue
-            # A follow-up from a reporter of this incident: their own words
-            # ("still here, he is bleeding") rarely name the kind again.
-            same_reporter = bool(report.reporter) and report.reporter in \
-                incident.get("reporters", ())
-            kinds = incident["kinds"]
-            if not same_reporter and not any(
-                    self.kinds.compatible(report.kind, k) for k in kinds):
-                continue
-            gap_s = _gap_s(incident, report.event_ms)
-            if gap_s > (params.follow_up_s if same_reporter else params.window_s):
-                continue
-            limit_m = params.radius_m + (report.accuracy_m or 0.0) + incident["acc_m"]
+    def _own_key(self, region: Region, report: Report) -> str:
+        """The cell that remembers a report: its point's, or for a report
+        without one a shard of the region's cells of such reports (by id)."""
+        if report.has_point:
             assert report.lat is not None and report.lon is not None
-            dist_m = distance_m(report.lat, report.lon,
-                                incident["lat"], incident["lon"])
-            if dist_m > limit_m:
+            cell = cell_key(report.lat, report.lon, self.params.cell_deg)
+            return f"{region.name}|{cell}"
+        shard = int(hashlib.sha1(report.report_id.encode()).hexdigest()[:8], 16)
+        return f"{region.name}|p{shard % PLACELESS_SHARDS}"
+
+    def _expired(self, region: Region, key: str) -> CellState:
+        """A cell, after the incidents gone quiet by the region's clock left it."""
+        cell = region.cell(key)
+        if cell.clock_ms < region.clock_ms:
+            cell.clock_ms = region.clock_ms
+            horizon = cell.clock_ms - self.params.stale_after_s * 1000
+            stale = [i for i, inc in cell.open.items() if inc["last_ms"] < horizon]
+            for incident_id in stale:
+                del cell.open[incident_id]
+                region.forget(incident_id)
+            seen = len(cell.seen)
+            cell.forget_seen(cell.clock_ms - self.params.seen_ttl_s * 1000,
+                             self.params.max_seen_per_cell - 1)
+            if stale or len(cell.seen) != seen:
+                region.changed.add(key)
+        return cell
+
+    def _candidates(self, region: Region, report: Report
+                    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(home cell, incident) of every open incident ``report`` could join."""
+        if report.has_point:
+            assert report.lat is not None and report.lon is not None
+            reach_m = self.params.radius_m + 2 * self.params.max_accuracy_m
+            for key in cells_within(report.lat, report.lon, reach_m,
+                                    self.params.cell_deg):
+                home = f"{region.name}|{key}"
+                for incident in self._expired(region, home).open.values():
+                    yield home, incident
+            indexed = region.unplaced
+        else:
+            indexed = region.recent
+        # The index: incidents opened without a point (for a report with one),
+        # or every recent incident of the region (for a report without one).
+        horizon = region.clock_ms - max(self.params.placeless_window_s,
+                                        self.params.follow_up_s) * 1000
+        for incident_id, (home, last_ms) in list(indexed.items()):
+            if last_ms < horizon:
+                # Past every window the index serves: reports with a point
+                # still find it in its cell, and a join indexes it again.
+                region.forget(incident_id)
                 continue
+            found = self._expired(region, home).open.get(incident_id)
+            if found is None:
+                region.forget(incident_id)
+                continue
+            yield home, found
 
-            same_kind = report.kind in incident["kinds"]
-            window_s = params.follow_up_s if same_reporter else params.window_s
-            confidence = round(
-                0.5 * (1 - dist_m / limit_m)
-                + 0.3 * (1 - gap_s / window_s)
-                + 0.2 * (1.0 if same_kind or same_reporter else 0.5),
-                3,
-            )
-            if best is None or confidence > best[0]:
-                if same_reporter:
-                    kind_reason = "same reporter (a follow-up)"
-                elif same_kind:
-                    kind_reason = f"same kind {report.kind}"
-                else:
-                    kind_reason = (f"kind {report.kind} compatible with "
-                                   f"{incident['kind']}")
-                merge = Merge(
-                    reasons=(
-                        f"distance {dist_m:.0f} m <= {limit_m:.0f} m",
-                        f"{gap_s / 60:.1f} min apart <= {window_s / 60:.0f} min",
-                        kind_reason,
-                    ),
-                    confidence=confidence,
-                    distance_m=round(dist_m, 1),
-                    gap_s=round(gap_s, 1),
-                )
-                best = (confidence, incident, merge.to_dict())
-        return None if best is None else (best[1], best[2])
+    def _best_match(self, region: Region, report: Report) -> _Candidate | None:
+        candidates = [c for key, incident in self._candidates(region, report)
+                      if (c := self._candidate(report, key, incident)) is not None]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda c: (-c.confidence, c.incident["id"]))
+        best = candidates[0]
+        if best.evidence == WEAK and len(candidates) > 1 and (
+                best.confidence - candidates[1].confidence < self.params.weak_margin):
+            return None  # a town's circle that fits two incidents decides nothing
+        return best
 
-    def _open(self, cell: CellState, report: Report) -> dict[str, Any]:
-        # A report that cannot be matched opens an incident of its own, named
-        # apart from the one the same report id opens with a point and a
-        # plausible time: a copy without a place must not reset that one.
-        matchable = _matchable(report)
-        name = report.report_id if matchable else f"alone:{report.report_id}"
+    def _candidate(self, report: Report, key: str, incident: dict[str, Any]
+                   ) -> _Candidate | None:
+        params = self.params
+        # A follow-up from a reporter of this incident: their own words
+        # ("still here, he is bleeding") rarely name the kind again.
+        same_reporter = bool(report.reporter) and report.reporter in \
+            incident.get("reporters", ())
+        same_kind = report.kind in incident["kinds"]
+        compatible = same_kind or any(
+            self.kinds.compatible(report.kind, k) for k in incident["kinds"])
+        placed = report.has_point and incident["lat"] is not None
+        if same_reporter:
+            window_s = params.follow_up_s
+        elif placed:
+            window_s = params.window_s
+        else:
+            window_s = params.placeless_window_s
+        gap_s = _gap_s(incident, report.event_ms)
+        if gap_s > window_s:
+            return None
+
+        dist: float | None = None
+        evidence = STRONG
+        if placed:
+            assert report.lat is not None and report.lon is not None
+            limit_m = (params.radius_m + min(report.accuracy_m or 0.0,
+                                             params.max_accuracy_m)
+                       + min(incident["acc_m"], params.max_accuracy_m))
+            dist = distance_m(report.lat, report.lon, incident["lat"], incident["lon"])
+            if dist > limit_m:
+                return None
+            if not (compatible or same_reporter):
+                return None
+            place = 1 - dist / limit_m
+            place_reason = f"distance {dist:.0f} m <= {limit_m:.0f} m"
+        else:
+            found = self._place_evidence(report, incident)
+            kind_free = report.kind == OTHER or incident["kind"] == OTHER
+            if found is not None:
+                place, place_reason, evidence = found
+            elif same_reporter:
+                place, place_reason = 0.5, "no place; the reporter's open incident"
+            else:
+                return None
+            if not (compatible or same_reporter or kind_free):
+                return None
+
+        if same_reporter:
+            kind_score, kind_reason = 1.0, "same reporter (a follow-up)"
+        elif same_kind:
+            kind_score, kind_reason = 1.0, f"same kind {report.kind}"
+        elif compatible:
+            kind_score = 0.5
+            kind_reason = f"kind {report.kind} compatible with {incident['kind']}"
+        else:
+            kind_score = 0.25
+            kind_reason = f"kind {report.kind}: the words name no kind"
+        confidence = round(0.5 * place + 0.3 * (1 - gap_s / window_s)
+                           + 0.2 * kind_score, 3)
+        merge = Merge(
+            reasons=(place_reason,
+                     f"{gap_s / 60:.1f} min apart <= {window_s / 60:.0f} min",
+                     kind_reason),
+            confidence=confidence,
+            distance_m=None if dist is None else round(dist, 1),
+            gap_s=round(gap_s, 1),
+        )
+        return _Candidate(confidence, incident, key, merge, evidence)
+
+    def _place_evidence(self, report: Report, incident: dict[str, Any]
+                        ) -> tuple[float, str, str] | None:
+        """How a report and an incident, one of them without a point, agree on
+        the place: (strength, reason, STRONG or WEAK), or None."""
+        shared = _streets_of(report) & set(incident.get("streets", ()))
+        if shared:
+            return 0.9, f"both name {sorted(shared)[0]}", STRONG
+        circle = self.places.find(report.source, report.address)
+        if circle is not None and incident["lat"] is not None:
+            lat, lon, radius = circle
+            dist = distance_m(lat, lon, incident["lat"], incident["lon"])
+            if dist <= radius + min(incident["acc_m"], self.params.max_accuracy_m):
+                return (0.5 * (1 - dist / (2 * radius)),
+                        f"incident inside {report.address} ({radius / 1000:.1f} km)",
+                        WEAK)
+            return None
+        place = incident.get("place")
+        if place and report.has_point:
+            assert report.lat is not None and report.lon is not None
+            lat, lon, radius = place
+            dist = distance_m(lat, lon, report.lat, report.lon)
+            if dist <= radius + min(report.accuracy_m or 0.0,
+                                    self.params.max_accuracy_m):
+                return (0.5 * (1 - dist / (2 * radius)),
+                        f"report inside the incident's {incident['place_name']}", WEAK)
+        elif place and circle is not None and incident.get("place_name") == \
+                place_name(report.address):
+            return 0.3, f"both from {report.address}", WEAK
+        return None
+
+    def _open(self, region: Region, home: str | None, report: Report
+              ) -> dict[str, Any]:
+        # A report that cannot be matched (``home`` None) opens an incident of
+        # its own, and one without a point opens one named apart from the one
+        # the same report id opens with a point and a plausible time: a copy
+        # without them must not reset that one.
+        if home is None:
+            name = f"alone:{report.report_id}"
+        elif report.has_point:
+            name = report.report_id
+        else:
+            name = f"nofix:{report.report_id}"
         incident: dict[str, Any] = {
             "id": incident_id_for(name),
             "kind": report.kind,
@@ -246,21 +480,45 @@ class IncidentMatcher:
             "report_ids": [report.report_id],
             "texts": [_text_of(report)],
             "reporters": [report.reporter] if report.reporter else [],
+            "streets": sorted(_streets_of(report))[:MAX_STREETS],
         }
-        if matchable:
-            # Room for the new incident: the longest-quiet ones leave first.
-            overflow = len(cell.open) - self.params.max_open_per_cell + 1
-            if overflow > 0:
-                oldest = sorted(cell.open, key=lambda i: cell.open[i]["last_ms"])
-                for incident_id in oldest[:overflow]:
-                    del cell.open[incident_id]
-            cell.open[incident["id"]] = incident
-            cell.seen[report.report_id] = _seen(incident, report)
+        if not report.has_point:
+            circle = self.places.find(report.source, report.address)
+            if circle is not None:
+                incident["place"] = list(circle)
+                incident["place_name"] = place_name(report.address)
+        if home is None:
+            return incident
+        cell = region.cell(home)
+        # Room for the new incident: the longest-quiet ones leave first.
+        overflow = len(cell.open) - self.params.max_open_per_cell + 1
+        if overflow > 0:
+            oldest = sorted(cell.open, key=lambda i: cell.open[i]["last_ms"])
+            for incident_id in oldest[:overflow]:
+                del cell.open[incident_id]
+                region.forget(incident_id)
+        cell.open[incident["id"]] = incident
+        region.index(incident, home)
+        region.changed.add(home)
+        self._remember(region, self._own_key(region, report), incident, home, report)
         return incident
 
-    def _join(self, cell: CellState, incident: dict[str, Any], report: Report) -> None:
+    def _remember(self, region: Region, own: str, incident: dict[str, Any],
+                  home: str, report: Report) -> None:
+        region.cell(own).seen[report.report_id] = [
+            incident["id"], report.event_ms, report.version_ms, home]
+        region.changed.add(own)
+
+    def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
+              report: Report) -> None:
         if report.kind not in incident["kinds"]:
             incident["kinds"].append(report.kind)
+        if incident["kind"] == OTHER and report.kind != OTHER:
+            incident["kind"] = report.kind
+        if incident["lat"] is None and report.has_point:
+            # The first point of an incident opened without one.
+            incident["lat"], incident["lon"] = report.lat, report.lon
+            incident["acc_m"] = report.accuracy_m or 0.0
         incident["first_ms"] = min(incident["first_ms"], report.event_ms)
         incident["last_ms"] = max(incident["last_ms"], report.event_ms)
         incident["count"] += 1
@@ -273,10 +531,16 @@ class IncidentMatcher:
         reporters = incident.setdefault("reporters", [])
         if report.reporter and report.reporter not in reporters:
             reporters[:] = [*reporters, report.reporter][-MAX_REPORTERS:]
-        cell.seen[report.report_id] = _seen(incident, report)
+        streets = _streets_of(report) - set(incident.get("streets", ()))
+        if streets:
+            incident["streets"] = [*incident.get("streets", ()),
+                                   *sorted(streets)][:MAX_STREETS]
+        region.index(incident, home)
+        region.changed.add(home)
+        self._remember(region, own, incident, home, report)
 
-    def _update(self, cell: CellState, incident: dict[str, Any],
-                report: Report) -> None:
+    def _update(self, region: Region, home: str, incident: dict[str, Any],
+                own: str, report: Report) -> None:
         """A newer version of a report the incident holds: its kind and text
         join the incident's, its times widen the span; the count stays."""
         if report.kind not in incident["kinds"]:
@@ -286,7 +550,8 @@ class IncidentMatcher:
         text = _text_of(report)
         if text not in incident["texts"]:
             incident["texts"] = (incident["texts"] + [text])[-self.params.max_texts:]
-        cell.seen[report.report_id] = _seen(incident, report)
+        region.changed.add(home)
+        self._remember(region, own, incident, home, report)
 
     @staticmethod
     def _change(incident: dict[str, Any], report: Report, change: str,
@@ -315,19 +580,15 @@ class IncidentMatcher:
         )
 
 
-def _seen(incident: dict[str, Any], report: Report) -> list[Any]:
-    """What a cell remembers of a report: its incident, event time, version."""
-    return [incident["id"], report.event_ms, report.version_ms]
-
-
 def _version(seen: list[Any]) -> int:
     # States written before versions were kept hold two items.
     return int(seen[2]) if len(seen) > 2 else 0
 
 
 def _matchable(report: Report) -> bool:
-    """A known point and a plausible time: what matching needs."""
-    return report.has_point and not IMPLAUSIBLE_TIME.intersection(report.flags)
+    """A plausible time: what matching needs (a point, a street or a town
+    name, or the reporter tell where)."""
+    return not IMPLAUSIBLE_TIME.intersection(report.flags)
 
 
 def _closed(incident_id: str, report: Report) -> dict[str, Any]:
@@ -351,6 +612,10 @@ def _gap_s(incident: dict[str, Any], event_ms: int) -> float:
     first, last = incident["first_ms"], incident["last_ms"]
     edge = first if event_ms < first else last
     return abs(event_ms - edge) / 1000
+
+
+def _streets_of(report: Report) -> frozenset[str]:
+    return street_names(f"{report.address} {report.type_text} {report.text}")
 
 
 def _text_of(report: Report) -> str:

@@ -28,7 +28,39 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def cell_key(lat: float, lon: float, cell_deg: float) -> str:
     """The grid cell holding a point: the partition key of place-keyed stages."""
-    return f"c:{math.floor(lat / cell_deg)}:{math.floor(lon / cell_deg)}"
+    per_turn = round(360 / cell_deg)
+    col = (math.floor(lon / cell_deg) + per_turn // 2) % per_turn - per_turn // 2
+    return f"c:{math.floor(lat / cell_deg)}:{col}"
+
+
+def cells_within(lat: float, lon: float, reach_m: float, cell_deg: float
+                 ) -> list[str]:
+    """Every grid cell with a point within ``reach_m`` of (lat, lon).
+
+    A box of the reach in degrees, wider in longitude by 1 / cos(latitude) so
+    it holds at high latitudes, and wrapped across the 180th meridian; near a
+    pole it takes every longitude.
+
+    >>> cells_within(40.0249, -75.0005, 100, 0.05)
+    ['c:800:-1501', 'c:800:-1500']
+    >>> cells_within(0.01, 179.999, 200, 0.05)[-1]
+    'c:0:-3600'
+    """
+    dlat = reach_m / 111_320.0
+    cos_lat = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
+    dlon = 180.0 if cos_lat < 1e-3 else min(180.0, reach_m / (111_320.0 * cos_lat))
+    rows = range(math.floor(max(-90.0, lat - dlat) / cell_deg),
+                 math.floor(min(90.0, lat + dlat) / cell_deg) + 1)
+    per_turn = round(360 / cell_deg)
+    first = math.floor((lon - dlon) / cell_deg)
+    last = math.floor((lon + dlon) / cell_deg)
+    cols: list[int] = []
+    for col in range(first, min(last, first + per_turn - 1) + 1):
+        # Wrap into [-180, 180): a cell past the meridian is the one beyond it.
+        wrapped = (col + per_turn // 2) % per_turn - per_turn // 2
+        if wrapped not in cols:
+            cols.append(wrapped)
+    return [f"c:{row}:{col}" for row in rows for col in cols]
 
 
 def valid_point(lat: object, lon: object) -> bool:

@@ -133,7 +133,9 @@ class Merge:
 
     reasons: tuple[str, ...]
     confidence: float
-    distance_m: float
+    #: None when the report or the incident has no point (matched by a street
+    #: or a town, or as the reporter's follow-up).
+    distance_m: float | None
     gap_s: float
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,13 +12,13 @@ import pytest
 from agents.resources import Models
 from pipeline.dedupe import (
     MAX_REPORT_IDS,
-    CellState,
     IncidentMatcher,
     MatchParams,
+    Region,
     incident_id_for,
-    partition_key,
+    region_key,
 )
-from pipeline.geo import cell_key, distance_m
+from pipeline.geo import distance_m
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,
@@ -60,9 +60,17 @@ def matcher(models: Models) -> IncidentMatcher:
     return IncidentMatcher(models.kinds, models.match)
 
 
-def snapshot(cell: CellState) -> dict[str, Any]:
-    loaded: dict[str, Any] = orjson.loads(orjson.dumps(cell.to_dict()))
+def snapshot(region: Region) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads(orjson.dumps(region.snapshot()))
     return loaded
+
+
+def restored(region: Region) -> Region:
+    """The region as a restarted worker finds it: cells from the table."""
+    stored = snapshot(region)
+    again = Region(region.name, stored.get)
+    again.rebuild(stored.items())
+    return again
 
 
 def test_real_params_are_loaded(models: Models) -> None:
@@ -82,7 +90,7 @@ def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
 
 
 def test_new_then_merged_then_repeat(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     first = matcher.apply(cell, report("a"))
     second = matcher.apply(cell, report("b", north_m=50, minute=2))
     again = matcher.apply(cell, report("b", north_m=50, minute=2))
@@ -102,7 +110,7 @@ def test_new_then_merged_then_repeat(matcher: IncidentMatcher) -> None:
 def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
     matcher: IncidentMatcher,
 ) -> None:
-    cell = CellState()
+    cell = Region()
     opened = matcher.apply(cell, report("a", kind="collision"))
     joined = matcher.apply(cell, report("b", north_m=100, minute=10,
                                         kind="vehicle_fire"))
@@ -126,7 +134,7 @@ def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
 def test_same_kind_same_place_same_time_is_full_confidence(
     matcher: IncidentMatcher,
 ) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
     joined = matcher.apply(cell, report("b"))
 
@@ -136,7 +144,7 @@ def test_same_kind_same_place_same_time_is_full_confidence(
 
 
 def test_incompatible_kinds_do_not_merge(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     opened = matcher.apply(cell, report("a", kind="collision"))
     other = matcher.apply(cell, report("b", north_m=10, minute=1, kind="burglary"))
 
@@ -146,14 +154,14 @@ def test_incompatible_kinds_do_not_merge(matcher: IncidentMatcher) -> None:
 
 
 def test_too_far_apart_does_not_merge(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
 
     assert matcher.apply(cell, report("b", north_m=160, minute=1)).change == "new"
 
 
 def test_fix_uncertainty_widens_the_radius(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a", accuracy_m=30.0))
     joined = matcher.apply(cell, report("b", north_m=200, minute=1, accuracy_m=30.0))
 
@@ -165,7 +173,7 @@ def test_fix_uncertainty_widens_the_radius(matcher: IncidentMatcher) -> None:
 def test_window_edge_merges_and_just_past_it_does_not(
     matcher: IncidentMatcher,
 ) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
 
     assert matcher.apply(cell, report("b", minute=15)).change == "merged"
@@ -174,14 +182,14 @@ def test_window_edge_merges_and_just_past_it_does_not(
 
 
 def test_too_late_does_not_merge(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
 
     assert matcher.apply(cell, report("b", north_m=20, minute=16)).change == "new"
 
 
 def test_late_report_with_earlier_event_time_joins(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     opened = matcher.apply(cell, report("a", minute=10))
     late = matcher.apply(cell, report("b", north_m=50, minute=3))
 
@@ -194,7 +202,7 @@ def test_late_report_with_earlier_event_time_joins(matcher: IncidentMatcher) -> 
 
 
 def test_report_inside_the_span_has_no_gap(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a", minute=0))
     matcher.apply(cell, report("b", minute=12))
     inside = matcher.apply(cell, report("c", minute=6))
@@ -205,7 +213,7 @@ def test_report_inside_the_span_has_no_gap(matcher: IncidentMatcher) -> None:
 
 
 def test_the_most_confident_incident_wins(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     south = matcher.apply(cell, report("south", north_m=-100))
     north = matcher.apply(cell, report("north", north_m=100, minute=1))
     # Both are within 150 m of each report below; the nearer one fits best.
@@ -218,7 +226,7 @@ def test_the_most_confident_incident_wins(matcher: IncidentMatcher) -> None:
 
 
 def test_same_report_twice_changes_nothing(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
     matcher.apply(cell, report("b", north_m=30, minute=1))
     before = snapshot(cell)
@@ -235,7 +243,7 @@ def test_stale_incidents_leave_the_state(
     models: Models, matcher: IncidentMatcher
 ) -> None:
     stale_min = models.match.stale_after_s / 60
-    cell = CellState()
+    cell = Region()
     old = matcher.apply(cell, report("a"))
     matcher.apply(cell, report("b", north_m=20, minute=5))
 
@@ -256,7 +264,7 @@ def test_redelivery_after_the_incident_left_is_still_a_repeat(
     models: Models, matcher: IncidentMatcher
 ) -> None:
     stale_min = models.match.stale_after_s / 60
-    cell = CellState()
+    cell = Region()
     old = matcher.apply(cell, report("a"))
     matcher.apply(cell, report("later", minute=stale_min + 60, kind="burglary"))
     assert old.incident_id not in cell.open
@@ -271,7 +279,7 @@ def test_redelivery_after_the_incident_left_is_still_a_repeat(
 def test_seen_ids_are_forgotten_after_their_ttl(models: Models) -> None:
     params = dataclasses.replace(models.match, stale_after_s=600, seen_ttl_s=3600)
     matcher = IncidentMatcher(models.kinds, params)
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
 
     matcher.apply(cell, report("b", minute=60, kind="burglary"))
@@ -285,7 +293,7 @@ def test_seen_ids_are_forgotten_after_their_ttl(models: Models) -> None:
 def test_a_cell_remembers_at_most_max_seen_ids(models: Models) -> None:
     params = dataclasses.replace(models.match, max_seen_per_cell=4)
     matcher = IncidentMatcher(models.kinds, params)
-    cell = CellState()
+    cell = Region()
 
     for n in range(10):
         matcher.apply(cell, report(f"r{n}", minute=n / 10))
@@ -298,7 +306,7 @@ def test_a_cell_remembers_at_most_max_seen_ids(models: Models) -> None:
 def test_expiry_follows_event_time_not_arrival(
     models: Models, matcher: IncidentMatcher
 ) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
     # An old report arriving late does not move the cell's clock backwards.
     matcher.apply(cell, report("b", minute=200, kind="burglary"))
@@ -311,7 +319,7 @@ def test_expiry_follows_event_time_not_arrival(
 def test_a_cell_holds_at_most_max_open_incidents(models: Models) -> None:
     params = dataclasses.replace(models.match, max_open_per_cell=3)
     matcher = IncidentMatcher(models.kinds, params)
-    cell = CellState()
+    cell = Region()
 
     for n in range(6):
         change = matcher.apply(cell, report(f"r{n}", north_m=n * 400, minute=n))
@@ -322,26 +330,28 @@ def test_a_cell_holds_at_most_max_open_incidents(models: Models) -> None:
     assert set(cell.open) == {incident_id_for(f"r{n}") for n in (3, 4, 5)}
 
 
-def test_report_without_a_point_opens_its_own_incident(
+def test_report_without_a_point_or_a_place_opens_its_own_incident(
     matcher: IncidentMatcher,
 ) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
     lost = report("lost", located=False)
 
     first = matcher.apply(cell, lost)
-    again = matcher.apply(CellState(), lost)
+    again = matcher.apply(cell, lost)
 
     assert first.change == "new"
-    assert first.incident_id == incident_id_for("alone:lost") == again.incident_id
+    assert first.incident_id == incident_id_for("nofix:lost") == again.incident_id
+    assert again.change == REPEAT
     assert (first.lat, first.lon) == (None, None)
     assert first.report_count == 1
-    assert incident_id_for("alone:lost") not in cell.open
-    assert partition_key(lost, 0.05) == "u:lost"
+    assert region_key(lost) == "r:test"
 
 
-def test_partition_key_of_a_located_report_is_its_cell() -> None:
-    assert partition_key(report("a"), 0.05) == cell_key(LAT, LON, 0.05)
+def test_every_report_of_a_source_meets_in_its_region() -> None:
+    assert region_key(report("a")) == "r:test"
+    far = dataclasses.replace(report("b"), lat=-33.9, lon=151.2)
+    assert region_key(far) == "r:test"
 
 
 def test_incident_ids_are_stable_and_distinct() -> None:
@@ -353,7 +363,7 @@ def test_incident_ids_are_stable_and_distinct() -> None:
 def test_recent_ids_and_texts_are_capped_but_all_counted(models: Models) -> None:
     params = dataclasses.replace(models.match, window_s=10**6)
     matcher = IncidentMatcher(models.kinds, params)
-    cell = CellState()
+    cell = Region()
     total = MAX_REPORT_IDS + 5
 
     for n in range(total):
@@ -367,28 +377,27 @@ def test_recent_ids_and_texts_are_capped_but_all_counted(models: Models) -> None
     assert matcher.apply(cell, report("r0")).change == "repeat"
 
 
-def test_cell_state_round_trips_through_orjson_and_keeps_working(
+def test_region_state_round_trips_through_orjson_and_keeps_working(
     matcher: IncidentMatcher,
 ) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
     matcher.apply(cell, report("b", north_m=40, minute=2))
     matcher.apply(cell, report("c", north_m=600, minute=3, kind="burglary"))
 
-    restored = CellState(orjson.loads(orjson.dumps(cell.to_dict())))
-    assert restored.to_dict() == cell.to_dict()
-
-    for target in (cell, restored):
+    restarted = restored(cell)
+    for target in (cell, restarted):
         repeat = matcher.apply(target, report("b", north_m=40, minute=2))
         joined = matcher.apply(target, report("d", north_m=20, minute=4))
         assert repeat.change == "repeat"
         assert (joined.change, joined.report_count) == ("merged", 3)
         assert joined.incident_id == incident_id_for("a")
-    assert restored.to_dict() == cell.to_dict()
+    assert restarted.snapshot() == cell.snapshot()
+    assert set(restarted.recent) == set(cell.recent)
 
 
 def test_merged_distance_matches_geo(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, report("a"))
     joined = matcher.apply(cell, report("b", north_m=75))
     b = report("b", north_m=75)
@@ -403,7 +412,7 @@ def test_a_full_cell_evicts_only_when_a_new_incident_needs_room(
 ) -> None:
     params = dataclasses.replace(models.match, max_open_per_cell=2)
     matcher = IncidentMatcher(models.kinds, params)
-    cell = CellState()
+    cell = Region()
     first = matcher.apply(cell, report("a"))
     matcher.apply(cell, report("b", north_m=1000, minute=1))
 
@@ -417,7 +426,7 @@ def test_a_full_cell_evicts_only_when_a_new_incident_needs_room(
 def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
     matcher: IncidentMatcher,
 ) -> None:
-    cell = CellState()
+    cell = Region()
     future = dataclasses.replace(report("f", minute=10**9), flags=("time_in_future",))
 
     alone = matcher.apply(cell, future)
@@ -427,7 +436,7 @@ def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
     assert alone.change == "new" and alone.incident_id == incident_id_for("alone:f")
     assert cell.clock_ms == report("b", minute=2).event_ms
     assert (second.change, second.incident_id) == ("merged", first.incident_id)
-    assert partition_key(future, 0.05) == "u:f"
+    assert region_key(future) == "u:f"
 
 
 def versioned(version_ms: int, text: str = "", kind: str = "collision") -> Report:
@@ -437,7 +446,7 @@ def versioned(version_ms: int, text: str = "", kind: str = "collision") -> Repor
 
 def test_a_newer_version_updates_the_incident_and_an_older_one_changes_nothing(
         matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     first = matcher.apply(cell, versioned(1_000, "unit E1 dispatched"))
     newer = matcher.apply(cell, versioned(2_000, "unit M5 on scene",
                                           kind="medical_trauma"))
@@ -455,24 +464,25 @@ def test_a_newer_version_updates_the_incident_and_an_older_one_changes_nothing(
 
 
 def test_versions_survive_the_state_round_trip(matcher: IncidentMatcher) -> None:
-    cell = CellState()
+    cell = Region()
     matcher.apply(cell, versioned(1_000))
-    restored = CellState(orjson.loads(orjson.dumps(cell.to_dict())))
-    assert matcher.apply(restored, versioned(1_000)).change == REPEAT
-    assert matcher.apply(restored, versioned(3_000)).change == UPDATED
+    restarted = restored(cell)
+    assert matcher.apply(restarted, versioned(1_000)).change == REPEAT
+    assert matcher.apply(restarted, versioned(3_000)).change == UPDATED
 
 
 def test_a_copy_without_a_place_never_resets_the_incident_it_opened(
         matcher: IncidentMatcher) -> None:
-    cell, elsewhere = CellState(), CellState()
+    cell = Region()
     first = matcher.apply(cell, report("r1"))
     merged = matcher.apply(cell, report("r2", north_m=20, minute=2))
-    # The same report id again, its point lost on the way (or its time now
-    # implausible): it cannot be matched, and is keyed apart ("u:...").
-    copy = matcher.apply(elsewhere, report("r1", located=False))
+    # The same report id again, its point lost on the way: nothing says where
+    # it is, and the incident it opens is named apart.
+    copy = matcher.apply(cell, report("r1", located=False))
 
     assert merged.incident_id == first.incident_id and merged.report_count == 2
     assert copy.change == "new"
     assert copy.incident_id != first.incident_id
-    again = matcher.apply(CellState(), report("r1", located=False))
+    assert matcher.apply(cell, report("r2", north_m=20, minute=2)).report_count == 2
+    again = matcher.apply(Region(), report("r1", located=False))
     assert again.incident_id == copy.incident_id  # stable across redelivery

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from agents.resources import Models
-from pipeline.dedupe import CellState, IncidentMatcher
+from pipeline.dedupe import IncidentMatcher, Region
 from pipeline.eido import to_eido
 from pipeline.normalize import normalize
 from pipeline.schema import Report
@@ -30,7 +30,7 @@ def report(models: Models, report_id: str, minute: int, channel: str,
 
 def test_an_incident_of_two_reports_exports_calls_persons_and_the_merge(
         models: Models) -> None:
-    matcher, cell = IncidentMatcher(models.kinds, models.match), CellState()
+    matcher, cell = IncidentMatcher(models.kinds, models.match), Region()
     first = matcher.apply(cell, report(models, "a1", 0, "911", CALLER,
                                        "two cars, one on its roof"))
     second = matcher.apply(cell, report(models, "a2", 3, "sms", CALLER,

@@ -1,0 +1,210 @@
+"""dedupe across cells: borders, the 180th meridian, reports without a point,
+and the region index after a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from agents.resources import Models
+from pipeline.dedupe import IncidentMatcher, Region, incident_id_for
+from pipeline.geo import cell_key, distance_m
+from pipeline.places import Gazetteer
+from pipeline.schema import (
+    LOCATION_KNOWN,
+    LOCATION_UNKNOWN,
+    MERGED,
+    NEW,
+    REPEAT,
+    Report,
+)
+
+METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)
+MINUTE_MS = 60_000
+T0_MS = 1_450_000_000_000
+#: Two towns 6 km apart, and a third whose circle holds both.
+TOWNS = Gazetteer({"test": {"ambler": (40.154, -75.224, 1500.0),
+                            "norristown": (40.121, -75.344, 1500.0),
+                            "montgomery": (40.14, -75.28, 9000.0)}})
+
+
+def report(report_id: str, lat: float | None, lon: float | None, minute: float = 0,
+           kind: str = "collision", channel: str = "911", text: str = "",
+           address: str = "", reporter: str = "", accuracy_m: float = 10.0
+           ) -> Report:
+    located = lat is not None
+    return Report(
+        report_id=report_id, source="test", channel=channel,
+        event_ms=T0_MS + int(minute * MINUTE_MS), received_ms=T0_MS,
+        kind=kind, type_text="", text=text, address=address, reporter=reporter,
+        lat=lat, lon=lon, location=LOCATION_KNOWN if located else LOCATION_UNKNOWN,
+        accuracy_m=accuracy_m if located else None, raw_ref=f"t:0:{report_id}")
+
+
+@pytest.fixture
+def matcher(models: Models) -> IncidentMatcher:
+    return IncidentMatcher(models.kinds, models.match, TOWNS)
+
+
+@pytest.mark.parametrize("edge", ["latitude", "longitude"])
+def test_two_reports_30_m_apart_across_a_cell_border_are_one_incident(
+        matcher: IncidentMatcher, edge: str) -> None:
+    border = 40.15  # a multiple of the 0.05 degree cell: a border of cells
+    if edge == "latitude":
+        a = report("a", border - 15 * METRE_DEG, -75.3)
+        b = report("b", border + 15 * METRE_DEG, -75.3, minute=2)
+    else:
+        lon_deg = METRE_DEG / math.cos(math.radians(40.12))
+        a = report("a", 40.12, -75.3 - 15 * lon_deg)
+        b = report("b", 40.12, -75.3 + 15 * lon_deg, minute=2)
+    assert a.lat is not None and a.lon is not None
+    assert b.lat is not None and b.lon is not None
+    assert cell_key(a.lat, a.lon, 0.05) != cell_key(b.lat, b.lon, 0.05)
+    assert distance_m(a.lat, a.lon, b.lat, b.lon) == pytest.approx(30, abs=1)
+
+    region = Region()
+    first, second = matcher.apply(region, a), matcher.apply(region, b)
+    assert (first.change, second.change) == (NEW, MERGED)
+    assert second.incident_id == first.incident_id
+
+
+def test_reports_either_side_of_the_180th_meridian_are_one_incident(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    west = matcher.apply(region, report("w", -17.0, 179.9995))
+    east = matcher.apply(region, report("e", -17.0, -179.9995, minute=1))
+    assert (east.change, east.incident_id) == (MERGED, west.incident_id)
+
+
+def test_a_fix_far_north_searches_the_cells_its_reach_covers(
+        matcher: IncidentMatcher) -> None:
+    # At 78 degrees north a 0.05 degree cell is about 1.2 km wide.
+    lon_deg = METRE_DEG / math.cos(math.radians(78.2))
+    region = Region()
+    a = matcher.apply(region, report("a", 78.2, 15.6 - 40 * lon_deg, accuracy_m=5))
+    b = matcher.apply(region, report("b", 78.2, 15.6 + 40 * lon_deg, minute=1,
+                                     accuracy_m=5))
+    assert b.incident_id == a.incident_id
+
+
+def test_a_call_without_a_fix_joins_the_incident_on_the_street_it_names(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    opened = matcher.apply(region, report(
+        "a", 40.12, -75.34, text="car on its roof at Haws Avenue and Main"))
+    elsewhere = matcher.apply(region, report(
+        "b", 40.20, -75.10, minute=1, text="two cars, Oak Lane"))
+    call = matcher.apply(region, report(
+        "c", None, None, minute=4, text="accident on haws ave, hurry"))
+
+    assert elsewhere.incident_id != opened.incident_id
+    assert (call.change, call.incident_id) == (MERGED, opened.incident_id)
+    assert call.merge is not None
+    assert call.merge["reasons"][0] == "both name haws ave"
+    assert call.merge["distance_m"] is None
+    # The incident keeps its point; the change gives it to the call too.
+    assert (call.lat, call.lon) == (40.12, -75.34)
+
+
+def test_a_post_joins_the_one_incident_its_town_holds(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    ambler = matcher.apply(region, report("a", 40.156, -75.221))
+    matcher.apply(region, report("n", 40.121, -75.344, minute=1))
+    post = matcher.apply(region, report("p", None, None, minute=12,
+                                        channel="social", kind="other",
+                                        address="Ambler, PA", text="crash!!"))
+    assert (post.change, post.incident_id) == (MERGED, ambler.incident_id)
+    assert post.merge is not None
+    assert post.merge["reasons"][0].startswith("incident inside Ambler, PA")
+
+
+def test_a_town_that_holds_two_incidents_alike_joins_neither(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a", 40.156, -75.221))
+    matcher.apply(region, report("n", 40.121, -75.344))
+    post = matcher.apply(region, report("p", None, None, minute=5, channel="social",
+                                        address="Montgomery", text="crash"))
+    assert post.change == NEW
+
+
+def test_a_post_from_an_unknown_place_or_of_another_kind_stays_alone(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a", 40.156, -75.221))
+    unknown = matcher.apply(region, report("p", None, None, minute=5,
+                                           address="Atlantis", kind="collision"))
+    fire = matcher.apply(region, report("q", None, None, minute=5,
+                                        address="Ambler", kind="structure_fire"))
+    late = matcher.apply(region, report("r", None, None, minute=60,
+                                        address="Ambler", kind="collision"))
+    assert (unknown.change, fire.change, late.change) == (NEW, NEW, NEW)
+
+
+def test_an_incident_opened_without_a_point_takes_the_first_one_that_joins(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    post = matcher.apply(region, report("p", None, None, address="Ambler, PA"))
+    call = matcher.apply(region, report("c", 40.156, -75.221, minute=3))
+    later = matcher.apply(region, report("d", 40.1562, -75.221, minute=5))
+
+    assert post.incident_id == incident_id_for("nofix:p")
+    assert (call.change, call.incident_id) == (MERGED, post.incident_id)
+    assert (call.lat, call.lon) == (40.156, -75.221)
+    assert (later.change, later.incident_id) == (MERGED, post.incident_id)
+    assert later.report_count == 3
+
+
+def test_a_redelivered_report_without_a_point_is_a_repeat(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    opened = matcher.apply(region, report("a", 40.12, -75.34, text="at haws ave"))
+    call = report("c", None, None, minute=4, text="haws ave")
+    first, again = matcher.apply(region, call), matcher.apply(region, call)
+    assert (first.change, again.change) == (MERGED, REPEAT)
+    assert again.incident_id == opened.incident_id
+    assert again.report_count == 2
+
+
+def test_after_a_restart_the_index_is_rebuilt_from_the_cells(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    opened = matcher.apply(region, report("a", 40.12, -75.34, text="at haws ave"))
+    stored = region.snapshot()
+
+    restarted = Region("r:test", stored.get)
+    restarted.rebuild(stored.items())
+    call = matcher.apply(restarted, report("c", None, None, minute=4,
+                                           text="haws ave"))
+    assert (call.change, call.incident_id) == (MERGED, opened.incident_id)
+
+
+def test_the_index_forgets_incidents_past_its_windows(
+        matcher: IncidentMatcher, models: Models) -> None:
+    region = Region()
+    for n in range(50):
+        matcher.apply(region, report(f"a{n}", 40.12 + n * 0.01, -75.34, minute=n))
+    assert len(region.recent) == 50
+    hours = models.match.stale_after_s / 60 + 10
+    matcher.apply(region, report("late", None, None, minute=hours, text="x"))
+    assert len(region.recent) == 1  # only the one the late report opened
+
+
+def test_a_follow_up_without_a_place_joins_its_reporters_incident(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    call = matcher.apply(region, report("c", 40.12, -75.34, reporter="rp:1"))
+    matcher.apply(region, report("x", 40.20, -75.10, minute=1, reporter="rp:2"))
+    text = matcher.apply(region, report("t", None, None, minute=20, channel="sms",
+                                        kind="other", reporter="rp:1",
+                                        text="is someone coming?"))
+    assert (text.change, text.incident_id) == (MERGED, call.incident_id)
+    assert text.merge is not None
+    assert text.merge["reasons"][2] == "same reporter (a follow-up)"
+    # A reporter's identity never joins them to an incident gone quiet.
+    later = matcher.apply(region, dataclasses.replace(
+        report("u", None, None, minute=200, reporter="rp:1", kind="other")))
+    assert later.change == NEW
