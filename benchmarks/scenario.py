@@ -27,7 +27,10 @@ The model, step by step (every draw comes from one ``random.Random(seed)``):
    caller in ``p_sms_first`` (0.05) texts instead of calling.
 4. Call location (per call): ``handset`` 55 %, ``network`` 20 %, ``civic``
    (landline or VoIP address, geocoded within 15 m) 10 %, no fix 15 % (the
-   ``location`` object is omitted). The error distance is a three-part mixture
+   ``location`` object is omitted). Without a fix the call-taker types the
+   address the caller gives, as a CAD record holds it: the incident's street
+   address, for ``p_spoken_address`` (0.8) of such calls when the log row has
+   one; the others say they cannot tell. The error distance is a three-part mixture
    pinned to the FCC E911 Phase II figures (47 CFR 20.18(h), the county-level
    benchmark of 67 % and 80 %): handset within 50 m for 67 % and 150 m for 80 %
    of calls, network within 100 m and 300 m. With probability 0.67 the distance
@@ -157,6 +160,8 @@ class ScenarioParams:
     p_sms_first: float = 0.05
     #: handset, network, civic; the rest has no fix.
     fix_methods: tuple[float, float, float] = (0.55, 0.20, 0.10)
+    #: A call without a fix whose caller names the address.
+    p_spoken_address: float = 0.8
     p_sms_follow_up: float = 0.25
     p_social: tuple[float, float] = (0.3, 0.05)
     p_app: tuple[float, float] = (0.15, 0.05)
@@ -411,6 +416,8 @@ class _Builder:
             payload["location"] = self._fix(incident, rng.uniform(0, 15), 10.0, method)
             if row.addr:
                 payload["address"] = row.addr
+        elif row.addr and rng.random() < p.p_spoken_address:
+            payload["address"] = row.addr
         self._emit("call", call_id, payload, at_ms,
                    Truth(incident.incident_id, thread, f"{SOURCE}:{call_id}"))
 

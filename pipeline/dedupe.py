@@ -430,7 +430,12 @@ class IncidentMatcher:
         the place: (strength, reason, STRONG or WEAK), or None."""
         shared = _streets_of(report) & set(incident.get("streets", ()))
         if shared:
-            return 0.9, f"both name {sorted(shared)[0]}", STRONG
+            # One street may be long (a pike, a turnpike); an intersection
+            # both name is one place.
+            names = " and ".join(sorted(shared)[:2])
+            if len(shared) > 1:
+                return 0.9, f"both name {names}", STRONG
+            return 0.7, f"both name {names}", WEAK
         circle = self.places.find(report.source, report.address)
         if circle is not None and incident["lat"] is not None:
             lat, lon, radius = circle
