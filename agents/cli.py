@@ -1,4 +1,4 @@
-"""Command line: ``python -m agents {demo,worker,broker,replay,eido,fleet}``.
+"""Command line: ``python -m agents {demo,worker,broker,replay,eido,split,fleet}``.
 
 ``demo``, ``worker``, ``replay``, ``eido`` and ``fleet`` take ``--broker`` (default:
 ``$INTAKE_BROKER``, else "embedded": only the demo starts one itself) and
@@ -317,6 +317,14 @@ def parser() -> argparse.ArgumentParser:
     eido.add_argument("--incident", action="append",
                       help="an incident id (repeat; default: every incident)")
 
+    split = sub.add_parser("split", help="take a report out of an incident it was "
+                           "merged into (the undo of a merge)")
+    common(split)
+    split.add_argument("--incident", required=True, help="the incident id")
+    split.add_argument("--report", required=True, help="the report id to take out")
+    split.add_argument("--by", required=True, help="who decides (kept with the split)")
+    split.add_argument("--reason", default="", help="why (kept with the split)")
+
     fleet = sub.add_parser("fleet", help="publish a simulated fleet for a log's area")
     common(fleet)
     fleet.add_argument("--log", type=Path, default=DEMO_LOG)
@@ -378,6 +386,20 @@ def run(args: argparse.Namespace) -> int:
             except KeyError as exc:
                 raise IntakeError(str(exc.args[0])) from exc
         say(f"wrote {len(written)} incidents to {args.out}")
+    elif args.command == "split":
+        from agents.export import send_split
+        from agents.resources import load_topics
+
+        require_broker_address(settings, "a split")
+        partitions = load_topics(settings.topics_file)["incidents.commands"].partitions
+        with broker_for(settings.broker) as bootstrap:
+            try:
+                command = send_split(bootstrap, args.incident, args.report, args.by,
+                                     args.reason, partitions)
+            except KeyError as exc:
+                raise IntakeError(str(exc.args[0])) from exc
+        say(f"sent: split {command['report_id']} out of {command['incident_id']} "
+            f"(region {command['region']}); the board shows the result")
     elif args.command == "fleet":
         from agents.fleet import log_points, publish_fleet
         from agents.resources import load_models

@@ -1,5 +1,9 @@
 """dedupe: reports.normalized (keyed by region) -> incidents.changes (by incident).
 
+Operators' commands (``incidents.commands``, keyed by region like the reports,
+so on the same partitions) split a report out of an incident; the split goes
+downstream as changes like any other.
+
 Every report of one region (a source's service area, ``region_key``) comes in
 on one partition, so matching sees every incident a report could join. The
 region's open incidents live in a Faust table keyed by ``<region>|<cell>``:
@@ -19,7 +23,7 @@ from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record
-from pipeline.dedupe import IncidentMatcher, Region, region_key
+from pipeline.dedupe import IncidentMatcher, Region, SplitRefused, region_key
 from pipeline.schema import Report
 
 logger = logging.getLogger(__name__)
@@ -45,19 +49,48 @@ class RegionBatch:
         else:
             region = self.regions.get(key)
             if region is None:
-                region = self.regions[key] = Region(key, self.cells.get)
+                region = self.regions[key] = Region(key, self.cells.get,
+                                                    self.cells.items)
                 region.rebuild(self.cells.items())
             region.begin()
         self.used[key] = region
         return region
 
     async def match(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
+        if "command" in record:
+            await self.command(out, event, record)
+            return
         report = Report.from_dict(record)
         key = region_key(report)
         change = self.matcher.apply(self.region_of(key), report)
         self.last_event[key] = event
         self.changes[change.change] = self.changes.get(change.change, 0) + 1
         await out.send("incidents.changes", change.incident_id, change.to_dict())
+
+    async def command(self, out: Outbox, event: EventT, record: dict[str, Any]
+                      ) -> None:
+        """An operator's command (``incidents.commands``): a split."""
+        key = str(record.get("region", ""))
+        if record["command"] != "split" or not key.startswith("r:"):
+            raise ValueError(f"not a command dedupe knows: {record['command']!r} "
+                             f"for region {key!r}")
+        try:
+            changes = self.matcher.split(
+                self.region_of(key), str(record["incident_id"]),
+                str(record["report_id"]), str(record.get("by", "")),
+                str(record.get("reason", "")), int(record.get("at_ms") or 0))
+        except SplitRefused as exc:
+            logger.warning("split refused: %s", exc)
+            await out.dead_letter(event, "split_refused", str(exc))
+            return
+        self.last_event[key] = event
+        if changes:
+            logger.info("split %s out of %s into %s by %r", record["report_id"],
+                        record["incident_id"], changes[1].incident_id,
+                        record.get("by", ""))
+        for change in changes:
+            self.changes[change.change] = self.changes.get(change.change, 0) + 1
+            await out.send("incidents.changes", change.incident_id, change.to_dict())
 
     def write_back(self) -> None:
         for key, region in self.used.items():
@@ -78,7 +111,11 @@ def install(ctx: Context) -> None:
     )
     regions: dict[str, Region] = {}
 
-    @ctx.app.agent(ctx.topic("reports.normalized"), name="dedupe")
+    # Commands come in on the partitions of the reports they are about.
+    source = ctx.app.topic("reports.normalized", "incidents.commands",
+                           value_serializer="raw", key_serializer="raw")
+
+    @ctx.app.agent(source, name="dedupe")
     async def dedupe_agent(stream: StreamT) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()

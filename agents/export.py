@@ -39,6 +39,39 @@ def read_board(bootstrap: str, quiet_s: float = 2.0) -> dict[str, list[dict[str,
         consumer.close()
 
 
+def send_split(bootstrap: str, incident_id: str, report_id: str, by: str,
+               reason: str, partitions: int) -> dict[str, Any]:
+    """Ask dedupe to take a report out of an incident; the command as sent.
+
+    The incident's region comes from the board; the command goes to the
+    partition of ``incidents.commands`` the region's reports are matched in.
+    """
+    from kafka import KafkaProducer
+
+    from pipeline.bundle import partition_for
+
+    changes = read_board(bootstrap).get(incident_id)
+    if not changes:
+        raise KeyError(f"not on the board: {incident_id}")
+    if not any(report_id in c.get("report_ids", ()) or c.get("report_id") == report_id
+               for c in changes):
+        raise KeyError(f"report {report_id} was never in {incident_id}")
+    region = changes[-1].get("region") or ""
+    if not region.startswith("r:"):
+        raise KeyError(f"{incident_id} was matched alone: there is nothing to split")
+    command = {"command": "split", "region": region, "incident_id": incident_id,
+               "report_id": report_id, "by": by, "reason": reason,
+               "at_ms": int(time.time() * 1000)}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        producer.send("incidents.commands", key=region.encode(),
+                      value=orjson.dumps([command]),
+                      partition=partition_for(region.encode(), partitions)).get(30)
+    finally:
+        producer.close()
+    return command
+
+
 def export_eido(bootstrap: str, out_dir: Path, incident_ids: list[str] | None = None
                 ) -> list[Path]:
     """Write ``<incident>.eido.json`` for each incident (or the ones named)."""

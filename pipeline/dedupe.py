@@ -72,6 +72,7 @@ from pipeline.schema import (
     MERGED,
     NEW,
     REPEAT,
+    SPLIT,
     UPDATED,
     IncidentChange,
     Merge,
@@ -152,7 +153,8 @@ class CellState:
     def __init__(self, data: dict[str, Any] | None = None):
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
-        # report id -> [incident id, event ms, version, home cell], oldest first.
+        # report id -> [incident id, event ms, version, home cell, lat, lon,
+        # kind], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
 
@@ -183,9 +185,12 @@ class Region:
     """
 
     def __init__(self, name: str = "r:",
-                 load: Callable[[str], dict[str, Any] | None] | None = None):
+                 load: Callable[[str], dict[str, Any] | None] | None = None,
+                 scan: Callable[[], Iterable[tuple[str, Any]]] | None = None):
         self.name = name
         self.load = load or (lambda key: None)
+        #: Every stored (key, cell): how a split finds a report's cell.
+        self.scan = scan or (lambda: ())
         self.cells: dict[str, CellState] = {}
         self.changed: set[str] = set()
         self.recent: dict[str, list[Any]] = {}
@@ -226,6 +231,18 @@ class Region:
             for incident in state.open.values():
                 self.index(incident, key)
 
+    def locate(self, report_id: str) -> tuple[str, list[Any]] | None:
+        """The cell that remembers a report, and what it remembers of it."""
+        for key, cell in self.cells.items():
+            if report_id in cell.seen:
+                return key, cell.seen[report_id]
+        prefix = self.name + "|"
+        for key, value in list(self.scan()):
+            if (key.startswith(prefix) and key not in self.cells
+                    and isinstance(value, dict) and report_id in value.get("seen", ())):
+                return key, self.cell(key).seen[report_id]
+        return None
+
     @property
     def open(self) -> dict[str, dict[str, Any]]:
         """Every open incident of the cells read so far."""
@@ -239,6 +256,10 @@ class Region:
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The cells read so far as the table holds them."""
         return {key: cell.to_dict() for key, cell in self.cells.items()}
+
+
+class SplitRefused(ValueError):
+    """A split command that names no report of the incident it names."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +306,53 @@ class IncidentMatcher:
 
         self._join(region, best.home, best.incident, own, report)
         return self._change(best.incident, report, MERGED, best.merge.to_dict())
+
+    def split(self, region: Region, incident_id: str, report_id: str, by: str,
+              reason: str, at_ms: int) -> list[IncidentChange]:
+        """Take ``report_id`` out of ``incident_id`` into an incident of its own.
+
+        Returns the changes: the incident without the report (``split``) and
+        the report's new incident (``new``), both saying who split what and
+        why. The new incident's id derives from the report id, and the report
+        is remembered in it: the same command again changes nothing (no
+        changes), and a redelivery of the report is a repeat of its new
+        incident. Raises ``SplitRefused`` when there is nothing to split.
+        """
+        found = region.locate(report_id)
+        if found is None:
+            raise SplitRefused(f"report {report_id} is not known in {region.name}")
+        own, seen = found
+        into = incident_id_for(f"split:{report_id}")
+        if seen[0] == into:
+            return []
+        if seen[0] != incident_id:
+            raise SplitRefused(f"report {report_id} is in {seen[0]}, not {incident_id}")
+        home = seen[3] if len(seen) > 3 else own
+        incident = region.cell(home).open.get(incident_id)
+        if incident is None:
+            raise SplitRefused(f"incident {incident_id} is closed")
+        if incident["count"] <= 1:
+            raise SplitRefused(f"report {report_id} is the only one of {incident_id}")
+        lat, lon, kind = (seen[4], seen[5], seen[6]) if len(seen) > 6 else (
+            None, None, incident["kind"])
+        incident["count"] -= 1
+        incident["report_ids"] = [r for r in incident["report_ids"] if r != report_id]
+        region.changed.add(home)
+        alone: dict[str, Any] = {
+            "id": into, "kind": kind, "kinds": [kind], "lat": lat, "lon": lon,
+            "acc_m": 0.0, "area": incident["area"], "first_ms": seen[1],
+            "last_ms": seen[1], "count": 1, "report_ids": [report_id], "texts": [],
+            "reporters": [], "streets": [],
+        }
+        region.cell(own).open[into] = alone
+        region.index(alone, own)
+        region.cell(own).seen[report_id] = [into, seen[1], seen[2], own, lat, lon,
+                                            kind]
+        region.changed.add(own)
+        info = {"report_id": report_id, "from": incident_id, "into": into,
+                "by": by, "reason": reason}
+        return [_split_change(incident, SPLIT, info, region.name, at_ms),
+                _split_change(alone, NEW, info, region.name, at_ms)]
 
     def _own_key(self, region: Region, report: Report) -> str:
         """The cell that remembers a report: its point's, or for a report
@@ -510,8 +578,11 @@ class IncidentMatcher:
 
     def _remember(self, region: Region, own: str, incident: dict[str, Any],
                   home: str, report: Report) -> None:
+        # What a split needs to give the report an incident of its own.
         region.cell(own).seen[report.report_id] = [
-            incident["id"], report.event_ms, report.version_ms, home]
+            incident["id"], report.event_ms, report.version_ms, home,
+            report.lat if report.has_point else None,
+            report.lon if report.has_point else None, report.kind]
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
@@ -562,6 +633,7 @@ class IncidentMatcher:
     def _change(incident: dict[str, Any], report: Report, change: str,
                 merge: dict[str, Any] | None) -> IncidentChange:
         return IncidentChange(
+            region=region_key(report),
             incident_id=incident["id"],
             change=change,
             report_id=report.report_id,
@@ -608,6 +680,18 @@ def _closed(incident_id: str, report: Report) -> dict[str, Any]:
         "first_ms": report.event_ms, "last_ms": report.event_ms, "count": 1,
         "report_ids": [report.report_id], "texts": [],
     }
+
+
+def _split_change(incident: dict[str, Any], change: str, info: dict[str, Any],
+                  region: str, at_ms: int) -> IncidentChange:
+    return IncidentChange(
+        incident_id=incident["id"], change=change, report_id=info["report_id"],
+        raw_ref=f"split:{info['report_id']}", received_ms=at_ms,
+        kind=incident["kind"], kinds=tuple(incident["kinds"]), lat=incident["lat"],
+        lon=incident["lon"], area=incident["area"], first_ms=incident["first_ms"],
+        last_ms=incident["last_ms"], report_count=incident["count"],
+        report_ids=tuple(incident["report_ids"]), texts=tuple(incident["texts"]),
+        split=info, region=region)
 
 
 def _gap_s(incident: dict[str, Any], event_ms: int) -> float:

@@ -43,7 +43,8 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     The newest change gives the incident's state; every change that brought a
     report (not a repeat) gives a call, its location, reporter and notes; a
-    merge gives the merge relation with its reasons and confidence.
+    merge gives the merge relation with its reasons and confidence; an
+    operator's split takes the call out again and links the two incidents.
     """
     history = [c for c in changes if c.get("change") != REPEAT] or list(changes)
     if not history:
@@ -54,8 +55,24 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
     persons: dict[str, dict[str, Any]] = {}
     locations: list[dict[str, Any]] = []
     merges: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
     for change in history:
         report_id = change["report_id"]
+        split = change.get("split")
+        if split:
+            # An operator's split: the report left (``from``) or opened this
+            # incident (``into``); either way the two incidents are linked.
+            out = split["from"] == incident_id
+            links.append({
+                "linkedIncidentIdentifier": split["into"] if out else split["from"],
+                "linkRelationship": "splitInto" if out else "splitFrom",
+                "callIdentifier": split["report_id"],
+                "linkedBy": split.get("by", ""), "reasons": [split.get("reason", "")],
+            })
+            if out:
+                calls.pop(report_id, None)
+                merges = [m for m in merges if m["mergedCallIdentifier"] != report_id]
+                continue
         location_id = f"{report_id}#location"
         calls[report_id] = {
             "callIdentifier": report_id,
@@ -111,7 +128,7 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "personComponent": list(persons.values()),
         "notesComponent": [{"noteText": text} for text in last.get("texts", ())],
         "mergeComponent": merges,
-        "linkComponent": [],
+        "linkComponent": links,
         "emergencyResourceComponent": [
             {"unitIdentifier": unit.get("unit_id"),
              "recommendationReasons": list(unit.get("reasons", ()))}

@@ -26,7 +26,9 @@ LOCATION_UNKNOWN = "unknown"
 
 # What one report did to an incident (IncidentChange.change). UPDATED: a newer
 # version of a report already in the incident (the source's update time).
+# SPLIT: an operator took a report out of the incident (``pipeline/dedupe.py``).
 NEW, MERGED, REPEAT, UPDATED = "new", "merged", "repeat", "updated"
+SPLIT = "split"
 
 
 @cache
@@ -168,8 +170,11 @@ class IncidentChange:
     """The state of one incident after one report changed it.
 
     ``change`` is ``new`` (the report opened the incident), ``merged`` (it joined
-    an open one), ``updated`` (a newer version of a report it holds) or
-    ``repeat`` (the same report again: nothing changed). Later
+    an open one), ``updated`` (a newer version of a report it holds),
+    ``repeat`` (the same report again: nothing changed) or ``split`` (an
+    operator took the report out: ``split`` says into which incident, by whom
+    and why; the report's own new incident comes as ``new`` with ``split``
+    naming where it came from). Later
     stages fill ``priority``, ``units`` and ``alerts``. ``report_ids`` holds the
     most recent reports only; ``report_count`` counts them all.
     """
@@ -196,6 +201,11 @@ class IncidentChange:
     reporter: str = ""
     address: str = ""
     report_event_ms: int = 0
+    #: For ``split`` and the ``new`` incident a split made: report_id, from,
+    #: into, by, reason.
+    split: dict[str, Any] | None = None
+    #: Where dedupe matched it (``region_key``): where commands for it go.
+    region: str = ""
     priority: int | None = None
     priority_reasons: tuple[str, ...] = ()
     units: tuple[dict[str, Any], ...] = ()

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.schema import MERGED, REPEAT, UPDATED
+from pipeline.schema import MERGED, REPEAT, SPLIT, UPDATED
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -64,6 +64,10 @@ class RunSummary:
     def add_board(self, record: dict[str, Any]) -> None:
         incident_id = record["incident_id"]
         self.incidents[incident_id] = record
+        if record.get("split"):
+            # An operator's split, not a report: nothing to account for.
+            self.changes[f"split_{record['change']}"] += 1
+            return
         ref = record.get("raw_ref", "")
         if ref in self.accounted:
             return
@@ -106,6 +110,7 @@ class RunSummary:
             "merges": self.changes.get(MERGED, 0),
             "repeats": self.changes.get(REPEAT, 0),
             "updates": self.changes.get(UPDATED, 0),
+            "splits": self.changes.get(f"split_{SPLIT}", 0),
             "reports_in_two_incidents": self.conflicts,
             "alerts": len(self.alert_ids),
             "alerts_by_rule": dict(sorted(self.alerts_by_rule.items())),

@@ -58,3 +58,28 @@ def test_an_incident_of_two_reports_exports_calls_persons_and_the_merge(
     # The caller's number appears nowhere, in any form.
     text = orjson.dumps(eido).decode()
     assert CALLER not in text and "2155550123" not in text
+
+
+def test_a_split_takes_the_call_out_and_links_both_incidents(
+        models: Models) -> None:
+    matcher, region = IncidentMatcher(models.kinds, models.match), Region("r:json")
+    first = matcher.apply(region, report(models, "a1", 0, "911", CALLER, "crash"))
+    second = matcher.apply(region, report(models, "a2", 3, "sms", "+12155550999",
+                                          "another crash"))
+    left, alone = matcher.split(region, first.incident_id, "json:a2", "sup 2",
+                                "a second crash", at_ms=1_453_568_900_000)
+
+    kept = to_eido([c.to_dict() for c in (first, second, left)])
+    assert [c["callIdentifier"] for c in kept["callComponent"]] == ["json:a1"]
+    assert kept["mergeComponent"] == []
+    assert kept["linkComponent"] == [{
+        "linkedIncidentIdentifier": alone.incident_id, "linkRelationship": "splitInto",
+        "callIdentifier": "json:a2", "linkedBy": "sup 2",
+        "reasons": ["a second crash"]}]
+    assert kept["incidentComponent"]["reportCount"] == 1
+
+    new = to_eido([alone.to_dict()])
+    (link,) = new["linkComponent"]
+    assert (link["linkedIncidentIdentifier"], link["linkRelationship"]) == (
+        first.incident_id, "splitFrom")
+    assert [c["callIdentifier"] for c in new["callComponent"]] == ["json:a2"]

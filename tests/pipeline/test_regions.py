@@ -9,7 +9,7 @@ import math
 import pytest
 
 from agents.resources import Models
-from pipeline.dedupe import IncidentMatcher, Region, incident_id_for
+from pipeline.dedupe import IncidentMatcher, Region, SplitRefused, incident_id_for
 from pipeline.geo import cell_key, distance_m
 from pipeline.places import Gazetteer
 from pipeline.schema import (
@@ -18,6 +18,7 @@ from pipeline.schema import (
     MERGED,
     NEW,
     REPEAT,
+    SPLIT,
     Report,
 )
 
@@ -208,3 +209,66 @@ def test_a_follow_up_without_a_place_joins_its_reporters_incident(
     later = matcher.apply(region, dataclasses.replace(
         report("u", None, None, minute=200, reporter="rp:1", kind="other")))
     assert later.change == NEW
+
+
+def test_a_split_takes_a_report_into_an_incident_of_its_own(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    first = matcher.apply(region, report("a", 40.12, -75.34))
+    matcher.apply(region, report("b", 40.1202, -75.34, minute=2))
+    wrong = matcher.apply(region, report("c", 40.1201, -75.34, minute=3,
+                                         kind="medical_trauma"))
+    assert wrong.incident_id == first.incident_id and wrong.report_count == 3
+
+    changes = matcher.split(region, first.incident_id, "c", "dispatcher 7",
+                            "another car, other side", at_ms=T0_MS)
+    left, alone = changes
+    assert (left.change, left.incident_id, left.report_count) == (
+        SPLIT, first.incident_id, 2)
+    assert "c" not in left.report_ids
+    assert (alone.change, alone.report_count, alone.report_ids) == (NEW, 1, ("c",))
+    assert alone.incident_id == incident_id_for("split:c")
+    assert (alone.kind, alone.lat, alone.lon) == ("medical_trauma", 40.1201, -75.34)
+    assert left.split == alone.split == {
+        "report_id": "c", "from": first.incident_id, "into": alone.incident_id,
+        "by": "dispatcher 7", "reason": "another car, other side"}
+
+    # The same command again changes nothing; the report again is a repeat
+    # of its own incident; the incident goes on without it.
+    assert matcher.split(region, first.incident_id, "c", "dispatcher 7", "",
+                         at_ms=T0_MS) == []
+    again = matcher.apply(region, report("c", 40.1201, -75.34, minute=3,
+                                         kind="medical_trauma"))
+    assert (again.change, again.incident_id) == (REPEAT, alone.incident_id)
+    more = matcher.apply(region, report("d", 40.1202, -75.34, minute=4))
+    assert (more.incident_id, more.report_count) == (first.incident_id, 3)
+
+
+def test_a_split_finds_its_report_after_a_restart(matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    first = matcher.apply(region, report("a", 40.12, -75.34))
+    matcher.apply(region, report("b", 40.1202, -75.34, minute=2))
+    stored = region.snapshot()
+
+    restarted = Region("r:test", stored.get, stored.items)
+    left, alone = matcher.split(restarted, first.incident_id, "b", "sup", "",
+                                at_ms=T0_MS)
+    assert (left.report_count, alone.report_ids) == (1, ("b",))
+
+
+@pytest.mark.parametrize("incident, report_id, why", [
+    ("I-nope", "a", "is in"),
+    (None, "zz", "not known"),
+    (None, "solo", "only one"),
+])
+def test_a_split_that_names_nothing_to_split_is_refused(
+        matcher: IncidentMatcher, incident: str | None, report_id: str,
+        why: str) -> None:
+    region = Region("r:test")
+    first = matcher.apply(region, report("a", 40.12, -75.34))
+    matcher.apply(region, report("b", 40.1202, -75.34, minute=2))
+    solo = matcher.apply(region, report("solo", 40.3, -75.1, minute=2))
+    target = incident or (solo.incident_id if report_id == "solo"
+                          else first.incident_id)
+    with pytest.raises(SplitRefused, match=why):
+        matcher.split(region, target, report_id, "sup", "", at_ms=T0_MS)

@@ -1,0 +1,160 @@
+"""One incident per event on a real broker with two workers: reports either
+side of a cell border and on different raw partitions, a report without a
+point, a late report, a redelivery, and an operator's split flowing downstream."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from agents.broker import EmbeddedBroker, free_port
+from agents.cli import wait_for_worker, worker_process
+from agents.export import send_split
+from agents.resources import load_topics
+from agents.settings import Settings
+from tests.e2e.conftest import REDIS_URL, forget_keys, read_topic
+
+METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)
+BORDER = 40.15  # a border of 0.05 degree cells
+T0 = datetime(2016, 1, 23, 17, 0, tzinfo=UTC).timestamp()
+
+
+def payload(report_id: str, minute: float, lat: float | None = None,
+            text: str = "vehicle accident", address: str = "") -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "report_id": report_id, "source": "montgomery_pa", "channel": "911",
+        "time": datetime.fromtimestamp(T0 + minute * 60, tz=UTC).isoformat(),
+        "type": "vehicle accident", "text": text}
+    if lat is not None:
+        value["location"] = {"lat": lat, "lon": -75.30, "accuracy_m": 10}
+    if address:
+        value["address"] = address
+    return value
+
+
+@contextlib.contextmanager
+def two_workers(work_dir: Path) -> Iterator[tuple[str, Settings]]:
+    broker = EmbeddedBroker(log_path=work_dir / "broker.log")
+    bootstrap = broker.start()
+    app_id = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        with contextlib.ExitStack() as stack:
+            running = []
+            for n in range(2):
+                settings = Settings.from_env(
+                    broker=bootstrap, redis_url=REDIS_URL, app_id=app_id,
+                    web_port=free_port(), data_dir=work_dir / f"w{n}")
+                process = stack.enter_context(
+                    worker_process(settings, work_dir / f"worker-{n}.log"))
+                running.append((settings, process))
+            for settings, process in running:
+                wait_for_worker(settings.web_port, process)
+            time.sleep(3.0)  # the group settles: each worker owns partitions
+            for settings, process in running:
+                wait_for_worker(settings.web_port, process)
+            yield bootstrap, running[0][0]
+            assert all(p.poll() is None for _, p in running), "a worker died"
+    finally:
+        broker.stop()
+        forget_keys(REDIS_URL, app_id)
+
+
+def board_until(bootstrap: str, wanted: int, timeout_s: float = 60
+                ) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        board = read_topic(bootstrap, "incidents.board", quiet_s=1.0)
+        if len(board) >= wanted or time.monotonic() > deadline:
+            return board
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, Settings, dict[str, dict[str, Any]]]]:
+    with two_workers(tmp_path_factory.mktemp("merging")) as (bootstrap, settings):
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        sends = [
+            # 30 m apart, either side of a cell border, on two raw partitions.
+            (0, payload("south", 0, BORDER - 15 * METRE_DEG,
+                        text="car on its roof at haws ave")),
+            (1, payload("north", 2, BORDER + 15 * METRE_DEG)),
+            # No fix; the caller names the street.
+            (0, payload("nofix", 5, text="accident", address="HAWS AVE & MAIN ST")),
+            # Late by event time: sent last, happened first.
+            (1, payload("late", -3, BORDER)),
+            # Redelivered: the same message again, on another partition.
+            (1, payload("south", 0, BORDER - 15 * METRE_DEG,
+                        text="car on its roof at haws ave")),
+        ]
+        for partition, value in sends:
+            producer.send("reports.raw.json", value=orjson.dumps(value),
+                          partition=partition).get(30)
+            time.sleep(0.3)  # arrival order as listed
+        producer.close()
+        board = board_until(bootstrap, len(sends))
+        by_report = {c["report_id"].split(":")[-1]: c for c in board}
+        yield bootstrap, settings, by_report
+
+
+def test_reports_across_a_border_and_partitions_are_one_incident(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    _, _, by_report = merged
+    south, north = by_report["south"], by_report["north"]
+    assert north["change"] == "merged"
+    assert north["incident_id"] == south["incident_id"]
+    assert north["merge"]["reasons"][0].startswith("distance 30 m")
+
+
+def test_a_report_without_a_fix_and_a_late_one_join_it(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    _, _, by_report = merged
+    incident = by_report["south"]["incident_id"]
+    assert (by_report["nofix"]["change"], by_report["nofix"]["incident_id"]) == (
+        "merged", incident)
+    assert by_report["nofix"]["merge"]["reasons"][0] == "both name haws ave"
+    assert (by_report["late"]["change"], by_report["late"]["incident_id"]) == (
+        "merged", incident)
+    assert by_report["late"]["report_count"] == 4
+
+
+def test_a_redelivered_report_changes_nothing(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    bootstrap, _, _ = merged
+    board = read_topic(bootstrap, "incidents.board")
+    south = [c for c in board if c["report_id"].endswith(":south")]
+    assert [c["change"] for c in south] == ["new", "repeat"]
+    assert len({c["incident_id"] for c in board}) == 1
+
+
+def test_a_split_flows_downstream_and_is_idempotent(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    bootstrap, settings, by_report = merged
+    incident = by_report["south"]["incident_id"]
+    report_id = by_report["late"]["report_id"]
+    partitions = load_topics(settings.topics_file)["incidents.commands"].partitions
+    for _ in range(2):  # the same command twice
+        send_split(bootstrap, incident, report_id, "supervisor 3", "other car",
+                   partitions)
+    board = board_until(bootstrap, 7)
+    splits = [c for c in board if c.get("split")]
+    assert [c["change"] for c in splits] == ["split", "new"]
+    left, alone = splits
+    assert (left["incident_id"], left["report_count"]) == (incident, 3)
+    assert report_id not in left["report_ids"]
+    assert alone["report_ids"] == [report_id] and alone["incident_id"] != incident
+    assert alone["split"] == {"report_id": report_id, "from": incident,
+                              "into": alone["incident_id"], "by": "supervisor 3",
+                              "reason": "other car"}
+    # Downstream stages handled both like any change: scored and on the board.
+    assert all(c["priority"] is not None and c["board_ms"] for c in splits)
