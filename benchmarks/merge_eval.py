@@ -12,9 +12,11 @@ Two data sets, scored the same way in one run:
 Each report goes through ``normalize`` and the dedupe matcher exactly as the
 worker runs them (regions keyed by ``region_key``, reports in arrival order);
 the predicted incident of a report is the incident its change names. Threads
-are predicted by reporter identity (the keyed hash): a report with no reporter
-is a thread of its own. The baseline is the industry rule "same place within
-80 m and 10 minutes" for incidents, with the same threads.
+are predicted by reporter identity (the keyed hash), with the identities
+dedupe links as one person (a post's handle and a call's number saying the
+same things in one incident) joined; a report with no reporter is a thread of
+its own. The baselines are the industry rule "same place within 80 m and 10
+minutes" for incidents, and one thread per identity for threads.
 
 Pairwise precision, recall and F1 (``scenario.pairwise_scores``). Prints the
 figures; the last line is one JSON object.
@@ -48,9 +50,10 @@ LOG_RECEIVED_MS = 1_464_825_600_000
 SAME_POINT_WINDOW_MS = 10 * 60_000
 
 
-def match(models: Models, reports: Iterable[Report], threads: bool = True
-          ) -> dict[str, str]:
-    """report id -> incident id, as the thread and dedupe stages decide them."""
+def match(models: Models, reports: Iterable[Report], threads: bool = True,
+          links: list[tuple[str, str]] | None = None) -> dict[str, str]:
+    """report id -> incident id, as the thread and dedupe stages decide them;
+    the identities dedupe links as one person are added to ``links``."""
     matcher = IncidentMatcher(models.kinds, models.match, models.places)
     regions: dict[str, Region] = {}
     reporters: dict[str, dict[str, Any]] = {}
@@ -63,12 +66,28 @@ def match(models: Models, reports: Iterable[Report], threads: bool = True
         region = regions.setdefault(key, Region(key))
         change = matcher.apply(region, report)
         incident_of.setdefault(report.report_id, change.incident_id)
+        if change.link and links is not None:
+            links.append((change.link["reporter"], change.link["same_as"]))
     return incident_of
 
 
-def threads_of(reports: Iterable[Report]) -> dict[str, str]:
-    """report id -> thread: the reporter's keyed hash, or the report alone."""
-    return {r.report_id: r.reporter or f"alone:{r.report_id}" for r in reports}
+def threads_of(reports: Iterable[Report], links: Iterable[tuple[str, str]] = ()
+               ) -> dict[str, str]:
+    """report id -> thread: the reporter's keyed hash, with the identities
+    linked as one person joined; a report without a reporter is alone."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.get(node, node) != node:
+            node = parent[node]
+        return node
+
+    for a, b in links:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {r.report_id: root(r.reporter) if r.reporter else f"alone:{r.report_id}"
+            for r in reports}
 
 
 def scored(predicted: dict[str, str], truth: dict[str, str]) -> dict[str, float]:
@@ -91,17 +110,20 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
         reports.append(report)
         incident_truth[report.report_id] = message.truth.incident_id
         thread_truth[report.report_id] = message.truth.thread_id
-    threads = threads_of(reports)
+    links: list[tuple[str, str]] = []
+    predicted = match(models, reports, links=links)
     figures = {
         "reports": len(reports),
         "true_incidents": len(set(incident_truth.values())),
         "true_threads": len(set(thread_truth.values())),
-        "incident": scored(match(models, reports), incident_truth),
+        "incident": scored(predicted, incident_truth),
         "incident_without_threads": scored(match(models, reports, threads=False),
                                            incident_truth),
-        "thread": scored(threads, thread_truth),
+        "thread": scored(threads_of(reports, links), thread_truth),
+        "identity_links": len(links),
         "baseline_incident": scored(baseline_clusters(reports), incident_truth),
-        "baseline_thread": scored(threads, thread_truth),
+        # The baseline threads: one thread per identity, nothing linked.
+        "baseline_thread": scored(threads_of(reports), thread_truth),
         "seconds": round(time.monotonic() - started, 1),
     }
     return figures
@@ -170,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_thread_f1": gen["baseline_thread"]["f1"],
         "incident_precision": gen["incident"]["precision"],
         "incident_recall": gen["incident"]["recall"],
+        "thread_precision": gen["thread"]["precision"],
+        "thread_recall": gen["thread"]["recall"],
+        "identity_links": gen["identity_links"],
         "generated_reports": gen["reports"],
         "seed": args.seed,
         "montgomery_incident_f1": mont["incident"]["f1"],

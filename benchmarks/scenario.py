@@ -53,6 +53,15 @@ The model, step by step (every draw comes from one ``random.Random(seed)``):
 7. App tips. With probability 0.15 (serious) or 0.05 (other) one account sends
    a tip 1-15 min after the incident with a GPS fix: Rayleigh error of sigma
    8 m, ``accuracy_m`` the error times the log-normal factor, at least 5 m.
+8. People across channels. A social author calls too, from a phone number,
+   1-10 min after their first post, with probability ``p_author_calls``
+   (0.35): one thread, two identities. Every witness (caller, texter, author,
+   tipster) mentions something they noticed with probability ``p_detail``
+   (0.7), drawn from 40 ``SEEN_DETAILS`` ("a blue pickup", "by the gas
+   station") and appended to each of their texts on every channel: what a
+   person repeats when they report twice, and what lets a post and a call be
+   linked to one person (two witnesses of one incident share a detail by
+   chance 1 time in 40).
 
 Every message's source is ``montgomery_pa`` (zone and service area of the log);
 its truth is the true incident, the reporter thread (one phone number, handle or
@@ -126,6 +135,22 @@ _CALL_TEXTS = ("caller reports {type} at {addr}", "{type}, caller on scene",
                "passer-by reports {type} near {addr}", "{type}; caller unsure of "
                "exact location")
 _SMS_FIRST = ("{type} at {addr} cant talk", "need help {type} {addr}")
+#: What one witness noticed and says again on every channel they use.
+SEEN_DETAILS = (
+    "a blue pickup", "a white van", "a red sedan", "a silver minivan",
+    "a black motorcycle", "a yellow school bus", "a green dumpster",
+    "by the gas station", "outside the pharmacy", "near the bus shelter",
+    "next to the laundromat", "behind the church", "across from the diner",
+    "by the pizza place", "at the car wash", "near the playground",
+    "a man in a green jacket", "a woman with a stroller", "an older man limping",
+    "two teenagers on bikes", "a dog running loose", "a guy in a hoodie",
+    "smoke from the back windows", "glass all over the lane", "the signal is out",
+    "a loud bang first", "sparks from the wires", "a strong gas smell",
+    "the hood is crumpled", "an airbag went off", "someone yelling for help",
+    "a ladder truck arriving", "the power went out", "a fence knocked down",
+    "water pouring out", "a trailer jackknifed", "the mailbox flattened",
+    "a tree down too", "people filming on phones", "a kid crying",
+)
 _SMS_FOLLOW_UPS = ("still here, nobody has arrived", "they are not moving",
                    "i moved across the street", "it is getting worse",
                    "police just got here", "is someone coming?")
@@ -162,6 +187,11 @@ class ScenarioParams:
     fix_methods: tuple[float, float, float] = (0.55, 0.20, 0.10)
     #: A call without a fix whose caller names the address.
     p_spoken_address: float = 0.8
+    #: A witness who mentions something they noticed (``SEEN_DETAILS``), the
+    #: same on every channel they use.
+    p_detail: float = 0.7
+    #: A social author who also calls 1-10 min after their first post.
+    p_author_calls: float = 0.35
     p_sms_follow_up: float = 0.25
     p_social: tuple[float, float] = (0.3, 0.05)
     p_app: tuple[float, float] = (0.15, 0.05)
@@ -301,6 +331,7 @@ class _Builder:
         self.incidents: list[TrueIncident] = []
         self.messages: list[ScenarioMessage] = []
         self._ids: Counter[str] = Counter()
+        self.details: dict[str, str] = {}
 
     def _next(self, what: str) -> str:
         self._ids[what] += 1
@@ -377,9 +408,17 @@ class _Builder:
         if rng.random() < p.p_social[0 if serious else 1]:
             for _ in range(rng.randint(1, 2)):
                 handle, thread = f"@{self._next('user')}", self._next("r")
+                first_ms = None
                 for _ in range(rng.randint(1, 2)):
                     at_ms = event_ms + int(rng.uniform(120, 1800)) * 1000
+                    first_ms = at_ms if first_ms is None else min(first_ms, at_ms)
                     self._post(incident, thread, handle, at_ms, row)
+                if first_ms is not None and rng.random() < p.p_author_calls:
+                    # The same person, now on the phone: another identity.
+                    number = f"+1555{self._ids['phone']:07d}"
+                    self._ids["phone"] += 1
+                    at_ms = first_ms + int(rng.uniform(60, 600)) * 1000
+                    self._call(incident, thread, number, at_ms, row)
         if rng.random() < p.p_app[0 if serious else 1]:
             at_ms = event_ms + int(rng.uniform(60, 900)) * 1000
             self._tip(incident, self._next("r"), self._next("acct"), at_ms, row)
@@ -403,8 +442,8 @@ class _Builder:
         payload: dict[str, Any] = {
             "call_id": call_id, "source": SOURCE, "time": _iso(at_ms),
             "type": row.type_text, "caller_number": number,
-            "text": rng.choice(_CALL_TEXTS).format(type=row.type_text.lower(),
-                                                    addr=_street(row)),
+            "text": self._say(thread, rng.choice(_CALL_TEXTS).format(
+                type=row.type_text.lower(), addr=_street(row))),
         }
         method = rng.choices(("handset", "network", "civic", ""),
                              weights=(*p.fix_methods, 1 - sum(p.fix_methods)))[0]
@@ -425,9 +464,9 @@ class _Builder:
              row: _Row, first: bool) -> None:
         rng = self.rng
         message_id = self._next("sm")
-        text = (rng.choice(_SMS_FIRST).format(type=row.type_text.lower(),
-                                              addr=_street(row))
-                if first else rng.choice(_SMS_FOLLOW_UPS))
+        text = self._say(thread, rng.choice(_SMS_FIRST).format(
+            type=row.type_text.lower(), addr=_street(row))
+            if first else rng.choice(_SMS_FOLLOW_UPS))
         spelt = f"+1 {number[2:5]} {number[5:8]} {number[8:]}"
         payload: dict[str, Any] = {"message_id": message_id, "sender": spelt,
                                    "text": text, "time": _iso(at_ms), "source": SOURCE}
@@ -443,8 +482,9 @@ class _Builder:
         rng = self.rng
         post_id = self._next("post")
         texts = self.posts.get(row.kind)
-        text = (rng.choice(texts) if texts else rng.choice(_POST_TEMPLATES).format(
-            type=row.type_text.lower(), addr=_street(row).title()))
+        text = self._say(thread, rng.choice(texts) if texts else rng.choice(
+            _POST_TEMPLATES).format(type=row.type_text.lower(),
+                                    addr=_street(row).title()))
         place = f"{row.twp.title()}, PA" if row.twp else "Montgomery County, PA"
         payload = {"post_id": post_id, "handle": handle, "text": text,
                    "language": "en", "time": _iso(at_ms), "place_name": place,
@@ -459,9 +499,19 @@ class _Builder:
         error = 8.0 * math.sqrt(-2 * math.log(1 - self.rng.random()))
         payload = {"report_id": tip_id, "channel": "app", "time": _iso(at_ms),
                    "category": row.type_text.title(), "reporter": account,
+                   "text": self._say(thread, row.type_text.lower()),
                    "location": self._fix(incident, error, 5.0), "source": SOURCE}
         self._emit("app", tip_id, payload, at_ms,
                    Truth(incident.incident_id, thread, f"app:{SOURCE}:{tip_id}"))
+
+    def _say(self, thread: str, text: str) -> str:
+        """A witness's text, with what they noticed when they mention it."""
+        if thread not in self.details:
+            self.details[thread] = (self.rng.choice(SEEN_DETAILS)
+                                    if self.rng.random() < self.params.p_detail
+                                    else "")
+        detail = self.details[thread]
+        return f"{text}; {detail}" if detail else text
 
     def _emit(self, channel: str, key: str, payload: dict[str, Any], at_ms: int,
               truth: Truth) -> None:

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.geo import cell_key, cells_within, distance_m
@@ -78,10 +78,13 @@ from pipeline.schema import (
     Merge,
     Report,
 )
+from pipeline.thread import VoiceLink, link_voice, personal_words
 
 MAX_REPORT_IDS = 100
 MAX_REPORTERS = 20
 MAX_STREETS = 12
+MAX_VOICE_WORDS = 24
+MAX_EVENT_WORDS = 60
 STRONG, WEAK = "strong", "weak"
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 16
@@ -109,6 +112,11 @@ class MatchParams:
     #: A town's circle that fits two incidents this close in confidence
     #: joins neither.
     weak_margin: float = 0.05
+    #: Two identities of one incident on different channels are one person
+    #: when they say at least ``link_min_words`` words no other reporter said,
+    #: this close in time (``pipeline/thread.py``).
+    link_window_s: float = 1800.0
+    link_min_words: int = 2
 
     def __post_init__(self) -> None:
         for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
@@ -181,7 +189,8 @@ class Region:
     ``unplaced`` those opened without a point that a report with one can; both
     are derived from the cells, kept in memory, and rebuilt from them after a
     restart (``rebuild``). An entry leaves once its incident is quiet past
-    the longest window the index serves, or leaves its cell.
+    the longest window the index serves (``prune``), or leaves its cell, so
+    the index holds only the last half hour or so of a region's incidents.
     """
 
     def __init__(self, name: str = "r:",
@@ -199,10 +208,22 @@ class Region:
         self.clock_ms = 0
 
     def index(self, incident: dict[str, Any], home: str) -> None:
+        # Kept in order of last change: the oldest leave first (``prune``).
         entry = [home, incident["last_ms"]]
+        self.recent.pop(incident["id"], None)
         self.recent[incident["id"]] = entry
         if home.startswith(self.name + "|p"):
+            self.unplaced.pop(incident["id"], None)
             self.unplaced[incident["id"]] = entry
+
+    def prune(self, horizon_ms: float) -> None:
+        """Drop the index entries last changed before ``horizon_ms``."""
+        for index in (self.recent, self.unplaced):
+            while index:
+                incident_id, (_, last_ms) = next(iter(index.items()))
+                if last_ms >= horizon_ms:
+                    break
+                del index[incident_id]
 
     def forget(self, incident_id: str) -> None:
         self.recent.pop(incident_id, None)
@@ -281,6 +302,10 @@ class IncidentMatcher:
         self.kinds = kinds
         self.params = params
         self.places = places or Gazetteer()
+        # The index serves reports without a point and incidents without one
+        # this long after their last change.
+        self._index_keep_ms = 1000 * max(params.placeless_window_s,
+                                         params.follow_up_s)
 
     def apply(self, region: Region, report: Report) -> IncidentChange:
         """Add ``report`` to ``region`` (in place) and say what changed."""
@@ -299,13 +324,15 @@ class IncidentMatcher:
             return self._change(incident, report, REPEAT, None)
 
         region.clock_ms = max(region.clock_ms, report.event_ms)
+        region.prune(region.clock_ms - self._index_keep_ms)
         best = self._best_match(region, report)
         if best is None:
             incident = self._open(region, own, report)
             return self._change(incident, report, NEW, None)
 
-        self._join(region, best.home, best.incident, own, report)
-        return self._change(best.incident, report, MERGED, best.merge.to_dict())
+        link = self._join(region, best.home, best.incident, own, report)
+        change = self._change(best.incident, report, MERGED, best.merge.to_dict())
+        return change if link is None else replace(change, link=link.to_dict())
 
     def split(self, region: Region, incident_id: str, report_id: str, by: str,
               reason: str, at_ms: int) -> list[IncidentChange]:
@@ -397,14 +424,9 @@ class IncidentMatcher:
             indexed = region.recent
         # The index: incidents opened without a point (for a report with one),
         # or every recent incident of the region (for a report without one).
-        horizon = region.clock_ms - max(self.params.placeless_window_s,
-                                        self.params.follow_up_s) * 1000
-        for incident_id, (home, last_ms) in list(indexed.items()):
-            if last_ms < horizon:
-                # Past every window the index serves: reports with a point
-                # still find it in its cell, and a join indexes it again.
-                region.forget(incident_id)
-                continue
+        # Past every window it serves an entry leaves it (``Region.prune``):
+        # reports with a point still find the incident in its cell.
+        for incident_id, (home, _) in list(indexed.items()):
             found = self._expired(region, home).open.get(incident_id)
             if found is None:
                 region.forget(incident_id)
@@ -555,6 +577,7 @@ class IncidentMatcher:
             "reporters": [report.reporter] if report.reporter else [],
             "streets": sorted(_streets_of(report))[:MAX_STREETS],
         }
+        self._voice(incident, report)
         if not report.has_point:
             circle = self.places.find(report.source, report.address)
             if circle is not None:
@@ -586,7 +609,7 @@ class IncidentMatcher:
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
-              report: Report) -> None:
+              report: Report) -> VoiceLink | None:
         if report.kind not in incident["kinds"]:
             incident["kinds"].append(report.kind)
         if incident["kind"] == OTHER and report.kind != OTHER:
@@ -611,9 +634,37 @@ class IncidentMatcher:
         if streets:
             incident["streets"] = [*incident.get("streets", ()),
                                    *sorted(streets)][:MAX_STREETS]
+        link = self._voice(incident, report)
         region.index(incident, home)
         region.changed.add(home)
         self._remember(region, own, incident, home, report)
+        return link
+
+    def _voice(self, incident: dict[str, Any], report: Report) -> VoiceLink | None:
+        """Keep what each reporter of the incident said; link a new identity
+        to an earlier one that said the same (``pipeline/thread.py``)."""
+        if not report.reporter:
+            return None
+        voices: dict[str, list[Any]] = incident.setdefault("voices", {})
+        # The event's own words (its types, kinds, addresses and streets, as
+        # any report gave them) say nothing about who speaks.
+        event = set(incident.get("event_words", ())) | personal_words(" ".join([
+            report.type_text, report.address, *incident.get("streets", ()),
+            *(k.replace("_", " ") for k in incident["kinds"])]))
+        incident["event_words"] = sorted(event)[:MAX_EVENT_WORDS]
+        words = personal_words(report.text, event)
+        link = link_voice(voices, report.reporter, report.channel, report.event_ms,
+                          words, self.params.link_window_s, self.params.link_min_words)
+        voice = voices.get(report.reporter)
+        if voice is None:
+            if len(voices) >= MAX_REPORTERS:
+                return link
+            voices[report.reporter] = [report.channel, report.event_ms,
+                                       sorted(words)[:MAX_VOICE_WORDS]]
+        else:
+            voice[1] = max(voice[1], report.event_ms)
+            voice[2] = sorted(set(voice[2]) | words)[:MAX_VOICE_WORDS]
+        return link
 
     def _update(self, region: Region, home: str, incident: dict[str, Any],
                 own: str, report: Report) -> None:

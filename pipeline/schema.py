@@ -206,6 +206,9 @@ class IncidentChange:
     split: dict[str, Any] | None = None
     #: Where dedupe matched it (``region_key``): where commands for it go.
     region: str = ""
+    #: The reporter of this change taken for the same person as an earlier
+    #: reporter of the incident on another channel: reporter, same_as, reasons.
+    link: dict[str, Any] | None = None
     priority: int | None = None
     priority_reasons: tuple[str, ...] = ()
     units: tuple[dict[str, Any], ...] = ()

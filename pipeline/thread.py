@@ -10,6 +10,13 @@ reporter like any other report. A report with a point of its own keeps it and
 becomes the thread's last fix. The thread never joins two incidents: it only
 lends a place; dedupe decides.
 
+One person may use two identities: a post from a handle, then a call from a
+number. Inside one incident, dedupe takes two identities on different
+channels for one person when they say the same things no other reporter of
+the incident said, close in time (``link_voice``); the change carries the
+link with its reasons, and the two identities are one thread from then on.
+Identity alone never joins a report to an incident; a link never merges two.
+
 >>> from pipeline.schema import Report
 >>> def report(rid, minute, lat=None):
 ...     return Report(report_id=rid, source="t", channel="sms",
@@ -29,6 +36,8 @@ lends a place; dedupe decides.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,3 +70,87 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
     return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                    accuracy_m=accuracy + params.drift_m,
                    flags=(*report.flags, "location_from_thread"))
+
+
+#: Words that say nothing about who is speaking: English function words and
+#: what every report of an emergency says.
+_COMMON = """
+a about after again all also am an and any anyone are around as at be been
+before being but by can cant could did do does dont down for from get getting
+go going got had has have he her here him his how i im in into is it its just
+know like looks lot lots me more my near need no not now of off on one only or
+other our out over please right so some someone still than that the their them
+then there they this to too up us very was we were what whats when where which
+who why will with would you your
+caller callers reports reported report scene location exact unsure help
+emergency call calling happening happened police fire ems ambulance
+address cannot name nobody arrived subject victim
+"""
+COMMON_WORDS = frozenset(_COMMON.split())
+_WORDS = re.compile(r"[a-z]+")
+SOCIAL = "social"
+
+
+def personal_words(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
+    """The words of a text that can tell one witness from another: three
+    letters or more, not common, not in ``exclude`` (the incident's own words:
+    its type, its streets)."""
+    skip = COMMON_WORDS.union(exclude)
+    return frozenset(w for w in _WORDS.findall(text.lower())
+                     if len(w) > 2 and w not in skip)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceLink:
+    """Two identities of one incident taken for one person, and why."""
+
+    reporter: str
+    same_as: str
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reporter": self.reporter, "same_as": self.same_as,
+                "reasons": list(self.reasons)}
+
+
+def link_voice(voices: dict[str, list[Any]], reporter: str, channel: str,
+               event_ms: int, words: frozenset[str], window_s: float,
+               min_words: int) -> VoiceLink | None:
+    """The identity of an incident's earlier reporter on another channel that
+    is the same person as ``reporter``, if exactly one is.
+
+    ``voices`` maps each reporter of the incident to ``[channel, last event ms,
+    words]``. Two voices are one person when one is a social handle and the
+    other a phone or an app account (one person's two identities; a call and
+    a text from one person share their number already), they speak within
+    ``window_s``, and they share at least ``min_words`` words that no other
+    voice of the incident used (what they noticed, not what everyone says).
+    A new identity is linked at most once, to the voice sharing the most such
+    words; a tie links nothing.
+    """
+    if not reporter or reporter in voices or len(words) < min_words:
+        return None
+    best: tuple[int, str, frozenset[str], float, str] | None = None
+    tied = False
+    for other, (other_channel, last_ms, other_words) in voices.items():
+        gap_s = abs(event_ms - last_ms) / 1000
+        if (other_channel == SOCIAL) == (channel == SOCIAL) or gap_s > window_s:
+            continue
+        said_by_others = {w for name, voice in voices.items() if name != other
+                          for w in voice[2]}
+        shared = (words & set(other_words)) - said_by_others
+        if len(shared) < min_words:
+            continue
+        if best is None or len(shared) > best[0]:
+            best, tied = (len(shared), other, frozenset(shared), gap_s,
+                          other_channel), False
+        elif len(shared) == best[0]:
+            tied = True
+    if best is None or tied:
+        return None
+    _, other, shared, gap_s, other_channel = best
+    return VoiceLink(reporter, other, (
+        f"both say {' '.join(sorted(shared)[:4])}",
+        f"{gap_s / 60:.1f} min apart",
+        f"{other_channel} then {channel}, in one incident",
+    ))

@@ -187,7 +187,7 @@ def test_the_index_forgets_incidents_past_its_windows(
         matcher: IncidentMatcher, models: Models) -> None:
     region = Region()
     for n in range(50):
-        matcher.apply(region, report(f"a{n}", 40.12 + n * 0.01, -75.34, minute=n))
+        matcher.apply(region, report(f"a{n}", 40.12 + n * 0.01, -75.34, minute=n / 5))
     assert len(region.recent) == 50
     hours = models.match.stale_after_s / 60 + 10
     matcher.apply(region, report("late", None, None, minute=hours, text="x"))
@@ -272,3 +272,35 @@ def test_a_split_that_names_nothing_to_split_is_refused(
                           else first.incident_id)
     with pytest.raises(SplitRefused, match=why):
         matcher.split(region, target, report_id, "sup", "", at_ms=T0_MS)
+
+
+def test_the_index_stays_bounded_over_a_long_run(matcher: IncidentMatcher) -> None:
+    region = Region()
+    for n in range(3000):  # one incident every 12 s for ten hours, all located
+        matcher.apply(region, report(f"a{n}", 40.0 + (n % 50) * 0.01, -75.34,
+                                     minute=n / 5))
+    # Half an hour of incidents: 150, not 3,000.
+    assert len(region.recent) <= 151
+
+
+def test_a_post_and_a_call_saying_the_same_things_are_one_person(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("c1", 40.12, -75.34, reporter="rp:phone1",
+                                 text="car on its roof; a blue pickup"))
+    matcher.apply(region, report("c2", 40.1201, -75.34, minute=1,
+                                 reporter="rp:phone2",
+                                 text="car on its roof; outside the pharmacy"))
+    post = matcher.apply(region, report(
+        "p", None, None, minute=6, channel="social", reporter="rp:handle",
+        address="Norristown", text="crash near me, a blue pickup flipped"))
+    assert post.change == MERGED
+    assert post.link is not None
+    assert post.link["reporter"] == "rp:handle"
+    assert post.link["same_as"] == "rp:phone1"
+    assert post.link["reasons"][0] == "both say blue pickup"
+    # A second caller who says what everyone says is linked to nobody.
+    other = matcher.apply(region, report("c3", 40.1202, -75.34, minute=7,
+                                         reporter="rp:phone3",
+                                         text="car on its roof"))
+    assert other.link is None

@@ -1,0 +1,43 @@
+"""Two identities of one person: a post's handle and a call's number."""
+
+from __future__ import annotations
+
+from pipeline.thread import link_voice, personal_words
+
+MIN_MS = 60_000
+
+
+def words(text: str) -> frozenset[str]:
+    return personal_words(text)
+
+
+def test_personal_words_leave_out_what_everyone_says() -> None:
+    assert words("Caller reports a crash, there is a blue pickup") == {
+        "crash", "blue", "pickup"}
+    assert personal_words("crash at haws ave; a blue pickup", {"crash", "haws"}) \
+        == {"ave", "blue", "pickup"}
+
+
+def test_a_handle_links_to_the_one_number_that_said_the_same() -> None:
+    voices = {"rp:a": ["911", 0, sorted(words("crash; a blue pickup"))],
+              "rp:b": ["911", MIN_MS, sorted(words("crash; a white van"))]}
+    link = link_voice(voices, "rp:h", "social", 5 * MIN_MS,
+                      words("omg crash, blue pickup upside down"), 1800, 2)
+    assert link is not None and link.same_as == "rp:a"
+    assert link.reasons == ("both say blue pickup", "5.0 min apart",
+                            "911 then social, in one incident")
+
+
+def test_no_link_on_a_tie_on_one_channel_kind_too_late_or_few_words() -> None:
+    said = sorted(words("a blue pickup"))
+    tie = {"rp:a": ["911", 0, said], "rp:b": ["sms", 0, said]}
+    assert link_voice(tie, "rp:h", "social", 0, words("blue pickup"), 1800, 2) is None
+    # Two voices that said it are not personal to either: nothing links.
+    phones = {"rp:a": ["911", 0, said]}
+    assert link_voice(phones, "rp:b", "sms", 0, words("blue pickup"), 1800, 2) is None
+    assert link_voice(phones, "rp:h", "social", 31 * MIN_MS, words("blue pickup"),
+                      1800, 2) is None
+    assert link_voice(phones, "rp:h", "social", 0, words("blue thing"), 1800,
+                      2) is None
+    assert link_voice(phones, "rp:a", "social", 0, words("blue pickup"), 1800,
+                      2) is None  # already a voice of the incident
