@@ -452,9 +452,6 @@ class IncidentMatcher:
         # ("still here, he is bleeding") rarely name the kind again.
         same_reporter = bool(report.reporter) and report.reporter in \
             incident.get("reporters", ())
-        same_kind = report.kind in incident["kinds"]
-        compatible = same_kind or any(
-            self.kinds.compatible(report.kind, k) for k in incident["kinds"])
         placed = report.has_point and incident["lat"] is not None
         if same_reporter:
             window_s = params.follow_up_s
@@ -464,7 +461,10 @@ class IncidentMatcher:
             window_s = params.placeless_window_s
         gap_s = _gap_s(incident, report.event_ms)
         if gap_s > window_s:
-            return None
+            return None  # the cheap test first: most incidents in reach fail it
+        same_kind = report.kind in incident["kinds"]
+        compatible = same_kind or any(
+            self.kinds.compatible(report.kind, k) for k in incident["kinds"])
 
         dist: float | None = None
         evidence = STRONG

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 #: Street suffixes (USPS Publication 28 forms and common spellings) -> one form.
@@ -55,8 +56,10 @@ _PLACE_TAIL = re.compile(
     r"(,.*$)|\b(township|twp|borough|boro|city|town|village)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=65_536)
 def street_names(text: str) -> frozenset[str]:
-    """The "<name> <suffix>" street names a text mentions, lower case."""
+    """The "<name> <suffix>" street names a text mentions, lower case (cached:
+    a CAD log names the same addresses again and again)."""
     words = _WORD.findall(text.lower())
     found = set()
     for index in range(1, len(words)):
