@@ -16,7 +16,9 @@ circle (``models/places.yaml``) holds the incident's point, within
 ``placeless_window_s``. A town's circle is weak evidence: when it fits two
 incidents about equally well (``weak_margin``) the report joins neither. A
 follow-up from a reporter of an open incident joins it (``follow_up_s``). An
-incident opened without a point takes the first point that joins it.
+incident's point is its most precise fix so far (so an incident opened
+without a point takes the first that joins it). Words that name no kind
+(``other``) do not keep two reports apart.
 
 Idempotent: a report already seen changes nothing (``repeat``), also after its
 incident left the state: report ids are remembered, in the cell of the report's
@@ -476,7 +478,8 @@ class IncidentMatcher:
             dist = distance_m(report.lat, report.lon, incident["lat"], incident["lon"])
             if dist > limit_m:
                 return None
-            if not (compatible or same_reporter):
+            kind_free = report.kind == OTHER or incident["kind"] == OTHER
+            if not (compatible or same_reporter or kind_free):
                 return None
             place = 1 - dist / limit_m
             place_reason = f"distance {dist:.0f} m <= {limit_m:.0f} m"
@@ -614,8 +617,10 @@ class IncidentMatcher:
             incident["kinds"].append(report.kind)
         if incident["kind"] == OTHER and report.kind != OTHER:
             incident["kind"] = report.kind
-        if incident["lat"] is None and report.has_point:
-            # The first point of an incident opened without one.
+        if report.has_point and (incident["lat"] is None
+                                 or (report.accuracy_m or 0.0) < incident["acc_m"]):
+            # The first point of an incident opened without one, or a better
+            # fix than the one it has: later reports are matched against it.
             incident["lat"], incident["lon"] = report.lat, report.lon
             incident["acc_m"] = report.accuracy_m or 0.0
         incident["first_ms"] = min(incident["first_ms"], report.event_ms)
