@@ -44,7 +44,8 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
     The newest change gives the incident's state; every change that brought a
     report (not a repeat) gives a call, its location, reporter and notes; a
     merge gives the merge relation with its reasons and confidence; an
-    operator's split takes the call out again and links the two incidents.
+    operator's split takes the call out again and links the two incidents; two
+    identities linked as one person are one person with both.
     """
     history = [c for c in changes if c.get("change") != REPEAT] or list(changes)
     if not history:
@@ -88,9 +89,17 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
             "civicAddressText": change.get("address", ""),
             "area": change.get("area", ""),
         })
-        if change.get("reporter"):
-            person = persons.setdefault(change["reporter"], {
-                "personId": change["reporter"], "personRole": "reporter",
+        reporter = change.get("reporter")
+        link = change.get("link")
+        if reporter and link and link.get("same_as") in persons:
+            # One person with two identities (a handle, then a number).
+            person = persons[link["same_as"]]
+            person.setdefault("otherIdentities", []).append(
+                {"personId": reporter, "reasons": list(link.get("reasons", ()))})
+            persons[reporter] = person
+        if reporter:
+            person = persons.setdefault(reporter, {
+                "personId": reporter, "personRole": "reporter",
                 "callReferences": []})
             person["callReferences"].append(report_id)
         if change.get("change") == MERGED and change.get("merge"):
@@ -125,7 +134,7 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
              "area": last.get("area", "")},
             *locations,
         ],
-        "personComponent": list(persons.values()),
+        "personComponent": list({id(p): p for p in persons.values()}.values()),
         "notesComponent": [{"noteText": text} for text in last.get("texts", ())],
         "mergeComponent": merges,
         "linkComponent": links,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from agents.resources import Models
@@ -83,3 +85,20 @@ def test_a_split_takes_the_call_out_and_links_both_incidents(
     assert (link["linkedIncidentIdentifier"], link["linkRelationship"]) == (
         first.incident_id, "splitFrom")
     assert [c["callIdentifier"] for c in new["callComponent"]] == ["json:a2"]
+
+
+def test_two_identities_linked_as_one_person_are_one_person() -> None:
+    changes: list[dict[str, Any]] = [
+        {"incident_id": "I-1", "change": "new", "report_id": "c1", "kind": "collision",
+         "reporter": "rp:phone", "channel": "911"},
+        {"incident_id": "I-1", "change": "merged", "report_id": "p1",
+         "kind": "collision", "reporter": "rp:handle", "channel": "social",
+         "merge": {"reasons": ["r"], "confidence": 0.5},
+         "link": {"reporter": "rp:handle", "same_as": "rp:phone",
+                  "reasons": ["both say blue pickup"]}},
+    ]
+    (person,) = to_eido(changes)["personComponent"]
+    assert person["personId"] == "rp:phone"
+    assert person["callReferences"] == ["c1", "p1"]
+    assert person["otherIdentities"] == [
+        {"personId": "rp:handle", "reasons": ["both say blue pickup"]}]
