@@ -28,6 +28,7 @@ from pipeline.schema import Report
 
 logger = logging.getLogger(__name__)
 STAGE = "dedupe"
+COMMANDS = "incidents.commands"
 
 
 class RegionBatch:
@@ -57,49 +58,79 @@ class RegionBatch:
         return region
 
     async def match(self, out: Outbox, event: EventT, record: dict[str, Any]) -> None:
-        if "command" in record:
+        if event.message.topic == COMMANDS:
             await self.command(out, event, record)
             return
         report = Report.from_dict(record)
         key = region_key(report)
-        change = self.matcher.apply(self.region_of(key), report)
+        # Before anything can fail: the region's cells are written back with
+        # the changelog partition of its messages, whatever this record does.
         self.last_event[key] = event
+        change = self.matcher.apply(self.region_of(key), report)
         self.changes[change.change] = self.changes.get(change.change, 0) + 1
         await out.send("incidents.changes", change.incident_id, change.to_dict())
 
     async def command(self, out: Outbox, event: EventT, record: dict[str, Any]
                       ) -> None:
-        """An operator's command (``incidents.commands``): a split."""
-        key = str(record.get("region", ""))
-        if record["command"] != "split" or not key.startswith("r:"):
-            raise ValueError(f"not a command dedupe knows: {record['command']!r} "
-                             f"for region {key!r}")
+        """An operator's command (``incidents.commands``): a split. One that
+        cannot be carried out is dead-lettered with why, never dropped."""
+        try:
+            split = read_split(record)
+        except ValueError as exc:
+            logger.warning("bad command: %s", exc)
+            await out.dead_letter(event, "bad_command", str(exc))
+            return
+        key = split["region"]
+        self.last_event[key] = event
         try:
             changes = self.matcher.split(
-                self.region_of(key), str(record["incident_id"]),
-                str(record["report_id"]), str(record.get("by", "")),
-                str(record.get("reason", "")), int(record.get("at_ms") or 0))
+                self.region_of(key), split["incident_id"], split["report_id"],
+                split["by"], split["reason"], split["at_ms"])
         except SplitRefused as exc:
             logger.warning("split refused: %s", exc)
             await out.dead_letter(event, "split_refused", str(exc))
             return
-        self.last_event[key] = event
         if changes:
-            logger.info("split %s out of %s into %s by %r", record["report_id"],
-                        record["incident_id"], changes[1].incident_id,
-                        record.get("by", ""))
+            logger.info("split %s out of %s into %s by %r", split["report_id"],
+                        split["incident_id"], changes[1].incident_id, split["by"])
         for change in changes:
             self.changes[change.change] = self.changes.get(change.change, 0) + 1
             await out.send("incidents.changes", change.incident_id, change.to_dict())
 
     def write_back(self) -> None:
         for key, region in self.used.items():
-            if key.startswith("u:"):
+            event = self.last_event.get(key)
+            if key.startswith("u:") or event is None:
                 continue  # a report matched with nothing has no state to keep
             # The cells go to the changelog partition of the region's messages.
-            as_current(self.last_event[key])
+            as_current(event)
             for cell in region.changed:
                 self.cells[cell] = region.cells[cell].to_dict()
+
+
+def read_split(record: dict[str, Any]) -> dict[str, Any]:
+    """A split command's fields, checked; raises ``ValueError`` saying what is
+    wrong with it."""
+    if record.get("command") != "split":
+        raise ValueError(f"not a command dedupe knows: {record.get('command')!r}")
+    region = record.get("region")
+    if not isinstance(region, str) or not region.startswith("r:"):
+        raise ValueError(f"a split needs the region it is about (r:<source>), "
+                         f"not {region!r}")
+    fields: dict[str, Any] = {"region": region}
+    for name in ("incident_id", "report_id", "by"):
+        value = record.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"a split needs {name} as a non-empty string, "
+                             f"not {value!r}")
+        fields[name] = value
+    reason = record.get("reason", "")
+    at_ms = record.get("at_ms", 0)
+    if not isinstance(reason, str):
+        raise ValueError(f"reason must be a string, not {reason!r}")
+    if isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0:
+        raise ValueError(f"at_ms must be milliseconds since 1970, not {at_ms!r}")
+    return {**fields, "reason": reason, "at_ms": at_ms}
 
 
 def install(ctx: Context) -> None:
@@ -112,7 +143,7 @@ def install(ctx: Context) -> None:
     regions: dict[str, Region] = {}
 
     # Commands come in on the partitions of the reports they are about.
-    source = ctx.app.topic("reports.normalized", "incidents.commands",
+    source = ctx.app.topic("reports.normalized", COMMANDS,
                            value_serializer="raw", key_serializer="raw")
 
     @ctx.app.agent(source, name="dedupe")
@@ -122,7 +153,11 @@ def install(ctx: Context) -> None:
             started = time.perf_counter()
             batch = RegionBatch(cells, regions, matcher)
             done = await each_record(ctx, out, events, STAGE, batch.match)
-            batch.write_back()
+            try:
+                batch.write_back()
+            except Exception:  # the batch's changes still go out
+                logger.exception("dedupe could not store the matching state of a "
+                                 "batch; its changes are sent all the same")
             await out.delivered()
 
             for outcome, count in batch.changes.items():

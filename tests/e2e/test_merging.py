@@ -22,6 +22,7 @@ from agents.cli import wait_for_worker, worker_process
 from agents.export import send_split
 from agents.resources import load_topics
 from agents.settings import Settings
+from pipeline.bundle import partition_for
 from tests.e2e.conftest import REDIS_URL, forget_keys, read_topic
 
 METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)
@@ -158,3 +159,38 @@ def test_a_split_flows_downstream_and_is_idempotent(
                               "reason": "other car"}
     # Downstream stages handled both like any change: scored and on the board.
     assert all(c["priority"] is not None and c["board_ms"] for c in splits)
+
+
+def test_commands_that_cannot_be_carried_out_are_dead_lettered_and_lose_nothing(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    bootstrap, settings, _ = merged
+    region = "r:montgomery_pa"
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send("reports.raw.json", value=orjson.dumps(
+        payload("alone", 30, 40.30, text="tree down"))).get(30)
+    board = board_until(bootstrap, 8)
+    alone = next(c for c in board if c["report_id"].endswith(":alone"))
+    partitions = load_topics(settings.topics_file)["incidents.commands"].partitions
+    commands = [
+        {"command": "split", "region": region, "incident_id": alone["incident_id"],
+         "report_id": alone["report_id"], "by": "sup", "at_ms": 1},  # its only one
+        {"command": "split", "region": region},  # no ids
+        {"note": "not a command at all"},
+    ]
+    producer.send("incidents.commands", key=region.encode(),
+                  value=orjson.dumps(commands),
+                  partition=partition_for(region.encode(), partitions)).get(30)
+    # A report after the commands still goes through.
+    producer.send("reports.raw.json", value=orjson.dumps(
+        payload("after", 31, 40.40, text="wires down"))).get(30)
+    producer.close()
+
+    board = board_until(bootstrap, 9)
+    assert any(c["report_id"].endswith(":after") for c in board)
+    letters = []
+    deadline = time.monotonic() + 30
+    while len(letters) < 3 and time.monotonic() < deadline:
+        letters = read_topic(bootstrap, "reports.deadletter")
+    assert sorted(letter["reason"] for letter in letters) == [
+        "bad_command", "bad_command", "split_refused"]
+    assert any("only one" in letter["detail"] for letter in letters)
