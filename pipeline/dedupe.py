@@ -164,7 +164,7 @@ class CellState:
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
         # report id -> [incident id, event ms, version, home cell, lat, lon,
-        # kind], oldest first.
+        # kind, reporter, channel], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
 
@@ -364,24 +364,35 @@ class IncidentMatcher:
             raise SplitRefused(f"report {report_id} is the only one of {incident_id}")
         lat, lon, kind = (seen[4], seen[5], seen[6]) if len(seen) > 6 else (
             None, None, incident["kind"])
+        reporter, channel = (seen[7], seen[8]) if len(seen) > 8 else ("", "")
         incident["count"] -= 1
         incident["report_ids"] = [r for r in incident["report_ids"] if r != report_id]
-        region.changed.add(home)
         alone: dict[str, Any] = {
             "id": into, "kind": kind, "kinds": [kind], "lat": lat, "lon": lon,
             "acc_m": 0.0, "area": incident["area"], "first_ms": seen[1],
             "last_ms": seen[1], "count": 1, "report_ids": [report_id], "texts": [],
             "reporters": [], "streets": [],
         }
+        if reporter:
+            # The reporter goes with the report: their follow-ups join the
+            # incident the operator put them in, not the one they left.
+            incident["reporters"] = [r for r in incident.get("reporters", ())
+                                     if r != reporter]
+            alone["reporters"] = [reporter]
+            voice = incident.get("voices", {}).pop(reporter, None)
+            if voice is not None:
+                alone["voices"] = {reporter: voice}
+        region.changed.add(home)
         region.cell(own).open[into] = alone
         region.index(alone, own)
         region.cell(own).seen[report_id] = [into, seen[1], seen[2], own, lat, lon,
-                                            kind]
+                                            kind, reporter, channel]
         region.changed.add(own)
         info = {"report_id": report_id, "from": incident_id, "into": into,
                 "by": by, "reason": reason}
+        moved = {"reporter": reporter, "channel": channel, "report_event_ms": seen[1]}
         return [_split_change(incident, SPLIT, info, region.name, at_ms),
-                _split_change(alone, NEW, info, region.name, at_ms)]
+                replace(_split_change(alone, NEW, info, region.name, at_ms), **moved)]
 
     def _own_key(self, region: Region, report: Report) -> str:
         """The cell that remembers a report: its point's, or for a report
@@ -608,7 +619,8 @@ class IncidentMatcher:
         region.cell(own).seen[report.report_id] = [
             incident["id"], report.event_ms, report.version_ms, home,
             report.lat if report.has_point else None,
-            report.lon if report.has_point else None, report.kind]
+            report.lon if report.has_point else None, report.kind,
+            report.reporter, report.channel]
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,

@@ -73,6 +73,9 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
             if out:
                 calls.pop(report_id, None)
                 merges = [m for m in merges if m["mergedCallIdentifier"] != report_id]
+                for person in persons.values():
+                    person["callReferences"] = [
+                        c for c in person["callReferences"] if c != report_id]
                 continue
         location_id = f"{report_id}#location"
         calls[report_id] = {
@@ -134,7 +137,8 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
              "area": last.get("area", "")},
             *locations,
         ],
-        "personComponent": list({id(p): p for p in persons.values()}.values()),
+        "personComponent": [p for p in {id(p): p for p in persons.values()}.values()
+                            if p["callReferences"]],
         "notesComponent": [{"noteText": text} for text in last.get("texts", ())],
         "mergeComponent": merges,
         "linkComponent": links,

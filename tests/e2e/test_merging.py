@@ -187,7 +187,7 @@ def test_commands_that_cannot_be_carried_out_are_dead_lettered_and_lose_nothing(
 
     board = board_until(bootstrap, 9)
     assert any(c["report_id"].endswith(":after") for c in board)
-    letters = []
+    letters: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
     while len(letters) < 3 and time.monotonic() < deadline:
         letters = read_topic(bootstrap, "reports.deadletter")

@@ -304,3 +304,17 @@ def test_a_post_and_a_call_saying_the_same_things_are_one_person(
                                          reporter="rp:phone3",
                                          text="car on its roof"))
     assert other.link is None
+
+
+def test_a_split_report_takes_its_reporter_and_their_follow_ups_with_it(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    first = matcher.apply(region, report("a", 40.12, -75.34, reporter="rp:1"))
+    matcher.apply(region, report("b", 40.1203, -75.34, minute=2, reporter="rp:2"))
+    _, alone = matcher.split(region, first.incident_id, "b", "sup", "", at_ms=T0_MS)
+    assert (alone.reporter, alone.channel, alone.report_event_ms) == (
+        "rp:2", "911", T0_MS + 2 * MINUTE_MS)
+
+    follow = matcher.apply(region, report("t", None, None, minute=6, channel="sms",
+                                          kind="other", reporter="rp:2"))
+    assert (follow.change, follow.incident_id) == (MERGED, alone.incident_id)
