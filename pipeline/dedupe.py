@@ -16,8 +16,9 @@ circle (``models/places.yaml``) holds the incident's point, within
 ``placeless_window_s``. A town's circle is weak evidence: when it fits two
 incidents about equally well (``weak_margin``) the report joins neither. A
 follow-up from a reporter of an open incident joins it (``follow_up_s``). An
-incident's point is its most precise fix so far (so an incident opened
-without a point takes the first that joins it). Words that name no kind
+incident's point is its most precise fix so far (a fix of unknown
+uncertainty never replaces one; an incident opened without a point takes the
+first that joins it). Words that name no kind
 (``other``) do not keep two reports apart.
 
 Idempotent: a report already seen changes nothing (``repeat``), also after its
@@ -89,7 +90,7 @@ MAX_VOICE_WORDS = 24
 MAX_EVENT_WORDS = 60
 STRONG, WEAK = "strong", "weak"
 #: Cells the reports without a point of one region are remembered in.
-PLACELESS_SHARDS = 16
+PLACELESS_SHARDS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +305,11 @@ class IncidentMatcher:
         self.kinds = kinds
         self.params = params
         self.places = places or Gazetteer()
+        # Words that name a kind of event ("smoke", "house fire", "accident")
+        # describe the event, not the person reporting it.
+        self.kind_words = personal_words(" ".join(
+            [name.replace("_", " ") for name in kinds.kinds]
+            + [term for kind in kinds.kinds.values() for term in kind.match]))
         # The index serves reports without a point and incidents without one
         # this long after their last change.
         self._index_keep_ms = 1000 * max(params.placeless_window_s,
@@ -629,8 +635,9 @@ class IncidentMatcher:
             incident["kinds"].append(report.kind)
         if incident["kind"] == OTHER and report.kind != OTHER:
             incident["kind"] = report.kind
-        if report.has_point and (incident["lat"] is None
-                                 or (report.accuracy_m or 0.0) < incident["acc_m"]):
+        if report.has_point and (incident["lat"] is None or (
+                report.accuracy_m is not None
+                and report.accuracy_m < incident["acc_m"])):
             # The first point of an incident opened without one, or a better
             # fix than the one it has: later reports are matched against it.
             incident["lat"], incident["lon"] = report.lat, report.lon
@@ -669,7 +676,7 @@ class IncidentMatcher:
             report.type_text, report.address, *incident.get("streets", ()),
             *(k.replace("_", " ") for k in incident["kinds"])]))
         incident["event_words"] = sorted(event)[:MAX_EVENT_WORDS]
-        words = personal_words(report.text, event)
+        words = personal_words(report.text, event | self.kind_words)
         link = link_voice(voices, report.reporter, report.channel, report.event_ms,
                           words, self.params.link_window_s, self.params.link_min_words)
         voice = voices.get(report.reporter)
@@ -677,7 +684,10 @@ class IncidentMatcher:
             if len(voices) >= MAX_REPORTERS:
                 return link
             voices[report.reporter] = [report.channel, report.event_ms,
-                                       sorted(words)[:MAX_VOICE_WORDS]]
+                                       sorted(words)[:MAX_VOICE_WORDS],
+                                       link.same_as if link else ""]
+            if link is not None:
+                voices[link.same_as][3:] = [report.reporter]
         else:
             voice[1] = max(voice[1], report.event_ms)
             voice[2] = sorted(set(voice[2]) | words)[:MAX_VOICE_WORDS]

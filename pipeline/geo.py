@@ -45,10 +45,15 @@ def cells_within(lat: float, lon: float, reach_m: float, cell_deg: float
     ['c:800:-1501', 'c:800:-1500']
     >>> cells_within(0.01, 179.999, 200, 0.05)[-1]
     'c:0:-3600'
+    >>> len(cells_within(89.999, 0.0, 200, 1.0))  # two rows, every column
+    720
     """
     dlat = reach_m / 111_320.0
-    cos_lat = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
-    dlon = 180.0 if cos_lat < 1e-3 else min(180.0, reach_m / (111_320.0 * cos_lat))
+    widest = abs(lat) + dlat
+    if widest >= 89.9:
+        dlon = 180.0  # the reach touches the pole's neighbourhood: every longitude
+    else:
+        dlon = min(180.0, reach_m / (111_320.0 * math.cos(math.radians(widest))))
     rows = range(math.floor(max(-90.0, lat - dlat) / cell_deg),
                  math.floor(min(90.0, lat + dlat) / cell_deg) + 1)
     per_turn = round(360 / cell_deg)

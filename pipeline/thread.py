@@ -120,8 +120,10 @@ def link_voice(voices: dict[str, list[Any]], reporter: str, channel: str,
     is the same person as ``reporter``, if exactly one is.
 
     ``voices`` maps each reporter of the incident to ``[channel, last event ms,
-    words]``. Two voices are one person when one is a social handle and the
-    other a phone or an app account (one person's two identities; a call and
+    words, the identity it is linked to or ""]``; a voice already linked is
+    not linked again (one handle, one number: never a chain of phones). Two
+    voices are one person when one is a social handle and the other a phone
+    or an app account (one person's two identities; a call and
     a text from one person share their number already), they speak within
     ``window_s``, and they share at least ``min_words`` words that no other
     voice of the incident used (what they noticed, not what everyone says).
@@ -132,10 +134,13 @@ def link_voice(voices: dict[str, list[Any]], reporter: str, channel: str,
         return None
     best: tuple[int, str, frozenset[str], float, str] | None = None
     tied = False
-    for other, (other_channel, last_ms, other_words) in voices.items():
+    for other, voice in voices.items():
+        other_channel, last_ms, other_words = voice[:3]
         gap_s = abs(event_ms - last_ms) / 1000
         if (other_channel == SOCIAL) == (channel == SOCIAL) or gap_s > window_s:
             continue
+        if len(voice) > 3 and voice[3]:
+            continue  # already one person with another identity
         said_by_others = {w for name, voice in voices.items() if name != other
                           for w in voice[2]}
         shared = (words & set(other_words)) - said_by_others

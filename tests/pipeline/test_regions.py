@@ -318,3 +318,32 @@ def test_a_split_report_takes_its_reporter_and_their_follow_ups_with_it(
     follow = matcher.apply(region, report("t", None, None, minute=6, channel="sms",
                                           kind="other", reporter="rp:2"))
     assert (follow.change, follow.incident_id) == (MERGED, alone.incident_id)
+
+
+def test_event_words_and_chains_link_nobody(matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a", 40.12, -75.34, kind="structure_fire",
+                                 reporter="rp:phone1", text="house on fire, smoke"))
+    post = matcher.apply(region, report(
+        "p", None, None, minute=3, channel="social", kind="structure_fire",
+        reporter="rp:handle", address="Norristown",
+        text="House fire in town, huge smoke, blue pickup parked outside"))
+    assert post.change == MERGED and post.link is None  # fire and smoke: the event
+    second = matcher.apply(region, report("c", 40.1201, -75.34, minute=4,
+                                          kind="structure_fire", reporter="rp:phone2",
+                                          text="blue pickup parked outside"))
+    assert second.link is not None and second.link["same_as"] == "rp:handle"
+    third = matcher.apply(region, report("d", 40.1201, -75.34, minute=5,
+                                         kind="structure_fire", reporter="rp:phone3",
+                                         text="blue pickup parked outside"))
+    # The handle and the second phone are one person; a third phone saying the
+    # same is not chained on.
+    assert third.link is None
+
+
+def test_reports_at_the_pole_are_one_incident(matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, report("a", 90.0, 0.0))
+    second = matcher.apply(region, report("b", 90.0, 120.0, minute=1))
+    near = matcher.apply(region, report("c", 89.999, 90.0, minute=2))
+    assert second.incident_id == near.incident_id == first.incident_id
