@@ -391,6 +391,8 @@ def run(args: argparse.Namespace) -> int:
         from agents.resources import load_topics
 
         require_broker_address(settings, "a split")
+        if not args.by.strip():
+            raise IntakeError("--by must name who decides the split")
         partitions = load_topics(settings.topics_file)["incidents.commands"].partitions
         with broker_for(settings.broker) as bootstrap:
             try:
@@ -399,7 +401,9 @@ def run(args: argparse.Namespace) -> int:
             except KeyError as exc:
                 raise IntakeError(str(exc.args[0])) from exc
         say(f"sent: split {command['report_id']} out of {command['incident_id']} "
-            f"(region {command['region']}); the board shows the result")
+            f"(region {command['region']}). The worker carries it out (the board "
+            "shows a split and a new incident) or refuses it (reports.deadletter, "
+            "reason split_refused, says why)")
     elif args.command == "fleet":
         from agents.fleet import log_points, publish_fleet
         from agents.resources import load_models
