@@ -106,9 +106,6 @@ class RegionBatch:
             as_current(event)
             for cell in region.changed:
                 self.cells[cell] = region.cells[cell].to_dict()
-            for cell in region.deleted:
-                if cell in self.cells:
-                    del self.cells[cell]
 
 
 def read_split(record: dict[str, Any]) -> dict[str, Any]:

@@ -23,17 +23,15 @@ first that joins it). Words that name no kind
 
 Idempotent: a report already seen changes nothing (``repeat``), also after its
 incident left the state: report ids are remembered, in the cell of the report's
-point (or a shard of the region's cells of reports without one), in
-buckets of one hour of event time stored apart from the cell, for
-``seen_ttl_s`` of event time (a bucket leaves whole: up to an hour more),
-longer than incidents stay open. Two versions of
+point (or a shard of the region's cells of reports without one), for
+``seen_ttl_s`` of event time, longer than incidents stay open. Two versions of
 one report (a source that updates its records: ``Report.version_ms``): the
 newer one updates the incident (``updated``), an older one or an exact copy is
 a ``repeat``. Late reports (by event time) join like any other: the gap is
 measured to the incident's span of event times. Bounded: an incident with no
 report for ``stale_after_s`` of event time (by the region's clock) leaves its
 cell, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
-``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids an hour.
+``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
 
 A report whose time is implausible (far future or past) cannot be matched by
 time, nor may it move a clock: it opens its own incident, whose id derives
@@ -91,7 +89,6 @@ MAX_STREETS = 12
 MAX_VOICE_WORDS = 24
 MAX_EVENT_WORDS = 60
 STRONG, WEAK = "strong", "weak"
-HOUR_MS = 3_600_000
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
 
@@ -167,16 +164,13 @@ class CellState:
     def __init__(self, data: dict[str, Any] | None = None):
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
-        # In a bucket (``<cell>|s<hour>``): report id -> [incident id, event
-        # ms, version, home cell, lat, lon, kind, reporter, channel], oldest
-        # first. In a cell: the hours of event time it has buckets for.
+        # report id -> [incident id, event ms, version, home cell, lat, lon,
+        # kind, reporter, channel], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
-        self.buckets: list[int] = data.get("buckets", [])
         self.clock_ms: int = int(data.get("clock_ms", 0))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"open": self.open, "seen": self.seen, "buckets": self.buckets,
-                "clock_ms": self.clock_ms}
+        return {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
 
     def forget_seen(self, horizon_ms: float, keep: int) -> None:
         """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
@@ -211,8 +205,6 @@ class Region:
         self.scan = scan or (lambda: ())
         self.cells: dict[str, CellState] = {}
         self.changed: set[str] = set()
-        #: Keys to delete from the table (buckets of report ids past their time).
-        self.deleted: set[str] = set()
         self.recent: dict[str, list[Any]] = {}
         #: The recent incidents whose home is a cell of reports without a point.
         self.unplaced: dict[str, list[Any]] = {}
@@ -244,12 +236,6 @@ class Region:
         """A new batch: cells are read again from ``load``."""
         self.cells.clear()
         self.changed.clear()
-        self.deleted.clear()
-
-    def delete(self, key: str) -> None:
-        self.cells.pop(key, None)
-        self.changed.discard(key)
-        self.deleted.add(key)
 
     def cell(self, key: str) -> CellState:
         state = self.cells.get(key)
@@ -335,7 +321,7 @@ class IncidentMatcher:
             return self._change(self._open(region, None, report), report, NEW, None)
 
         own = self._own_key(region, report)
-        known = region.cell(_bucket(own, report.event_ms)).seen.get(report.report_id)
+        known = region.cell(own).seen.get(report.report_id)
         if known is not None:
             home = known[3] if len(known) > 3 else own
             incident = region.cell(home).open.get(known[0])
@@ -347,7 +333,6 @@ class IncidentMatcher:
 
         region.clock_ms = max(region.clock_ms, report.event_ms)
         region.prune(region.clock_ms - self._index_keep_ms)
-        self._expired(region, own)  # its old buckets of report ids leave too
         best = self._best_match(region, report)
         if best is None:
             incident = self._open(region, own, report)
@@ -371,7 +356,7 @@ class IncidentMatcher:
         found = region.locate(report_id)
         if found is None:
             raise SplitRefused(f"report {report_id} is not known in {region.name}")
-        own, seen = _cell_of(found[0]), found[1]
+        own, seen = found
         into = incident_id_for(f"split:{report_id}")
         if seen[0] == into:
             return []
@@ -406,9 +391,9 @@ class IncidentMatcher:
         region.changed.add(home)
         region.cell(own).open[into] = alone
         region.index(alone, own)
-        region.cell(found[0]).seen[report_id] = [into, seen[1], seen[2], own, lat,
-                                                 lon, kind, reporter, channel]
-        region.changed.update((own, found[0]))
+        region.cell(own).seen[report_id] = [into, seen[1], seen[2], own, lat, lon,
+                                            kind, reporter, channel]
+        region.changed.add(own)
         info = {"report_id": report_id, "from": incident_id, "into": into,
                 "by": by, "reason": reason}
         moved = {"reporter": reporter, "channel": channel, "report_event_ms": seen[1]}
@@ -435,15 +420,10 @@ class IncidentMatcher:
             for incident_id in stale:
                 del cell.open[incident_id]
                 region.forget(incident_id)
-            # A bucket of report ids leaves whole once its hour is past
-            # ``seen_ttl_s``: no write ever carries a day of ids.
-            horizon_h = (cell.clock_ms - self.params.seen_ttl_s * 1000) // HOUR_MS
-            old = [hour for hour in cell.buckets if hour < horizon_h]
-            for hour in old:
-                region.delete(f"{key}|s{hour}")
-            if old:
-                cell.buckets = [hour for hour in cell.buckets if hour >= horizon_h]
-            if stale or old:
+            seen = len(cell.seen)
+            cell.forget_seen(cell.clock_ms - self.params.seen_ttl_s * 1000,
+                             self.params.max_seen_per_cell - 1)
+            if stale or len(cell.seen) != seen:
                 region.changed.add(key)
         return cell
 
@@ -642,22 +622,12 @@ class IncidentMatcher:
     def _remember(self, region: Region, own: str, incident: dict[str, Any],
                   home: str, report: Report) -> None:
         # What a split needs to give the report an incident of its own.
-        key = _bucket(own, report.event_ms)
-        bucket = region.cell(key)
-        if not bucket.seen:
-            cell = region.cell(own)
-            hour = report.event_ms // HOUR_MS
-            if hour not in cell.buckets:
-                cell.buckets.append(hour)
-                region.changed.add(own)
-        elif len(bucket.seen) >= self.params.max_seen_per_cell:
-            bucket.forget_seen(float("-inf"), self.params.max_seen_per_cell - 1)
-        bucket.seen[report.report_id] = [
+        region.cell(own).seen[report.report_id] = [
             incident["id"], report.event_ms, report.version_ms, home,
             report.lat if report.has_point else None,
             report.lon if report.has_point else None, report.kind,
             report.reporter, report.channel]
-        region.changed.add(key)
+        region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
               report: Report) -> VoiceLink | None:
@@ -763,17 +733,6 @@ class IncidentMatcher:
             address=report.address,
             report_event_ms=report.event_ms,
         )
-
-
-def _bucket(cell: str, event_ms: int) -> str:
-    """Where a cell keeps the ids of its reports of one hour of event time."""
-    return f"{cell}|s{event_ms // HOUR_MS}"
-
-
-def _cell_of(key: str) -> str:
-    """The cell of a bucket key (a cell key is its own)."""
-    head, sep, hour = key.rpartition("|s")
-    return head if sep and hour.lstrip("-").isdigit() else key
 
 
 def _version(seen: list[Any]) -> int:

@@ -284,9 +284,7 @@ def test_seen_ids_are_forgotten_after_their_ttl(models: Models) -> None:
 
     matcher.apply(cell, report("b", minute=60, kind="burglary"))
     assert "a" in cell.seen
-    # Ids leave by the hour of event time: at least seen_ttl_s after, at most
-    # an hour more.
-    matcher.apply(cell, report("c", minute=121, kind="burglary"))
+    matcher.apply(cell, report("c", minute=61, kind="burglary"))
     assert "a" not in cell.seen
 
     assert matcher.apply(cell, report("a")).change == "new"
