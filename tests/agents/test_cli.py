@@ -1,0 +1,51 @@
+"""The command line answers a wrong use with one line on stderr and exit 2,
+before it touches a broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        *argv: str) -> tuple[int, str]:
+    monkeypatch.delenv("INTAKE_BROKER", raising=False)
+    code = main(list(argv))
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def test_a_split_without_a_broker_address_says_how_to_get_one(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, err = run(capsys, monkeypatch, "split", "--incident", "I-1", "--report",
+                    "r1", "--by", "sup")
+    assert code == 2
+    assert err.startswith("error: a split needs the address of the broker")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_split_needs_someone_who_decides(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, err = run(capsys, monkeypatch, "split", "--broker", "127.0.0.1:9",
+                    "--incident", "I-1", "--report", "r1", "--by", "  ")
+    assert (code, err) == (2, "error: --by must name who decides the split")
+
+
+def test_a_replay_of_a_missing_log_fails_before_it_starts(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    missing = tmp_path / "nothing.csv"
+    code, err = run(capsys, monkeypatch, "replay", "--broker", "127.0.0.1:9",
+                    "--log", str(missing))
+    assert (code, err) == (2, f"error: the log to replay is missing: {missing}")
+
+
+def test_a_split_without_its_ids_is_refused_by_the_parser(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, monkeypatch, "split", "--broker", "127.0.0.1:9")
+    assert exited.value.code == 2
+    assert "--incident" in capsys.readouterr().err
