@@ -35,7 +35,13 @@ from typing import Any
 from agents.feeds import shared_feeds
 from agents.resources import Models, load_models
 from agents.settings import Settings
-from benchmarks.scenario import baseline_clusters, generate, pairwise_scores
+from benchmarks.scenario import (
+    baseline_clusters,
+    generate,
+    pairwise_scores,
+    root,
+    union,
+)
 from benchmarks.workload import say
 from pipeline.dedupe import IncidentMatcher, Region, region_key
 from pipeline.normalize import normalize
@@ -75,19 +81,17 @@ def threads_of(reports: Iterable[Report], links: Iterable[tuple[str, str]] = ()
                ) -> dict[str, str]:
     """report id -> thread: the reporter's keyed hash, with the identities
     linked as one person joined; a report without a reporter is alone."""
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        while parent.get(node, node) != node:
-            node = parent[node]
-        return node
-
+    reports = list(reports)
+    links = list(links)
+    order: dict[str, int] = {}
+    names = [r.reporter for r in reports if r.reporter]
+    for name in names + [name for pair in links for name in pair]:
+        order.setdefault(name, len(order))
+    parent = {name: name for name in order}
     for a, b in links:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {r.report_id: root(r.reporter) if r.reporter else f"alone:{r.report_id}"
-            for r in reports}
+        union(parent, order, a, b)
+    return {r.report_id: root(parent, r.reporter) if r.reporter
+            else f"alone:{r.report_id}" for r in reports}
 
 
 def scored(predicted: dict[str, str], truth: dict[str, str]) -> dict[str, float]:

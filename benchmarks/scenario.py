@@ -630,20 +630,22 @@ def baseline_clusters(reports: Iterable[Report], radius_m: float = 80.0,
                 queue.popleft()
             for other in queue:
                 if distance_m(lat, lon, other.lat or 0.0, other.lon or 0.0) <= radius_m:
-                    _union(parent, order, report.report_id, other.report_id)
+                    union(parent, order, report.report_id, other.report_id)
         grid.setdefault((row, col), deque()).append(report)
-    return {r.report_id: _root(parent, r.report_id) for r in ordered}
+    return {r.report_id: root(parent, r.report_id) for r in ordered}
 
 
-def _root(parent: dict[str, str], node: str) -> str:
+def root(parent: dict[str, str], node: str) -> str:
+    """The name of ``node``'s set (union-find, with path halving)."""
     while parent[node] != node:
         parent[node] = parent[parent[node]]
         node = parent[node]
     return node
 
 
-def _union(parent: dict[str, str], order: dict[str, int], a: str, b: str) -> None:
-    ra, rb = _root(parent, a), _root(parent, b)
+def union(parent: dict[str, str], order: dict[str, int], a: str, b: str) -> None:
+    """Join the sets of ``a`` and ``b``, named by the earliest of them."""
+    ra, rb = root(parent, a), root(parent, b)
     if ra != rb:
         # The root is always the earliest report, which names the cluster.
         first, later = sorted((ra, rb), key=order.__getitem__)

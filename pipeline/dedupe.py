@@ -65,7 +65,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.geo import cell_key, cells_within, distance_m
 from pipeline.kinds import OTHER, KindTable
@@ -282,6 +282,16 @@ class Region:
         return {key: cell.to_dict() for key, cell in self.cells.items()}
 
 
+class _Where(NamedTuple):
+    """What a report's words say of its place, read once per report."""
+
+    streets: frozenset[str]
+    #: The circle of the town it names (``models/places.yaml``), if known.
+    circle: tuple[float, float, float] | None
+    #: That town's name reduced to its core ("lower merion").
+    town: str
+
+
 class SplitRefused(ValueError):
     """A split command that names no report of the incident it names."""
 
@@ -318,7 +328,8 @@ class IncidentMatcher:
     def apply(self, region: Region, report: Report) -> IncidentChange:
         """Add ``report`` to ``region`` (in place) and say what changed."""
         if not _matchable(report):
-            return self._change(self._open(region, None, report), report, NEW, None)
+            alone = self._open(region, None, report, self._where(report))
+            return self._change(alone, report, NEW, None)
 
         own = self._own_key(region, report)
         known = region.cell(own).seen.get(report.report_id)
@@ -333,12 +344,13 @@ class IncidentMatcher:
 
         region.clock_ms = max(region.clock_ms, report.event_ms)
         region.prune(region.clock_ms - self._index_keep_ms)
-        best = self._best_match(region, report)
+        where = self._where(report)
+        best = self._best_match(region, report, where)
         if best is None:
-            incident = self._open(region, own, report)
+            incident = self._open(region, own, report, where)
             return self._change(incident, report, NEW, None)
 
-        link = self._join(region, best.home, best.incident, own, report)
+        link = self._join(region, best.home, best.incident, own, report, where)
         change = self._change(best.incident, report, MERGED, best.merge.to_dict())
         return change if link is None else replace(change, link=link.to_dict())
 
@@ -400,6 +412,11 @@ class IncidentMatcher:
         return [_split_change(incident, SPLIT, info, region.name, at_ms),
                 replace(_split_change(alone, NEW, info, region.name, at_ms), **moved)]
 
+    def _where(self, report: Report) -> _Where:
+        circle = self.places.find(report.source, report.address)
+        return _Where(_streets_of(report), circle,
+                      place_name(report.address) if circle is not None else "")
+
     def _own_key(self, region: Region, report: Report) -> str:
         """The cell that remembers a report: its point's, or for a report
         without one a shard of the region's cells of such reports (by id)."""
@@ -452,9 +469,11 @@ class IncidentMatcher:
                 continue
             yield home, found
 
-    def _best_match(self, region: Region, report: Report) -> _Candidate | None:
+    def _best_match(self, region: Region, report: Report, where: _Where
+                    ) -> _Candidate | None:
         candidates = [c for key, incident in self._candidates(region, report)
-                      if (c := self._candidate(report, key, incident)) is not None]
+                      if (c := self._candidate(report, where, key, incident))
+                      is not None]
         if not candidates:
             return None
         candidates.sort(key=lambda c: (-c.confidence, c.incident["id"]))
@@ -464,8 +483,8 @@ class IncidentMatcher:
             return None  # a town's circle that fits two incidents decides nothing
         return best
 
-    def _candidate(self, report: Report, key: str, incident: dict[str, Any]
-                   ) -> _Candidate | None:
+    def _candidate(self, report: Report, where: _Where, key: str,
+                   incident: dict[str, Any]) -> _Candidate | None:
         params = self.params
         # A follow-up from a reporter of this incident: their own words
         # ("still here, he is bleeding") rarely name the kind again.
@@ -484,6 +503,7 @@ class IncidentMatcher:
         same_kind = report.kind in incident["kinds"]
         compatible = same_kind or any(
             self.kinds.compatible(report.kind, k) for k in incident["kinds"])
+        kind_free = report.kind == OTHER or incident["kind"] == OTHER
 
         dist: float | None = None
         evidence = STRONG
@@ -495,22 +515,18 @@ class IncidentMatcher:
             dist = distance_m(report.lat, report.lon, incident["lat"], incident["lon"])
             if dist > limit_m:
                 return None
-            kind_free = report.kind == OTHER or incident["kind"] == OTHER
-            if not (compatible or same_reporter or kind_free):
-                return None
             place = 1 - dist / limit_m
             place_reason = f"distance {dist:.0f} m <= {limit_m:.0f} m"
         else:
-            found = self._place_evidence(report, incident)
-            kind_free = report.kind == OTHER or incident["kind"] == OTHER
+            found = self._place_evidence(report, where, incident)
             if found is not None:
                 place, place_reason, evidence = found
             elif same_reporter:
                 place, place_reason = 0.5, "no place; the reporter's open incident"
             else:
                 return None
-            if not (compatible or same_reporter or kind_free):
-                return None
+        if not (compatible or same_reporter or kind_free):
+            return None
 
         if same_reporter:
             kind_score, kind_reason = 1.0, "same reporter (a follow-up)"
@@ -534,11 +550,11 @@ class IncidentMatcher:
         )
         return _Candidate(confidence, incident, key, merge, evidence)
 
-    def _place_evidence(self, report: Report, incident: dict[str, Any]
-                        ) -> tuple[float, str, str] | None:
+    def _place_evidence(self, report: Report, where: _Where,
+                        incident: dict[str, Any]) -> tuple[float, str, str] | None:
         """How a report and an incident, one of them without a point, agree on
         the place: (strength, reason, STRONG or WEAK), or None."""
-        shared = _streets_of(report) & set(incident.get("streets", ()))
+        shared = where.streets.intersection(incident.get("streets", ()))
         if shared:
             # One street may be long (a pike, a turnpike); an intersection
             # both name is one place.
@@ -546,7 +562,7 @@ class IncidentMatcher:
             if len(shared) > 1:
                 return 0.9, f"both name {names}", STRONG
             return 0.7, f"both name {names}", WEAK
-        circle = self.places.find(report.source, report.address)
+        circle = where.circle
         if circle is not None and incident["lat"] is not None:
             lat, lon, radius = circle
             dist = distance_m(lat, lon, incident["lat"], incident["lon"])
@@ -564,13 +580,12 @@ class IncidentMatcher:
                                     self.params.max_accuracy_m):
                 return (0.5 * (1 - dist / (2 * radius)),
                         f"report inside the incident's {incident['place_name']}", WEAK)
-        elif place and circle is not None and incident.get("place_name") == \
-                place_name(report.address):
+        elif place and circle is not None and incident.get("place_name") == where.town:
             return 0.3, f"both from {report.address}", WEAK
         return None
 
-    def _open(self, region: Region, home: str | None, report: Report
-              ) -> dict[str, Any]:
+    def _open(self, region: Region, home: str | None, report: Report,
+              where: _Where) -> dict[str, Any]:
         # A report that cannot be matched (``home`` None) opens an incident of
         # its own, and one without a point opens one named apart from the one
         # the same report id opens with a point and a plausible time: a copy
@@ -595,14 +610,12 @@ class IncidentMatcher:
             "report_ids": [report.report_id],
             "texts": [_text_of(report)],
             "reporters": [report.reporter] if report.reporter else [],
-            "streets": sorted(_streets_of(report))[:MAX_STREETS],
+            "streets": sorted(where.streets)[:MAX_STREETS],
         }
         self._voice(incident, report)
-        if not report.has_point:
-            circle = self.places.find(report.source, report.address)
-            if circle is not None:
-                incident["place"] = list(circle)
-                incident["place_name"] = place_name(report.address)
+        if not report.has_point and where.circle is not None:
+            incident["place"] = list(where.circle)
+            incident["place_name"] = where.town
         if home is None:
             return incident
         cell = region.cell(home)
@@ -616,7 +629,7 @@ class IncidentMatcher:
         cell.open[incident["id"]] = incident
         region.index(incident, home)
         region.changed.add(home)
-        self._remember(region, self._own_key(region, report), incident, home, report)
+        self._remember(region, home, incident, home, report)
         return incident
 
     def _remember(self, region: Region, own: str, incident: dict[str, Any],
@@ -630,7 +643,7 @@ class IncidentMatcher:
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
-              report: Report) -> VoiceLink | None:
+              report: Report, where: _Where) -> VoiceLink | None:
         if report.kind not in incident["kinds"]:
             incident["kinds"].append(report.kind)
         if incident["kind"] == OTHER and report.kind != OTHER:
@@ -654,7 +667,7 @@ class IncidentMatcher:
         reporters = incident.setdefault("reporters", [])
         if report.reporter and report.reporter not in reporters:
             reporters[:] = [*reporters, report.reporter][-MAX_REPORTERS:]
-        streets = _streets_of(report) - set(incident.get("streets", ()))
+        streets = where.streets.difference(incident.get("streets", ()))
         if streets:
             incident["streets"] = [*incident.get("streets", ()),
                                    *sorted(streets)][:MAX_STREETS]

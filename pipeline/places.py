@@ -48,7 +48,7 @@ SUFFIXES = {
 #: Words before a suffix that are not a street's name ("at the st", "on rd").
 NOT_A_NAME = frozenset({
     "a", "an", "the", "at", "on", "in", "near", "of", "and", "to", "by", "my",
-    "our", "this", "that", "main's",
+    "our", "this", "that",
 })
 _WORD = re.compile(r"[a-z0-9']+")
 #: Words that end a place name given as "Town, PA" or "Town Township".
