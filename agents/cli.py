@@ -180,9 +180,9 @@ def worker_failure(log_path: Path) -> str:
 
 
 def run_demo(settings: Settings, log: Path, limit: int | None,
-             speed: float | None) -> dict[str, Any]:
+             speed: float | None, source: str = "montgomery_pa") -> dict[str, Any]:
     """Broker, Redis, worker, fleet, replay, summary, clean shutdown."""
-    from agents.fleet import log_points, publish_fleet
+    from agents.fleet import publish_fleet
     from agents.redis_server import ensure_redis
     from agents.replay import format_summary, replay
     from agents.resources import load_models
@@ -214,12 +214,12 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                     f"{worker_settings.web_port}/metrics")
 
                 models = load_models(settings.models_dir)
-                area = models.normalize.sources["montgomery_pa"]
-                units = publish_fleet(bootstrap, log_points(log, area, limit=limit),
+                units = publish_fleet(bootstrap, fleet_points(models, log, source,
+                                                              limit),
                                       models.fleet, int(time.time() * 1000))
                 say(f"fleet: {len(units)} simulated units published to units.status")
 
-                figures = replay(bootstrap, log, "montgomery_pa", limit=limit,
+                figures = replay(bootstrap, log, source, limit=limit,
                                  speed=speed,
                                  summary_path=run_dir / "summary.json")
                 page = read_metrics(worker_settings.web_port)
@@ -234,6 +234,18 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
             redis_process.terminate()
             redis_process.wait(timeout=10)
     return figures
+
+
+def fleet_points(models: Any, log: Path, source: str, limit: int | None
+                 ) -> list[tuple[float, float]]:
+    """The located rows of a ``source`` log inside its service area: where a
+    simulated fleet is stationed."""
+    from agents.fleet import log_points
+    from agents.replay import FORMATS
+
+    fmt = FORMATS[source]
+    return log_points(log, models.normalize.sources[source], fmt.lat_column,
+                      fmt.lon_column, limit=limit)
 
 
 def metric_figures(text: str) -> dict[str, float]:
@@ -291,6 +303,8 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="broker + worker + replay + summary")
     common(demo)
     demo.add_argument("--log", type=Path, default=DEMO_LOG)
+    demo.add_argument("--source", default="montgomery_pa", choices=sorted(FORMATS),
+                      help="the kind of log (its columns and time format)")
     demo.add_argument("--limit", type=int, help="replay only the first N records")
     demo.add_argument("--speed", type=positive, help="pace at N x real time "
                       "(default: as fast as possible)")
@@ -328,6 +342,8 @@ def parser() -> argparse.ArgumentParser:
     fleet = sub.add_parser("fleet", help="publish a simulated fleet for a log's area")
     common(fleet)
     fleet.add_argument("--log", type=Path, default=DEMO_LOG)
+    fleet.add_argument("--source", default="montgomery_pa", choices=sorted(FORMATS),
+                       help="the kind of log (its columns and time format)")
     return top
 
 
@@ -364,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "broker":
         run_broker()
     elif args.command == "demo":
-        run_demo(settings, args.log, args.limit, args.speed)
+        run_demo(settings, args.log, args.limit, args.speed, args.source)
     elif args.command == "replay":
         from agents.replay import format_summary, replay
 
@@ -405,15 +421,15 @@ def run(args: argparse.Namespace) -> int:
             "shows a split and a new incident) or refuses it (reports.deadletter, "
             "reason split_refused, says why)")
     elif args.command == "fleet":
-        from agents.fleet import log_points, publish_fleet
+        from agents.fleet import publish_fleet
         from agents.resources import load_models
 
         require_broker_address(settings, "the fleet tool")
         require_log(args.log, None)
         models = load_models(settings.models_dir)
-        area = models.normalize.sources["montgomery_pa"]
+        points = fleet_points(models, args.log, args.source, None)
         with broker_for(settings.broker) as bootstrap:
-            units = publish_fleet(bootstrap, log_points(args.log, area),
-                                  models.fleet, int(time.time() * 1000))
+            units = publish_fleet(bootstrap, points, models.fleet,
+                                  int(time.time() * 1000))
         say(f"published {len(units)} units to units.status")
     return 0

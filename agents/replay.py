@@ -46,11 +46,17 @@ class LogFormat:
     #: The column naming the dispatch area: the key when a replay is spread
     #: over partitions by area.
     area_column: str
+    #: The point's columns: where a simulated fleet is stationed.
+    lat_column: str
+    lon_column: str
 
 
 FORMATS = {
     "montgomery_pa": LogFormat("montgomery_pa", "reports.raw.cad", "timeStamp",
-                               "%Y-%m-%d %H:%M:%S", "twp"),
+                               "%Y-%m-%d %H:%M:%S", "twp", "lat", "lng"),
+    "milwaukee_wi": LogFormat("milwaukee_wi", "reports.raw.cad", "time",
+                              "%Y-%m-%d %H:%M:%S", "district", "latitude",
+                              "longitude"),
 }
 
 

@@ -49,3 +49,24 @@ def test_a_split_without_its_ids_is_refused_by_the_parser(
         run(capsys, monkeypatch, "split", "--broker", "127.0.0.1:9")
     assert exited.value.code == 2
     assert "--incident" in capsys.readouterr().err
+
+
+def test_a_fleet_is_stationed_from_each_sources_own_point_columns(
+        tmp_path: Path) -> None:
+    # Milwaukee names its point columns latitude/longitude, Montgomery lat/lng;
+    # rows outside the service area or without a point station nothing.
+    from agents.cli import fleet_points
+    from agents.resources import load_models
+    from agents.settings import Settings
+
+    models = load_models(Settings().models_dir)
+    mke = tmp_path / "mke.csv"
+    mke.write_text("id,time,location,latitude,longitude,district,nature,status\n"
+                   "1,2018-05-01 00:10:28,A,43.0818,-87.9301,4,THEFT,done\n"
+                   "2,2018-05-01 00:11:28,B,,,4,THEFT,done\n"
+                   "3,2018-05-01 00:12:28,C,40.1,-75.3,4,THEFT,done\n")
+    assert fleet_points(models, mke, "milwaukee_wi", None) == [(43.0818, -87.9301)]
+    mont = tmp_path / "mont.csv"
+    mont.write_text("lat,lng,desc,zip,title,timeStamp,twp,addr,e\n"
+                    "40.1,-75.3,x,,EMS: FALL VICTIM,2016-01-01 00:00:00,T,A,1\n")
+    assert fleet_points(models, mont, "montgomery_pa", None) == [(40.1, -75.3)]
