@@ -125,6 +125,7 @@ def step(ctx: Context) -> Step:
             reasons=reasons, at_ms=now_ms(),
             raw_ref=raw_ref or incident.get("raw_ref", ""),
             action=action, revision=state.revision,
+            changed=reasons if action == UPDATE else (),
         )
 
     async def alert(out: Outbox, event: EventT, change: dict[str, Any]) -> None:
