@@ -1,10 +1,15 @@
-"""alert: incidents.routed -> alerts.outbound, and every change onto incidents.board.
+"""alert: incidents.routed -> alerts.outbound and alerts.by_recipient, and every
+change onto incidents.board; acknowledgements and wall-clock ticks on
+alerts.acks.
 
-The rules each incident has fired live in a table keyed by incident, so no
-incident gets a second alert for one rule, even when a change is redelivered.
-An incident leaves the table ``seen_ttl_s`` of event time after its last change
-(``SentLog``), when dedupe has forgotten its reports too: the table stays
-bounded however long the worker runs.
+What each incident's alerts are (rules fired, revision, ack deadline, pending
+update) lives in the table ``alerts-sent`` keyed by incident, so a redelivered
+change or ack changes nothing. alerts.acks is partitioned like the incident
+topics, so an ack meets its incident's state in the same partition. A timer
+sends a tick to each of this worker's alerts.acks partitions: deadlines and
+pending updates are checked on the wall clock even when no change arrives.
+An incident leaves the table ``seen_ttl_s`` of event time after its last
+change (``SentLog``), when dedupe has forgotten its reports too.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
-from agents import metrics
+from agents import delivery, metrics
 from agents.app import (
     Change,
     Context,
@@ -23,14 +28,27 @@ from agents.app import (
     as_current,
     each_change,
     now_ms,
+    read_batch,
 )
-from pipeline.alert import Firing, SentLog, alert_id_for
+from agents.exceptions import ConfigError
+from pipeline.alert import Firing, SentLog, alert_id_for, local_minute
+from pipeline.alert_state import (
+    UPDATE,
+    AlertState,
+    acknowledge,
+    escalate_due,
+    flush_due,
+    observe,
+    opened,
+)
 from pipeline.bundle import partition_for
+from pipeline.delivery import ALERT, ESCALATION
 from pipeline.schema import REPEAT, Alert
 
 logger = logging.getLogger(__name__)
 STAGE = "alert"
 UNSCORED = 5
+TICK = "tick"
 
 
 def fired_rules(value: Any) -> list[str]:
@@ -41,12 +59,34 @@ def fired_rules(value: Any) -> list[str]:
     return list(value or ())
 
 
+def waiting(value: dict[str, Any]) -> bool:
+    """Whether a table value holds an alert a clock can still change."""
+    return any(AlertState.from_dict(s).waiting
+               for s in value.get("alerts", {}).values())
+
+
+def source_zone(ctx: Context, change: dict[str, Any]) -> str:
+    """The zone of the change's source (its region ``r:<source>``), else the
+    rules' own zone."""
+    region = str(change.get("region", ""))
+    source = ctx.models.normalize.sources.get(region[2:]) \
+        if region.startswith("r:") else None
+    return source.zone if source is not None else ctx.models.alerts.zone_name
+
+
 def step(ctx: Context) -> Step:
     rules = ctx.models.alerts
+    interval_ms = int(rules.update_interval_s * 1000)
     partitions = ctx.specs["incidents.routed"].partitions
+    if ctx.specs["alerts.acks"].partitions != partitions:
+        raise ConfigError("alerts.acks must have as many partitions as "
+                          "incidents.routed: an ack meets its incident's state")
     keep_ms = int(ctx.models.match.seen_ttl_s * 1000)
     sent_table = ctx.app.Table("alerts-sent", default=None, partitions=partitions)
     logs: dict[int, SentLog] = {}
+    # Per partition, the incidents with an alert a clock can still change: what
+    # a tick looks at, instead of every incident of the day.
+    watches: dict[int, set[str]] = {}
 
     def log_of(partition: int) -> SentLog:
         log = logs.get(partition)
@@ -59,48 +99,102 @@ def step(ctx: Context) -> Step:
                 if partition_for(k.encode(), partitions) == partition))
         return log
 
+    def watched(partition: int) -> set[str]:
+        watch = watches.get(partition)
+        if watch is None:
+            watch = watches[partition] = {
+                k for k, v in sent_table.items()
+                if partition_for(k.encode(), partitions) == partition
+                and isinstance(v, dict) and waiting(v)}
+        return watch
+
+    async def announce(out: Outbox, alert: Alert) -> None:
+        """The alert on alerts.outbound, and one delivery per recipient."""
+        await out.send("alerts.outbound", alert.incident_id, alert.to_dict())
+        await delivery.fan_out(out, alert)
+
+    def alert_of(incident_id: str, incident: dict[str, Any], state: AlertState,
+                 action: str, reasons: tuple[str, ...] = (),
+                 raw_ref: str = "") -> Alert:
+        rule = rules.by_id[state.rule_id]
+        return Alert(
+            alert_id=alert_id_for(incident_id, state.rule_id),
+            incident_id=incident_id, rule_id=state.rule_id,
+            priority=state.priority, kind=incident["kind"], area=incident["area"],
+            recipients=rule.escalate_to if action == ESCALATION else rule.recipients,
+            reasons=reasons, at_ms=now_ms(),
+            raw_ref=raw_ref or incident.get("raw_ref", ""),
+            action=action, revision=state.revision,
+            changed=reasons if action == UPDATE else (),
+        )
+
     async def alert(out: Outbox, event: EventT, change: dict[str, Any]) -> None:
         incident_id = change["incident_id"]
         priority = change.get("priority") or UNSCORED
+        units = bool(change.get("units"))
         stored = sent_table.get(incident_id)
         already = set(fired_rules(stored))
+        states = {r: AlertState.from_dict(s) for r, s in
+                  (stored.get("alerts", {}) if isinstance(stored, dict) else {}).items()
+                  if r in rules.by_id}
         if stored is not None or change["change"] != REPEAT:
             log_of(event.message.partition).touch(incident_id, change["last_ms"])
         fired: list[Firing] = []
         suppressed: tuple[str, ...] = ()
+        updated: list[str] = []
+        collapsed: list[str] = []
+        at = now_ms()
+        incident = {"kind": change["kind"], "area": change["area"],
+                    "raw_ref": change.get("raw_ref", "")}
         if change["change"] != REPEAT:  # a repeat changes nothing
             fired, suppressed = rules.evaluate(
-                incident_id, change["kind"], priority, change["area"], already
+                incident_id, change["kind"], priority, change["area"], already,
+                lat=change.get("lat"), lon=change.get("lon"),
+                minute_of_day=local_minute(change["last_ms"], source_zone(ctx, change)),
             )
+            # 1. Alerts sent before: does this change matter to their recipients?
+            for rule_id, state in list(states.items()):
+                states[rule_id], outcome = observe(state, priority, units, at,
+                                                   interval_ms)
+                if outcome == UPDATE:
+                    updated.append(rule_id)
+                    await announce(out, alert_of(
+                        incident_id, incident, states[rule_id], UPDATE,
+                        states[rule_id].what_changed(state),
+                        change.get("raw_ref", "")))
+                    metrics.ALERT_UPDATES.labels(rule_id).inc()
+                elif outcome != "none":
+                    collapsed.append(rule_id)
+                    metrics.ALERT_COLLAPSED.labels(rule_id).inc()
 
-        at = now_ms()
+        # 2. Rules fired for the first time.
         for firing in fired:
-            sent = Alert(
-                alert_id=alert_id_for(incident_id, firing.rule_id),
-                incident_id=incident_id,
-                rule_id=firing.rule_id,
-                priority=priority,
-                kind=change["kind"],
-                area=change["area"],
-                recipients=firing.recipients,
-                reasons=firing.reasons + tuple(change.get("priority_reasons", ())),
-                at_ms=at,
-                raw_ref=change.get("raw_ref", ""),
-            )
-            await out.send("alerts.outbound", incident_id, sent.to_dict())
+            rule = rules.by_id[firing.rule_id]
+            states[firing.rule_id] = state = opened(firing.rule_id, priority, units,
+                                                    at, rule.ack_within_s)
+            await announce(out, alert_of(
+                incident_id, incident, state, ALERT,
+                firing.reasons + tuple(change.get("priority_reasons", ()))))
             metrics.ALERTS.labels(firing.rule_id).inc()
         for rule_id in suppressed:
             metrics.ALERTS_SUPPRESSED.labels(rule_id).inc()
-        if fired:
+        if fired or updated or collapsed:
+            if any(s.waiting for s in states.values()):
+                watched(event.message.partition).add(incident_id)
             as_current(event)
+            first = stored.get("incident") if isinstance(stored, dict) else None
             sent_table[incident_id] = {
                 "rules": sorted(already | {f.rule_id for f in fired}),
                 "last_ms": change["last_ms"],
+                "incident": first or incident,
+                "alerts": {r: s.to_dict() for r, s in states.items()},
             }
 
         # The record goes on to the board with this stage's fields added.
         change["alerts"] = [f.rule_id for f in fired]
         change["alerts_suppressed"] = suppressed
+        change["alerts_updated"] = updated
+        change["alerts_collapsed"] = collapsed
         change["board_ms"] = board_ms = now_ms()
         metrics.END_TO_END_SECONDS.observe(
             max(0.0, (board_ms - change["received_ms"]) / 1000)
@@ -122,4 +216,86 @@ def step(ctx: Context) -> Step:
         forget_quiet(batch)
         return passed
 
+    async def on_ack(out: Outbox, event: EventT, record: dict[str, Any]) -> None:
+        """An acknowledgement ``{alert_id, by, at_ms}``, or a tick."""
+        if record.get("control") == TICK:
+            await on_tick(out, event)
+            return
+        alert_id, by = str(record["alert_id"]), str(record["by"])
+        incident_id, _, rule_id = alert_id.rpartition("/")
+        stored = sent_table.get(incident_id)
+        if not isinstance(stored, dict) or rule_id not in stored.get("alerts", {}):
+            # Forgotten (quiet past seen_ttl_s) or never sent: nothing to record.
+            metrics.ALERT_ACKS.labels(rule_id or "-", "unknown").inc()
+            return
+        alerts = stored["alerts"]
+        state, outcome = acknowledge(AlertState.from_dict(alerts[rule_id]), by,
+                                     int(record.get("at_ms") or now_ms()))
+        metrics.ALERT_ACKS.labels(rule_id, outcome).inc()
+        if outcome != "repeated":
+            as_current(event)
+            sent_table[incident_id] = {**stored,
+                                       "alerts": {**alerts, rule_id: state.to_dict()}}
+
+    async def on_tick(out: Outbox, event: EventT) -> None:
+        """Escalate what is overdue and send the pending updates now due."""
+        partition = event.message.partition
+        at = now_ms()
+        watch = watched(partition)
+        for incident_id in list(watch):
+            stored = sent_table.get(incident_id)
+            if not isinstance(stored, dict) or not waiting(stored):
+                watch.discard(incident_id)  # forgotten, acknowledged or done
+                continue
+            alerts = dict(stored["alerts"])
+            for rule_id, value in stored["alerts"].items():
+                if rule_id not in rules.by_id:
+                    continue
+                before = AlertState.from_dict(value)
+                state, escalate = escalate_due(before, at)
+                state, update = flush_due(state, at, interval_ms)
+                if update:
+                    metrics.ALERT_UPDATES.labels(rule_id).inc()
+                    await announce(out, alert_of(incident_id, stored["incident"],
+                                                 state, UPDATE,
+                                                 state.what_changed(before)))
+                if escalate:
+                    metrics.ALERT_ESCALATIONS.labels(rule_id).inc()
+                    reason = (f"not acknowledged within "
+                              f"{rules.by_id[rule_id].ack_within_s:g} s",)
+                    await announce(out, alert_of(incident_id, stored["incident"],
+                                                 state, ESCALATION, reason))
+                if state != before:
+                    alerts[rule_id] = state.to_dict()
+            if alerts != stored["alerts"]:
+                as_current(event)
+                sent_table[incident_id] = {**stored, "alerts": alerts}
+
+    @ctx.app.agent(ctx.topic("alerts.acks"), name="alert-acks")
+    async def ack_agent(stream: StreamT) -> None:
+        async for events in ctx.batches(stream):
+            out = ctx.outbox()
+            batch = await read_batch(ctx, out, events, "alert_ack")
+            await each_change(out, batch, "alert_ack", on_ack)
+            await out.delivered()
+
+    @ctx.app.timer(interval=ctx.settings.alert_tick_s, name="alert-ticks")
+    async def tick() -> None:
+        await send_ticks(ctx, ("alerts.acks", "alerts.by_recipient"))
+
     return Step(STAGE, "incidents.routed", "incidents.board", run)
+
+
+async def send_ticks(ctx: Context, topics: tuple[str, ...]) -> None:
+    """A tick to each partition of ``topics`` this worker consumes."""
+    try:
+        assigned = ctx.app.consumer.assignment()
+    except Exception:  # noqa: BLE001 - no consumer yet: no partitions to tick
+        return
+    out = ctx.outbox()
+    for tp in assigned:
+        if tp.topic in topics:
+            await out.send_to(tp.topic, tp.partition,
+                              {"control": TICK, "at_ms": now_ms()})
+    await out.delivered()
+

@@ -134,6 +134,16 @@ class Outbox:
         else:
             self.outgoing.append((name, key_bytes, orjson.dumps(value), None))
 
+    async def send_to(self, name: str, partition: int, value: dict[str, Any]
+                      ) -> None:
+        """Send a record to one partition whatever its key (a control record)."""
+        spec = self.ctx.specs[name]
+        if spec.bundled:
+            self.packer.add(name, partition, value)
+        else:
+            self.outgoing.append((name, b"__control__", orjson.dumps(value),
+                                  partition))
+
     async def dead_letter(self, event: EventT, reason: str, detail: str,
                           ref: str | None = None) -> None:
         """Send a message that cannot go on to the dead-letter topic, with why.
@@ -384,8 +394,17 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         )
 
     # Imported here: each module adds its agent to this app only.
-    from agents import dedupe, incidents, normalize, surge, thread, units, web
+    from agents import (
+        dedupe,
+        delivery,
+        incidents,
+        normalize,
+        surge,
+        thread,
+        units,
+        web,
+    )
 
-    for stage in (normalize, thread, dedupe, incidents, surge, units, web):
+    for stage in (normalize, thread, dedupe, incidents, surge, units, web, delivery):
         stage.install(context)
     return app, context

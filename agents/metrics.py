@@ -94,6 +94,43 @@ def batch_done(stage: str, ok: int, started: float) -> None:
     STAGE_BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
 
+ALERT_DELIVERIES = Counter(
+    "intake_alert_deliveries_total",
+    "Deliveries rendered and sent, by rule (digest: several), role and channel",
+    ["rule", "role", "channel"], registry=REGISTRY,
+)
+ALERT_UPDATES = Counter(
+    "intake_alert_updates_total", "Updates of an alert already sent, by rule",
+    ["rule"], registry=REGISTRY,
+)
+ALERT_COLLAPSED = Counter(
+    "intake_alert_collapsed_total",
+    "Changes that mattered within an alert's update interval, folded into the "
+    "next update", ["rule"], registry=REGISTRY,
+)
+ALERT_RATE_LIMITED = Counter(
+    "intake_alert_rate_limited_total",
+    "Deliveries held back by a recipient's rate limit (sent later in a digest)",
+    ["role", "channel"], registry=REGISTRY,
+)
+ALERT_DIGESTS = Counter(
+    "intake_alert_digests_total", "Digests of held deliveries sent",
+    ["role", "channel"], registry=REGISTRY,
+)
+ALERT_ESCALATIONS = Counter(
+    "intake_alert_escalations_total",
+    "Alerts nobody acknowledged in time, escalated once", ["rule"], registry=REGISTRY,
+)
+ALERT_ACKS = Counter(
+    "intake_alert_acks_total",
+    "Acknowledgements: in_time, after_escalation, repeated or unknown",
+    ["rule", "outcome"], registry=REGISTRY,
+)
+OUTBOX_WRITE_ERRORS = Counter(
+    "intake_outbox_write_errors_total",
+    "Batches of deliveries the local outbox could not write (sent on the topic)",
+    registry=REGISTRY,
+)
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
 )

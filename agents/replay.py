@@ -317,6 +317,10 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  newer versions      {figures['updates']:>9,}",
         f"  alerts              {figures['alerts']:>9,}  {figures['alerts_by_rule']}",
         f"  alerts suppressed   {figures['alerts_suppressed']:>9,}",
+        f"  alert recipients    {figures['alerts_by_recipient']}",
+        f"  alert updates       {sum(figures['alert_updates'].values()):>9,}  "
+        f"collapsed {figures['alerts_collapsed']:,}",
+        f"  escalations         {sum(figures['alert_escalations'].values()):>9,}",
         f"  units assigned      {figures['units_assigned']:>9,}",
         f"  anomalies flagged   {figures['anomalies_flagged']:>9,}",
         f"  latency ms          p50 {latency['p50']}  p95 {latency['p95']}  "

@@ -12,6 +12,7 @@ import yaml
 from agents.exceptions import ConfigError
 from pipeline.alert import AlertRules
 from pipeline.dedupe import MatchParams
+from pipeline.districts import Districts
 from pipeline.fields import NormalizeConfig, SourceArea
 from pipeline.geo import Box
 from pipeline.kinds import KindTable
@@ -89,6 +90,16 @@ def match_follow_up_s(models_dir: Path) -> float:
                  .follow_up_s)
 
 
+def load_alert_rules(models_dir: Path) -> AlertRules:
+    """The alert rules with the district polygons they name (``districts_file``,
+    next to the rules)."""
+    config = read_yaml(models_dir / "alert_rules.yaml")
+    districts_file = config.get("districts_file")
+    districts = (Districts.from_config(read_yaml(models_dir / districts_file))
+                 if districts_file else None)
+    return AlertRules.from_config(config, districts)
+
+
 def load_models(models_dir: Path, reporter_key: str = "") -> Models:
     try:
         kinds = KindTable.from_config(read_yaml(models_dir / "incident_types.yaml"))
@@ -117,7 +128,7 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             scorer=PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml")),
             route=RouteParams.from_config(fleet),
             fleet=fleet,
-            alerts=AlertRules.from_config(read_yaml(models_dir / "alert_rules.yaml")),
+            alerts=load_alert_rules(models_dir),
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
             thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
             places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),

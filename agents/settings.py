@@ -54,6 +54,12 @@ class Settings:
     #: Where a new consumer group starts: "earliest" (every message kept) or
     #: "latest" (only what arrives after it joined; benchmarks use it).
     offset_reset: str = "earliest"
+    #: Where delivered alerts are also written, one JSON-lines file per channel
+    #: under <outbox_dir>/<app_id>/.
+    outbox_dir: Path = ROOT / "var" / "outbox"
+    #: How often the alert stage checks ack deadlines, pending updates and held
+    #: deliveries on the wall clock.
+    alert_tick_s: float = 1.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -83,6 +89,8 @@ class Settings:
             fuse_incident_stages=_env("INTAKE_FUSE_INCIDENT_STAGES", "1")
             not in ("0", "false", "no"),
             recovery_check=_env("INTAKE_RECOVERY_CHECK", "0") in ("1", "true", "yes"),
+            outbox_dir=Path(_env("INTAKE_OUTBOX_DIR", str(cls.outbox_dir))),
+            alert_tick_s=float(_env("INTAKE_ALERT_TICK_S", str(cls.alert_tick_s))),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -99,6 +107,7 @@ class Settings:
             "fetch_max_wait_ms": "INTAKE_FETCH_MAX_WAIT_MS",
             "reporter_key": "INTAKE_REPORTER_KEY", "log_level": "INTAKE_LOG_LEVEL",
             "offset_reset": "INTAKE_OFFSET_RESET",
+            "outbox_dir": "INTAKE_OUTBOX_DIR", "alert_tick_s": "INTAKE_ALERT_TICK_S",
         }
         env = {env: str(getattr(self, name)) for name, env in names.items()}
         env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"

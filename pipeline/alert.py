@@ -1,5 +1,10 @@
 """Alert rules: which incidents page whom, once per incident and rule.
 
+A rule names incident kinds, the least urgent priority it pages for (1 is the
+most urgent), areas by name, districts by polygon (``pipeline/districts.py``),
+hours of the day in the source's local time (a window may cross midnight), its
+recipients by role and channel, and whom to page when nobody acknowledges it.
+
 >>> rules = AlertRules.from_config({"rules": [{"id": "fire", "kinds": ["fire"],
 ...     "max_priority": 2, "areas": ["*"],
 ...     "recipients": [{"role": "dispatcher", "channel": "push"}]}]})
@@ -16,9 +21,65 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pipeline.delivery import RateLimit
+from pipeline.districts import Districts
+from pipeline.localtime import zone
+
 ANY = "*"
+CHANNELS = frozenset({"push", "sms", "email", "webhook"})
+MINUTES_PER_DAY = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    """Minutes of the local day a rule is on: [start, end), across midnight when
+    end comes before start.
+
+    >>> night = Hours.parse("22:00", "06:00")
+    >>> night.holds(23 * 60), night.holds(5 * 60 + 59), night.holds(6 * 60)
+    (True, True, False)
+    >>> Hours.parse("08:00", "18:00").holds(12 * 60)
+    True
+    """
+
+    start_min: int
+    end_min: int
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> Hours:
+        return cls(_minute_of(start), _minute_of(end))
+
+    def holds(self, minute_of_day: int) -> bool:
+        if self.start_min == self.end_min:
+            return True  # a whole day
+        if self.start_min < self.end_min:
+            return self.start_min <= minute_of_day < self.end_min
+        return minute_of_day >= self.start_min or minute_of_day < self.end_min
+
+    def __str__(self) -> str:
+        return (f"{self.start_min // 60:02d}:{self.start_min % 60:02d}-"
+                f"{self.end_min // 60:02d}:{self.end_min % 60:02d}")
+
+
+def _minute_of(text: str) -> int:
+    hours, _, minutes = str(text).partition(":")
+    minute = int(hours) * 60 + int(minutes or 0)
+    if not 0 <= minute <= MINUTES_PER_DAY:
+        raise ValueError(f"not a time of day: {text!r}")
+    return minute % MINUTES_PER_DAY
+
+
+def local_minute(event_ms: int, zone_name: str) -> int:
+    """Minute of the local day at ``event_ms`` in ``zone_name``.
+
+    >>> local_minute(1453568400000, "America/New_York")  # 12:00 EST
+    720
+    """
+    local = datetime.fromtimestamp(event_ms / 1000, tz=zone(zone_name))
+    return local.hour * 60 + local.minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +89,22 @@ class Rule:
     max_priority: int
     areas: frozenset[str]
     recipients: tuple[dict[str, str], ...]
+    #: Polygon districts; empty: any place, with a point or without.
+    districts: frozenset[str] = frozenset()
+    hours: Hours | None = None
+    #: Seconds a recipient has to acknowledge before ``escalate_to`` is paged
+    #: (0: the rule never escalates).
+    ack_within_s: float = 0.0
+    escalate_to: tuple[dict[str, str], ...] = ()
 
-    def matches(self, kind: str, priority: int, area: str) -> bool:
+    def matches(self, kind: str, priority: int, area: str,
+                in_districts: Set[str] = frozenset(),
+                minute_of_day: int | None = None) -> bool:
+        if self.districts and not self.districts & in_districts:
+            return False  # without a point, no district holds the incident
+        if self.hours is not None and minute_of_day is not None \
+                and not self.hours.holds(minute_of_day):
+            return False
         return (
             priority <= self.max_priority
             and (ANY in self.kinds or kind in self.kinds)
@@ -46,41 +121,93 @@ class Firing:
     reasons: tuple[str, ...]
 
 
+def _recipients(specs: Iterable[dict[str, Any]], rule_id: str
+                ) -> tuple[dict[str, str], ...]:
+    recipients = tuple({k: str(v) for k, v in r.items()} for r in specs)
+    for r in recipients:
+        if r.get("channel") not in CHANNELS:
+            raise ValueError(f"rule {rule_id}: channel {r.get('channel')!r} is not "
+                             f"one of {sorted(CHANNELS)}")
+        if not r.get("role"):
+            raise ValueError(f"rule {rule_id}: a recipient needs a role")
+    return recipients
+
+
 class AlertRules:
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, rules: list[Rule], districts: Districts | None = None,
+                 update_interval_s: float = 60.0, zone_name: str = "UTC",
+                 rate_limit: RateLimit | None = None):
         ids = [r.rule_id for r in rules]
         if len(ids) != len(set(ids)):
             raise ValueError(f"alert rule ids must be unique: {ids}")
         self.rules = rules
+        self.districts = districts or Districts({})
+        for rule in rules:
+            unknown = sorted(d for d in rule.districts if d not in self.districts)
+            if unknown:
+                raise ValueError(f"rule {rule.rule_id} names unknown districts "
+                                 f"{unknown}")
+        #: At most one update of an alert per this many seconds.
+        self.update_interval_s = update_interval_s
+        #: The zone of hours when the incident's source has none.
+        self.zone_name = zone_name
+        #: Deliveries per recipient and window (``pipeline/delivery.py``).
+        self.rate_limit = rate_limit or RateLimit.from_config(None)
+        self.by_id = {r.rule_id: r for r in rules}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> AlertRules:
-        return cls([
-            Rule(
-                rule_id=str(spec["id"]),
+    def from_config(cls, config: dict[str, Any],
+                    districts: Districts | None = None) -> AlertRules:
+        rules = []
+        for spec in config["rules"]:
+            rule_id = str(spec["id"])
+            hours = spec.get("hours")
+            rules.append(Rule(
+                rule_id=rule_id,
                 kinds=frozenset(spec.get("kinds", [ANY])),
                 max_priority=int(spec["max_priority"]),
                 areas=frozenset(spec.get("areas", [ANY])),
-                recipients=tuple(dict(r) for r in spec["recipients"]),
-            )
-            for spec in config["rules"]
-        ])
+                recipients=_recipients(spec["recipients"], rule_id),
+                districts=frozenset(spec.get("districts", ())),
+                hours=Hours.parse(hours["from"], hours["to"]) if hours else None,
+                ack_within_s=float(spec.get("ack_within_s", 0)),
+                escalate_to=_recipients(spec.get("escalate_to", ()), rule_id),
+            ))
+        zone_name = str(config.get("zone", "UTC"))
+        zone(zone_name)  # an unknown zone fails at load, not on the first alert
+        return cls(rules, districts,
+                   update_interval_s=float(config.get("update_interval_s", 60)),
+                   zone_name=zone_name,
+                   rate_limit=RateLimit.from_config(config.get("rate_limit")))
 
     def evaluate(self, incident_id: str, kind: str, priority: int, area: str,
-                 already_sent: Set[str]) -> tuple[list[Firing], tuple[str, ...]]:
-        """Rules newly fired by an incident, and those suppressed as repeats."""
+                 already_sent: Set[str], *, lat: float | None = None,
+                 lon: float | None = None, minute_of_day: int | None = None,
+                 ) -> tuple[list[Firing], tuple[str, ...]]:
+        """Rules newly fired by an incident, and those suppressed as repeats.
+
+        ``minute_of_day`` is the local time of the change (None: rules with
+        hours are not held back by them).
+        """
+        in_districts = self.districts.containing(lat, lon)
         fired, suppressed = [], []
         for rule in self.rules:
-            if not rule.matches(kind, priority, area):
+            if not rule.matches(kind, priority, area, in_districts, minute_of_day):
                 continue
             if rule.rule_id in already_sent:
                 suppressed.append(rule.rule_id)
                 continue
-            fired.append(Firing(rule.rule_id, rule.recipients, (
+            reasons = [
                 f"kind {kind} in rule {rule.rule_id}",
                 f"priority {priority} <= {rule.max_priority}",
                 f"area {area}",
-            )))
+            ]
+            if rule.districts:
+                inside = sorted(rule.districts & in_districts)
+                reasons.append(f"inside district {', '.join(inside)}")
+            if rule.hours is not None and minute_of_day is not None:
+                reasons.append(f"local time within {rule.hours}")
+            fired.append(Firing(rule.rule_id, rule.recipients, tuple(reasons)))
         return fired, tuple(suppressed)
 
 

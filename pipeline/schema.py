@@ -162,7 +162,8 @@ class UnitPick:
 
 
 _CHANGE_TUPLES = ("kinds", "report_ids", "texts", "priority_reasons", "units",
-                  "route_shortfall", "alerts", "alerts_suppressed")
+                  "route_shortfall", "alerts", "alerts_suppressed",
+                  "alerts_updated", "alerts_collapsed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,10 @@ class IncidentChange:
     alerts: tuple[str, ...] = ()
     alerts_suppressed: tuple[str, ...] = ()
     board_ms: int = 0
+    #: Rules whose alert this change updated, or would have but for the
+    #: update interval (collapsed: sent later as one update).
+    alerts_updated: tuple[str, ...] = ()
+    alerts_collapsed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -241,6 +246,13 @@ class Alert:
     at_ms: int
     #: The raw message whose report made the incident fire the rule.
     raw_ref: str = ""
+    #: ``alert`` (first sent), ``update`` (of the same alert_id) or
+    #: ``escalation`` (nobody acknowledged in time; ``recipients`` are the
+    #: rule's escalate_to).
+    action: str = "alert"
+    revision: int = 0
+    #: Why an update was sent ("priority raised 2 -> 1", "units assigned").
+    changed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

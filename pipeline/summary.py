@@ -48,6 +48,11 @@ class RunSummary:
         self.alerts_by_rule: Counter[str] = Counter()
         self.alerts_by_recipient: Counter[str] = Counter()
         self.suppressed = 0
+        self.collapsed = 0
+        #: (alert_id, action, revision) of updates and escalations seen.
+        self.alert_actions: set[tuple[str, str, int]] = set()
+        self.updates_by_rule: Counter[str] = Counter()
+        self.escalations_by_rule: Counter[str] = Counter()
         self.anomalies: list[dict[str, Any]] = []
 
     @property
@@ -74,6 +79,7 @@ class RunSummary:
         self.accounted.add(ref)
         self.changes[record["change"]] += 1
         self.suppressed += len(record.get("alerts_suppressed", ()))
+        self.collapsed += len(record.get("alerts_collapsed", ()))
         self.latencies_ms.append(float(record["board_ms"] - record["received_ms"]))
 
         report_id = record["report_id"]
@@ -82,6 +88,16 @@ class RunSummary:
             self.conflicts += 1
 
     def add_alert(self, record: dict[str, Any]) -> None:
+        """An alert, or an update or escalation of one (each counted once)."""
+        action = record.get("action", "alert")
+        if action != "alert":
+            ident = (record["alert_id"], action, int(record.get("revision", 0)))
+            if ident not in self.alert_actions:
+                self.alert_actions.add(ident)
+                by_rule = (self.updates_by_rule if action == "update"
+                           else self.escalations_by_rule)
+                by_rule[record["rule_id"]] += 1
+            return
         if record["alert_id"] in self.alert_ids:
             return
         self.alert_ids.add(record["alert_id"])
@@ -116,6 +132,9 @@ class RunSummary:
             "alerts_by_rule": dict(sorted(self.alerts_by_rule.items())),
             "alerts_by_recipient": dict(sorted(self.alerts_by_recipient.items())),
             "alerts_suppressed": self.suppressed,
+            "alert_updates": dict(sorted(self.updates_by_rule.items())),
+            "alerts_collapsed": self.collapsed,
+            "alert_escalations": dict(sorted(self.escalations_by_rule.items())),
             "units_assigned": assigned,
             "route_shortfalls": dict(sorted(shortfall.items())),
             "anomalies_flagged": len(self.anomalies),

@@ -44,3 +44,54 @@ def test_a_restored_log_expires_in_the_order_of_last_change() -> None:
     log = SentLog.restored(10, [("I-b", 105), ("I-a", 100), ("I-c", 120)])
     assert log.expired() == ["I-a", "I-b"]
     assert len(log) == 1
+
+
+def test_one_update_per_interval_and_the_rest_collapsed_into_the_next() -> None:
+    from pipeline.alert_state import flush_due, observe, opened
+
+    a = opened("fire", priority=3, units=False, now_ms=0, ack_within_s=0)
+    a, first = observe(a, 2, False, now_ms=61_000, interval_ms=60_000)
+    a, second = observe(a, 2, True, now_ms=62_000, interval_ms=60_000)
+    a, third = observe(a, 1, True, now_ms=63_000, interval_ms=60_000)
+
+    assert (first, second, third) == ("update", "collapsed", "collapsed")
+    assert a.revision == 1 and a.collapsed == 2
+    assert flush_due(a, 120_999, 60_000)[1] is False
+    a, sent = flush_due(a, 121_000, 60_000)
+    assert sent and a.revision == 2 and (a.priority, a.units) == (1, True)
+
+
+def test_a_change_that_does_not_matter_or_comes_twice_sends_nothing() -> None:
+    from pipeline.alert_state import observe, opened
+
+    a = opened("fire", priority=2, units=True, now_ms=0, ack_within_s=0)
+    assert observe(a, 3, False, 100_000, 1)[1] == "none"  # less urgent, no news
+    a, outcome = observe(a, 1, True, 100_000, 1)
+    assert outcome == "update"
+    assert observe(a, 1, True, 200_000, 1)[1] == "none"  # the same change again
+
+
+def test_escalation_once_after_the_deadline_and_an_ack_after_it_recorded() -> None:
+    from pipeline.alert_state import acknowledge, escalate_due, opened
+
+    a = opened("fire", 2, False, now_ms=1_000, ack_within_s=30)
+    assert a.due_ms == 31_000 and a.waiting
+    a, escalated = escalate_due(a, 31_000)
+    assert escalated and not a.waiting
+    assert escalate_due(a, 99_000)[1] is False
+    a, outcome = acknowledge(a, "sup-2", 40_000)
+    assert outcome == "after_escalation" and a.acked_by == "sup-2"
+
+
+def test_no_deadline_without_ack_within_s() -> None:
+    from pipeline.alert_state import escalate_due, opened
+
+    a = opened("fire", 2, False, now_ms=0, ack_within_s=0)
+    assert escalate_due(a, 10**12)[1] is False and not a.waiting
+
+
+def test_state_round_trips_through_the_table() -> None:
+    from pipeline.alert_state import AlertState, observe, opened
+
+    a = observe(opened("fire", 3, False, 0, 60), 2, False, 1, 60_000)[0]
+    assert AlertState.from_dict(a.to_dict()) == a

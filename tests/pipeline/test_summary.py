@@ -143,3 +143,23 @@ def test_empty_run_has_no_percentiles() -> None:
 def test_nearest_rank_percentile(values: list[float], q: float,
                                  expected: float | None) -> None:
     assert percentile(values, q) == expected
+
+
+def test_updates_escalations_and_collapsed_are_counted_once() -> None:
+    run = RunSummary(reports_read=1)
+    alert = {"alert_id": "I-1/fire", "rule_id": "fire", "action": "alert",
+             "revision": 0, "recipients": [{"role": "dispatcher", "channel": "push"}]}
+    update = dict(alert, action="update", revision=1)
+    escalation = dict(alert, action="escalation",
+                      recipients=[{"role": "supervisor", "channel": "sms"}])
+    for record in (alert, update, update, escalation, escalation):
+        run.add_alert(record)
+    run.add_board(board("t:0:1", "r1", "I-1", alerts_collapsed=["fire"]))
+
+    figures = run.figures(elapsed_s=1.0)
+
+    assert figures["alerts"] == 1
+    assert figures["alerts_by_recipient"] == {"dispatcher/push": 1}
+    assert figures["alert_updates"] == {"fire": 1}
+    assert figures["alert_escalations"] == {"fire": 1}
+    assert figures["alerts_collapsed"] == 1

@@ -1,0 +1,189 @@
+"""Deliveries to recipients: one per alert action and recipient, rendered for
+its channel, at most ``RateLimit.deliveries`` per recipient per ``per_s``.
+
+A recipient is a role on a channel (``dispatcher/push``). What a recipient
+cannot take now is held, never dropped, and sent later as one digest.
+
+>>> limit = RateLimit(deliveries=1, per_s=60)
+>>> log = RecipientLog()
+>>> desk = {"recipient": "dispatcher/push", "role": "dispatcher", "channel": "push"}
+>>> first = {"delivery_id": "I-1/fire#0:alert@dispatcher/push", **desk}
+>>> second = {"delivery_id": "I-2/fire#0:alert@dispatcher/push", **desk}
+>>> log, now, held = offer(log, first, now_ms=0, limit=limit)
+>>> len(now), held
+(1, False)
+>>> log, now, held = offer(log, second, now_ms=1_000, limit=limit)
+>>> len(now), held, len(log.held)
+(0, True, 1)
+>>> offer(log, first, now_ms=2_000, limit=limit)[1:]  # a redelivery
+([], False)
+>>> log, digest = release(log, now_ms=60_000, limit=limit)
+>>> [d["delivery_id"] for d in digest[0]["items"]], log.held
+(['I-2/fire#0:alert@dispatcher/push'], ())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+ALERT, UPDATE, ESCALATION, DIGEST = "alert", "update", "escalation", "digest"
+SMS_MAX_CHARS = 160
+#: Delivery ids a recipient remembers, to recognise a redelivered one.
+REMEMBERED_IDS = 512
+
+
+def recipient_key(recipient: dict[str, str]) -> str:
+    """The key of a recipient: its role on its channel."""
+    return f"{recipient['role']}/{recipient['channel']}"
+
+
+def delivery_id(alert_id: str, revision: int, action: str, recipient: str) -> str:
+    """One id per alert, revision, action and recipient: a redelivery has it too."""
+    return f"{alert_id}#{revision}:{action}@{recipient}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    deliveries: int
+    per_s: float
+
+    @classmethod
+    def from_config(cls, spec: dict[str, Any] | None) -> RateLimit:
+        spec = spec or {}
+        return cls(int(spec.get("deliveries", 10)), float(spec.get("per_s", 60)))
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientLog:
+    """What one recipient was sent lately and what waits for it."""
+
+    #: Wall-clock ms of the deliveries inside the current window.
+    sent_ms: tuple[int, ...] = ()
+    #: Deliveries held back by the limit, oldest first.
+    held: tuple[dict[str, Any], ...] = ()
+    seen: tuple[str, ...] = ()
+    digests: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sent_ms": list(self.sent_ms), "held": list(self.held),
+                "seen": list(self.seen), "digests": self.digests}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecipientLog:
+        return cls(tuple(data.get("sent_ms", ())), tuple(data.get("held", ())),
+                   tuple(data.get("seen", ())), int(data.get("digests", 0)))
+
+    def _room(self, now_ms: int, limit: RateLimit) -> tuple[int, ...]:
+        """The sends still inside the window, if another one fits; else ()."""
+        since = now_ms - int(limit.per_s * 1000)
+        return tuple(t for t in self.sent_ms if t > since)
+
+
+def offer(log: RecipientLog, delivery: dict[str, Any], now_ms: int,
+          limit: RateLimit) -> tuple[RecipientLog, list[dict[str, Any]], bool]:
+    """A delivery for this recipient: sent now, or held (True) for a digest.
+
+    A delivery id seen before changes nothing. Once something is held, later
+    deliveries queue behind it, so the digest keeps their order.
+    """
+    ident = delivery["delivery_id"]
+    if ident in log.seen:
+        return log, [], False
+    seen = (*log.seen, ident)[-REMEMBERED_IDS:]
+    recent = log._room(now_ms, limit)
+    if not log.held and len(recent) < limit.deliveries:
+        return RecipientLog((*recent, now_ms), (), seen, log.digests), [delivery], False
+    return RecipientLog(recent, (*log.held, delivery), seen, log.digests), [], True
+
+
+def release(log: RecipientLog, now_ms: int, limit: RateLimit
+            ) -> tuple[RecipientLog, list[dict[str, Any]]]:
+    """Fold everything held into one digest once the window has room."""
+    recent = log._room(now_ms, limit)
+    if not log.held or len(recent) >= limit.deliveries:
+        return dataclasses.replace(log, sent_ms=recent), []
+    first = log.held[0]
+    digest = {
+        "delivery_id": f"digest-{log.digests + 1}@{first['recipient']}",
+        "action": DIGEST,
+        "recipient": first["recipient"], "role": first["role"],
+        "channel": first["channel"], "at_ms": now_ms,
+        "items": list(log.held),
+    }
+    return RecipientLog((*recent, now_ms), (), log.seen, log.digests + 1), [digest]
+
+
+class ChannelAdapter(Protocol):
+    """Renders a delivery into the form its channel carries."""
+
+    def render(self, delivery: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def headline(d: dict[str, Any]) -> str:
+    """One line naming what happened: the part every channel shows.
+
+    >>> headline({"action": "update", "kind": "fire", "priority": 1,
+    ...           "area": "AMBLER", "incident_id": "I-7", "revision": 2})
+    'UPDATE 2: P1 fire, AMBLER (I-7)'
+    """
+    if d["action"] == DIGEST:
+        return f"DIGEST: {len(d['items'])} alerts held back by the rate limit"
+    label = {ALERT: "ALERT", UPDATE: f"UPDATE {d.get('revision', 0)}",
+             ESCALATION: "ESCALATED: NOT ACKNOWLEDGED"}[d["action"]]
+    return f"{label}: P{d['priority']} {d['kind']}, {d['area']} ({d['incident_id']})"
+
+
+def details(d: dict[str, Any]) -> list[str]:
+    if d["action"] == DIGEST:
+        return [headline(item) for item in d["items"]]
+    return [f"rule {d['rule_id']}", *d.get("reasons", ())]
+
+
+class PushAdapter:
+    def render(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        return {"title": headline(delivery)[:100],
+                "body": "; ".join(details(delivery))[:1000]}
+
+
+class SmsAdapter:
+    def render(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        text = headline(delivery)
+        extra = "; ".join(details(delivery))
+        if extra:
+            text = f"{text}. {extra}"
+        if len(text) > SMS_MAX_CHARS:
+            text = text[:SMS_MAX_CHARS - 1] + "…"
+        return {"text": text}
+
+
+class EmailAdapter:
+    def render(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        lines = details(delivery)
+        body = "\n".join([headline(delivery), "", *(f"- {line}" for line in lines)])
+        return {"subject": f"[intake] {headline(delivery)}", "body": body}
+
+
+class WebhookAdapter:
+    #: Fields a partner's system gets; the digest's items come as they are.
+    FIELDS = ("delivery_id", "action", "alert_id", "incident_id", "rule_id",
+              "revision", "priority", "kind", "area", "reasons", "at_ms", "items")
+
+    def render(self, delivery: dict[str, Any]) -> dict[str, Any]:
+        payload = {k: delivery[k] for k in self.FIELDS if k in delivery}
+        return {"content_type": "application/json",
+                "json": orjson.dumps(payload).decode()}
+
+
+ADAPTERS: dict[str, ChannelAdapter] = {
+    "push": PushAdapter(), "sms": SmsAdapter(), "email": EmailAdapter(),
+    "webhook": WebhookAdapter(),
+}
+
+
+def render(delivery: dict[str, Any]) -> dict[str, Any]:
+    """The delivered form: the delivery with what its channel's adapter made."""
+    return {**delivery, "rendered": ADAPTERS[delivery["channel"]].render(delivery)}
