@@ -122,4 +122,4 @@ def step(ctx: Context) -> Step:
         forget_quiet(batch)
         return passed
 
-    return Step(STAGE, "incidents.routed", "incidents.board", run)
+    return Step(STAGE, "incidents.routed", "incidents.alerted", run)
