@@ -148,6 +148,8 @@ def step(ctx: Context) -> Step:
     async def follow(out: Outbox, event: EventT, change: dict[str, Any]) -> None:
         incident_id = change["incident_id"]
         before = desk.get(incident_id)
+        if before is None and not change.get("reporter"):
+            return  # the common case of a CAD log: no state, nothing to build
         after = (before or FollowUp(incident_id)).with_change(change, desk.templates)
         if not after.reporters:
             return  # nobody to answer: CAD logs, sensors
