@@ -1,5 +1,5 @@
 """alert: incidents.routed -> alerts.outbound and alerts.by_recipient, and every
-change onto incidents.board; acknowledgements and wall-clock ticks on
+change onto incidents.alerted (citizen next); acknowledgements and wall-clock ticks on
 alerts.acks.
 
 What each incident's alerts are (rules fired, revision, ack deadline, pending
@@ -283,7 +283,7 @@ def step(ctx: Context) -> Step:
     async def tick() -> None:
         await send_ticks(ctx, ("alerts.acks", "alerts.by_recipient"))
 
-    return Step(STAGE, "incidents.routed", "incidents.board", run)
+    return Step(STAGE, "incidents.routed", "incidents.alerted", run)
 
 
 async def send_ticks(ctx: Context, topics: tuple[str, ...]) -> None:

@@ -1,10 +1,10 @@
-"""The incident stages (score, route, alert): one agent each, or one for all three.
+"""The incident stages (score, route, alert, citizen): one agent each, or one for all.
 
-All three are keyed by incident id, so running them back to back in one agent
-changes no key, no partition and no table: the records skip two topics
-(``incidents.scored`` and ``incidents.routed``) and the two hops that go with
-them. ``Settings.fuse_incident_stages`` picks the shape; each stage keeps its
-own module, metrics and dead-letter reasons either way.
+All four are keyed by incident id, so running them back to back in one agent
+changes no key, no partition and no table: the records skip three topics
+(``incidents.scored``, ``incidents.routed`` and ``incidents.alerted``) and the
+hops that go with them. ``Settings.fuse_incident_stages`` picks the shape; each
+stage keeps its own module, metrics and dead-letter reasons either way.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from faust.types import StreamT
 
-from agents import alert, metrics, route, score
+from agents import alert, citizen, metrics, route, score
 from agents.app import Change, Context, Outbox, Step, read_batch
 
 FUSED_NAME = "incident-stages"
@@ -32,7 +32,7 @@ async def run_steps(out: Outbox, steps: Sequence[Step], batch: list[Change]) -> 
 
 
 def install(ctx: Context) -> None:
-    steps = [score.step(ctx), route.step(ctx), alert.step(ctx)]
+    steps = [score.step(ctx), route.step(ctx), alert.step(ctx), citizen.step(ctx)]
     if ctx.settings.fuse_incident_stages:
         add_agent(ctx, FUSED_NAME, steps)
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -133,4 +133,36 @@ OUTBOX_WRITE_ERRORS = Counter(
 )
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
+)
+
+CITIZEN_UPDATES = Counter(
+    "intake_citizen_updates_total",
+    "Status updates and surveys sent to reporters, by status and report channel",
+    ["status", "channel"], registry=REGISTRY,
+)
+CITIZEN_CLOSED = Counter(
+    "intake_citizen_incidents_closed_total",
+    "Incidents with reporters resolved, by how (outcome, inactivity, replay end)",
+    ["by"], registry=REGISTRY,
+)
+CITIZEN_STATE_FORGOTTEN = Counter(
+    "intake_citizen_state_forgotten",
+    "Incidents dropped from the citizen table, past the survey answer window",
+    registry=REGISTRY,
+)
+SATISFACTION_ANSWERS = Counter(
+    "intake_satisfaction_answers_total",
+    "Survey answers counted (one per reporter and incident), by channel and area",
+    ["channel", "area"], registry=REGISTRY,
+)
+#: _sum / _count per channel and area is the mean score (1-5).
+SATISFACTION_SCORE = Summary(
+    "intake_satisfaction_score",
+    "Survey scores (1-5) counted, by report channel and area",
+    ["channel", "area"], registry=REGISTRY,
+)
+SATISFACTION_REPEATS = Counter(
+    "intake_satisfaction_answers_repeated_total",
+    "Survey answers not counted: the reporter had answered already",
+    registry=REGISTRY,
 )

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ANOMALIES_SHOWN = 12
 TERMINAL_TOPICS = ("incidents.board", "reports.deadletter", "alerts.outbound",
-                   "anomalies.detected")
+                   "anomalies.detected", "citizen.updates", "feedback.answers")
 
 
 @dataclass(frozen=True)
@@ -172,18 +172,31 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     return refs
 
 
-def flush_windows(bootstrap: str, token: str) -> set[int]:
-    """Ask every surge partition to close its open windows; return the partitions."""
+#: Where an end-of-replay flush goes, how it is wrapped, and where the answer
+#: comes: surge closes its count windows, citizen its open incidents.
+FLUSHES = (("reports.by_area", True, "anomalies.detected"),
+           ("dispatch.outcomes", False, "citizen.updates"))
+
+
+def flush_windows(bootstrap: str, token: str) -> set[tuple[str, int]]:
+    """Ask every surge partition to close its open windows, and every citizen
+    partition its open incidents; return the (topic, partition) answers due."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    partitions = set(consumer.partitions_for_topic("reports.by_area") or ())
+    targets = {topic: sorted(consumer.partitions_for_topic(topic) or ())
+               for topic, _, _ in FLUSHES}
     consumer.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for partition in sorted(partitions):
-        producer.send("reports.by_area", key=b"__control__", partition=partition,
-                      value=orjson.dumps([{"control": "flush", "token": token}]))
+    due = set()
+    control = {"control": "flush", "token": token}
+    for topic, bundled, answer_topic in FLUSHES:
+        value = orjson.dumps([control] if bundled else control)
+        for partition in targets[topic]:
+            producer.send(topic, key=b"__control__", partition=partition,
+                          value=value)
+            due.add((answer_topic, partition))
     producer.flush()
     producer.close()
-    return partitions
+    return due
 
 
 class Collector:
@@ -199,15 +212,20 @@ class Collector:
                  token: str):
         self.summary, self.refs = summary, refs
         self.started_ms, self.token = started_ms, token
-        self.flushed: set[int] = set()
+        self.flushed: set[tuple[str, int]] = set()
 
     def take(self, topic: str, record: dict[str, Any]) -> None:
-        if topic == "anomalies.detected":
-            if record.get("control") == "flushed":
-                if record.get("token") == self.token:
-                    self.flushed.add(int(record["partition"]))
-            elif record.get("at_ms", 0) >= self.started_ms:
+        if record.get("control") == "flushed":
+            if record.get("token") == self.token:
+                self.flushed.add((topic, int(record["partition"])))
+        elif topic == "anomalies.detected":
+            if record.get("at_ms", 0) >= self.started_ms:
                 self.summary.add_anomaly(record)
+        elif topic == "citizen.updates":
+            if record.get("reply_to") in self.refs:
+                self.summary.add_citizen_update(record)
+        elif topic == "feedback.answers":
+            self.summary.add_answer(record)
         elif record.get("raw_ref") in self.refs:
             if topic == "incidents.board":
                 self.summary.add_board(record)
@@ -219,7 +237,8 @@ class Collector:
 
 def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collector,
             stall_s: float = 60.0) -> float:
-    """Read until every ref is accounted for and every surge partition flushed.
+    """Read until every ref is accounted for and every surge and citizen
+    partition flushed.
 
     Returns the monotonic time at which the last ref was accounted for. Raises
     ``TimeoutError`` when nothing new arrives for ``stall_s`` seconds.
@@ -232,7 +251,7 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collect
     summary, refs = collector.summary, collector.refs
     progress = Progress("pipeline done", len(refs))
     last_news = time.monotonic()
-    flushing: set[int] | None = None
+    flushing: set[tuple[str, int]] | None = None
     drained_at = 0.0
     try:
         while True:
@@ -305,6 +324,7 @@ def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
 
 def format_summary(figures: dict[str, Any]) -> str:
     latency = figures["latency_ms"]
+    updates = figures["citizen_updates"]
     lines = [
         f"replayed {figures['source']}",
         f"  reports read        {figures['reports_read']:>9,}",
@@ -323,6 +343,10 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  escalations         {sum(figures['alert_escalations'].values()):>9,}",
         f"  units assigned      {figures['units_assigned']:>9,}",
         f"  anomalies flagged   {figures['anomalies_flagged']:>9,}",
+        f"  citizen updates     {sum(sum(c.values()) for c in updates.values()):>9,}"
+        f"  {updates}",
+        f"  surveys sent        {figures['surveys_sent']:>9,}  answered "
+        f"{figures['survey_answers']:,}",
         f"  latency ms          p50 {latency['p50']}  p95 {latency['p95']}  "
         f"p99 {latency['p99']}",
         f"  throughput          {figures['throughput_rps']:>9,} reports/s over "

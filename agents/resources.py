@@ -11,6 +11,7 @@ import yaml
 
 from agents.exceptions import ConfigError
 from pipeline.alert import AlertRules
+from pipeline.citizen import CitizenTemplates
 from pipeline.dedupe import MatchParams
 from pipeline.districts import Districts
 from pipeline.fields import NormalizeConfig, SourceArea
@@ -82,6 +83,8 @@ class Models:
     thread: ThreadParams
     #: Place names with a centre and radius, per source (``pipeline/places.py``).
     places: Gazetteer
+    #: Status updates and surveys to reporters (``pipeline/citizen.py``).
+    citizen: CitizenTemplates
 
 
 def match_follow_up_s(models_dir: Path) -> float:
@@ -132,6 +135,8 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
             thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
             places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
+            citizen=CitizenTemplates.from_config(
+                read_yaml(models_dir / "citizen.yaml")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(

@@ -54,6 +54,10 @@ class RunSummary:
         self.updates_by_rule: Counter[str] = Counter()
         self.escalations_by_rule: Counter[str] = Counter()
         self.anomalies: list[dict[str, Any]] = []
+        #: Citizen updates by update_id (a redelivered one counts once), and
+        #: survey answers by (incident, reporter) until the surveys are known.
+        self.citizen_updates: dict[str, tuple[str, str]] = {}
+        self.answers: set[tuple[str, str]] = set()
 
     @property
     def drained(self) -> bool:
@@ -108,6 +112,47 @@ class RunSummary:
     def add_anomaly(self, record: dict[str, Any]) -> None:
         self.anomalies.append(record)
 
+    def add_citizen_update(self, record: dict[str, Any]) -> None:
+        """A status update or survey sent to a reporter (``citizen.updates``)."""
+        self.citizen_updates.setdefault(record["update_id"],
+                                        (record["status"], record["channel"]))
+
+    def add_answer(self, record: dict[str, Any]) -> None:
+        """A survey answer (``feedback.answers``): counted in the figures when
+        its survey went out in this run, once per incident and reporter."""
+        update_id = record.get("update_id")
+        incident_id = (update_id.split("/")[0] if isinstance(update_id, str)
+                       else record.get("incident_id"))
+        self.answers.add((str(incident_id), str(record.get("reporter"))))
+
+    def citizen_figures(self) -> dict[str, Any]:
+        """Updates sent per status and channel, surveys sent, answers received.
+
+        >>> run = RunSummary(reports_read=0)
+        >>> for status in ("received", "survey", "survey"):
+        ...     run.add_citizen_update({"update_id": f"I-1/rp:a/{status}",
+        ...                             "status": status, "channel": "sms"})
+        >>> run.add_answer({"update_id": "I-1/rp:a/survey", "reporter": "rp:a"})
+        >>> run.add_answer({"incident_id": "I-1", "reporter": "rp:a"})
+        >>> run.add_answer({"incident_id": "I-9", "reporter": "rp:b"})
+        >>> f = run.citizen_figures()
+        >>> f["citizen_updates"], f["surveys_sent"], f["survey_answers"]
+        ({'received': {'sms': 1}, 'survey': {'sms': 1}}, 1, 1)
+        """
+        by_status: dict[str, Counter[str]] = {}
+        surveyed: set[tuple[str, str]] = set()
+        for update_id, (status, channel) in self.citizen_updates.items():
+            by_status.setdefault(status, Counter())[channel] += 1
+            if status == "survey":
+                incident_id, reporter, _ = update_id.split("/")
+                surveyed.add((incident_id, reporter))
+        return {
+            "citizen_updates": {status: dict(sorted(channels.items()))
+                                for status, channels in sorted(by_status.items())},
+            "surveys_sent": len(surveyed),
+            "survey_answers": len(surveyed & self.answers),
+        }
+
     def figures(self, elapsed_s: float) -> dict[str, Any]:
         latencies = sorted(self.latencies_ms)
         assigned = sum(1 for r in self.incidents.values() if r.get("units"))
@@ -148,6 +193,7 @@ class RunSummary:
                 "p95": percentile(latencies, 95),
                 "p99": percentile(latencies, 99),
             },
+            **self.citizen_figures(),
             "elapsed_s": round(elapsed_s, 2),
             "throughput_rps": round(len(self.accounted) / elapsed_s, 1)
             if elapsed_s > 0 else None,
