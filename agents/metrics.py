@@ -97,3 +97,15 @@ def batch_done(stage: str, ok: int, started: float) -> None:
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
 )
+ROUTE_SOURCES = Counter(
+    "intake_route_source_total",
+    "Incidents routed, by where the candidate units came from: redis, or the "
+    "table (redis_failed, redis_skipped after a failure, redis_behind the table, "
+    "beyond_geo near the poles, shortfall: the full reasons)",
+    ["source"], registry=REGISTRY,
+)
+REDIS_CATCH_UPS = Counter(
+    "intake_redis_catch_up_total",
+    "Times Redis was rewritten from the unit table (it lost units or missed writes)",
+    registry=REGISTRY,
+)
