@@ -162,6 +162,7 @@ def install(ctx: Context) -> None:
         tables: Any = ctx.app.tables  # the manager's recovery is not on its type
         if ctx.app.in_recovery or not tables.recovery.completed.is_set():
             return
+        metrics.UNITS_KNOWN.set(len(table))  # also after a restart's recovery
         await index.catch_up(table)
 
 
