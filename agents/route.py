@@ -33,13 +33,45 @@ STAGE = "route"
 SPARE_CANDIDATES = 6
 DEGREES_PER_M = 180 / (3.141592653589793 * EARTH_RADIUS_M)
 
-#: One incident's search: index in the batch, and capability -> GEO keys asked.
+#: One incident's search: index in the batch, point, GEO keys, candidates per key.
 Search = tuple[int, float, float, list[str], int]
 
 
 def within_geo(lat: float, params: RouteParams) -> bool:
     """Whether every point within range of ``lat`` is one Redis GEO can hold."""
     return abs(lat) + params.max_range_m * DEGREES_PER_M <= GEO_MAX_LAT
+
+
+def search_for(index: int, lat: float, lon: float, slots: tuple[Slot, ...],
+               app_id: str, params: RouteParams) -> Search:
+    """The GEO sets to search for an incident, and how many candidates each."""
+    keys = list(dict.fromkeys(
+        geo_key(app_id, capability) for slot in slots
+        for capability in params.plans.searched_for(slot.capability)))
+    seats = sum(slot.count for slot in slots)
+    return index, lat, lon, keys, seats + SPARE_CANDIDATES
+
+
+async def search_redis(client: Any, app_id: str, params: RouteParams,
+                       searches: list[Search]) -> tuple[int, list[list[bytes]]]:
+    """Units Redis holds, and per search the candidate ids it found, nearest
+    first per GEO set: one pipelined round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hlen(hash_key(app_id))
+        for _, lat, lon, keys, count in searches:
+            for key in keys:
+                pipe.geosearch(key, longitude=lon, latitude=lat,
+                               radius=params.max_range_m, unit="m",
+                               sort="ASC", count=count)
+        answers = await pipe.execute()
+    held, hits = int(answers[0]), iter(answers[1:])
+    found = []
+    for search in searches:
+        ids: list[bytes] = []
+        for _ in search[3]:
+            ids.extend(next(hits))
+        found.append(ids)
+    return held, found
 
 
 def step(ctx: Context) -> Step:
@@ -57,25 +89,6 @@ def step(ctx: Context) -> Step:
             priority = kind.priority
         return plans.slots_for(kind.name, kind.needs, priority)
 
-    async def search_redis(searches: list[Search]) -> tuple[int, list[list[bytes]]]:
-        """Units Redis holds, and per search the candidate ids it found."""
-        async with ctx.redis.pipeline(transaction=False) as pipe:
-            pipe.hlen(hash_key(app_id))
-            for _, lat, lon, keys, count in searches:
-                for key in keys:
-                    pipe.geosearch(key, longitude=lon, latitude=lat,
-                                   radius=params.max_range_m, unit="m",
-                                   sort="ASC", count=count)
-            answers = await pipe.execute()
-        held, hits = int(answers[0]), iter(answers[1:])
-        found = []
-        for search in searches:
-            ids: list[bytes] = []
-            for _ in search[3]:
-                ids.extend(next(hits))
-            found.append(ids)
-        return held, found
-
     async def run(out: Outbox, batch: list[Change]) -> list[Change]:
         table = ctx.units_table
         now = now_ms()
@@ -91,11 +104,8 @@ def step(ctx: Context) -> Step:
             if not within_geo(lat, params):
                 sources["beyond_geo"] += 1
                 continue
-            keys = list(dict.fromkeys(
-                geo_key(app_id, capability) for slot in slots[index]
-                for capability in plans.searched_for(slot.capability)))
-            seats = sum(slot.count for slot in slots[index])
-            searches.append((index, lat, lon, keys, seats + SPARE_CANDIDATES))
+            searches.append(search_for(index, lat, lon, slots[index], app_id,
+                                       params))
 
         # 2. One bounded round trip for the whole batch.
         candidate_ids: dict[int, list[bytes]] = {}
@@ -103,8 +113,8 @@ def step(ctx: Context) -> Step:
             sources["redis_skipped"] += len(searches)
         elif searches:
             try:
-                held, found = await asyncio.wait_for(search_redis(searches),
-                                                     timeout_s)
+                held, found = await asyncio.wait_for(
+                    search_redis(ctx.redis, app_id, params, searches), timeout_s)
                 health.succeeded()
                 if held < len(table):
                     sources["redis_behind"] += len(searches)
