@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench eval-intake eval-merge clean
+.PHONY: help install demo test lint bench eval-intake eval-merge clean bench-route
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ lint: $(STAMP)  ## ruff and mypy; never edits files
 
 bench: $(STAMP)  ## throughput of the pipeline and a plain five-hop chain; last line JSON
 	$(PY) -m benchmarks.throughput $(BENCH_ARGS)
+
+bench-route: $(STAMP)  ## route latency with 10,000 units, Redis and table, p50/p99; last line JSON
+	$(PY) -m benchmarks.route_bench $(BENCH_ARGS)
 
 eval-intake: $(STAMP)  ## every shared data file + 5,000 malformed messages: none lost; last line JSON
 	$(PY) -m benchmarks.intake $(EVAL_ARGS)

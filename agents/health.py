@@ -3,7 +3,9 @@
 Routing goes on from the unit table when Redis fails (every call is bounded);
 each failure is counted in ``intake_redis_fallback_total``, the log says so
 at most once per ``LOG_EVERY_S`` (with how many failures it skipped), and
-``/health`` reports Redis as degraded until a call succeeds again.
+``/health`` reports Redis as degraded until a call succeeds again. After a
+failure, callers leave Redis alone for ``RETRY_AFTER_S`` (``should_try``), so a
+Redis that hangs costs one timeout per that time, not one per batch.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from agents import metrics
 
 logger = logging.getLogger(__name__)
 LOG_EVERY_S = 30.0
+RETRY_AFTER_S = 1.0
 
 
 class RedisHealth:
-    def __init__(self, log_every_s: float = LOG_EVERY_S):
+    def __init__(self, log_every_s: float = LOG_EVERY_S,
+                 retry_after_s: float = RETRY_AFTER_S):
         self.log_every_s = log_every_s
+        self.retry_after_s = retry_after_s
+        self._last_failure = -float("inf")
         self.failing_since: float | None = None
         self.last_error = ""
         self._last_log = -float("inf")
@@ -29,6 +35,7 @@ class RedisHealth:
     def failed(self, what: str, exc: BaseException) -> None:
         metrics.REDIS_FALLBACKS.inc()
         now = time.monotonic()
+        self._last_failure = now
         if self.failing_since is None:
             self.failing_since = time.time()
         self.last_error = f"{what}: {exc!r}"[:300]
@@ -40,6 +47,12 @@ class RedisHealth:
         logger.warning("Redis failed (%s); routing from the unit table%s",
                        self.last_error, skipped)
         self._last_log, self._unlogged = now, 0
+
+    def should_try(self) -> bool:
+        """Whether to call Redis now: always while it answers; after a failure,
+        again once ``retry_after_s`` has passed."""
+        return (self.failing_since is None
+                or time.monotonic() - self._last_failure >= self.retry_after_s)
 
     def succeeded(self) -> None:
         if self.failing_since is not None:

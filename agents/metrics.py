@@ -166,3 +166,15 @@ SATISFACTION_REPEATS = Counter(
     "Survey answers not counted: the reporter had answered already",
     registry=REGISTRY,
 )
+ROUTE_SOURCES = Counter(
+    "intake_route_source_total",
+    "Incidents routed, by where the candidate units came from: redis, or the "
+    "table (redis_failed, redis_skipped after a failure, redis_behind the table, "
+    "beyond_geo near the poles, shortfall: the full reasons)",
+    ["source"], registry=REGISTRY,
+)
+REDIS_CATCH_UPS = Counter(
+    "intake_redis_catch_up_total",
+    "Times Redis was rewritten from the unit table (it lost units or missed writes)",
+    registry=REGISTRY,
+)

@@ -129,7 +129,8 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             normalize=normalize,
             match=MatchParams.from_config(read_yaml(models_dir / "dedupe.yaml")),
             scorer=PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml")),
-            route=RouteParams.from_config(fleet),
+            route=RouteParams.from_config(
+                fleet, read_yaml(models_dir / "response_plans.yaml")),
             fleet=fleet,
             alerts=load_alert_rules(models_dir),
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),

@@ -1,98 +1,171 @@
-"""route: incidents.scored -> incidents.routed (recommended unit, or why none).
+"""route: incidents.scored -> incidents.routed (units for the plan, or why not).
 
-Nearest available units come from Redis GEO, one pipelined round trip per
-batch, bounded by ``redis_timeout_ms``. When Redis is away or slow, the stage
-answers from the global unit table instead and counts it in metrics.
+Redis GEO finds the nearest available candidates, one pipelined round trip per
+batch bounded by ``redis_timeout_ms``; the unit table then gives each
+candidate's current status (Redis may lag a status that changed a moment ago).
+The table alone answers an incident when Redis failed, is being left alone
+after a failure, holds fewer units than the table (flushed), cannot hold the
+incident's neighbourhood (beyond GEO's latitude limit), or when the candidates
+leave a slot open (the table then says why, or finds a unit farther down).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
+from typing import Any
 
-import orjson
 from redis.exceptions import RedisError
 
 from agents import metrics
 from agents.app import Change, Context, Outbox, Step, now_ms, record_failed
 from agents.units import geo_key, hash_key
-from pipeline.route import recommend
-from pipeline.schema import UnitPick, UnitStatus
+from pipeline.geo import EARTH_RADIUS_M
+from pipeline.route import RouteParams, Slot, UnitPool, recommend_units
+from pipeline.schema import Shortfall, UnitPick, UnitStatus
+from pipeline.units import GEO_MAX_LAT
 
 logger = logging.getLogger(__name__)
 STAGE = "route"
-CANDIDATES = 8
+#: Candidates asked of Redis per capability beyond the plan's seats: room for
+#: units that turn out busy or stale in the table.
+SPARE_CANDIDATES = 6
+DEGREES_PER_M = 180 / (3.141592653589793 * EARTH_RADIUS_M)
+
+#: One incident's search: index in the batch, point, GEO keys, candidates per key.
+Search = tuple[int, float, float, list[str], int]
+
+
+def within_geo(lat: float, params: RouteParams) -> bool:
+    """Whether every point within range of ``lat`` is one Redis GEO can hold."""
+    return abs(lat) + params.max_range_m * DEGREES_PER_M <= GEO_MAX_LAT
+
+
+def search_for(index: int, lat: float, lon: float, slots: tuple[Slot, ...],
+               app_id: str, params: RouteParams) -> Search:
+    """The GEO sets to search for an incident, and how many candidates each."""
+    keys = list(dict.fromkeys(
+        geo_key(app_id, capability) for slot in slots
+        for capability in params.plans.searched_for(slot.capability)))
+    seats = sum(slot.count for slot in slots)
+    return index, lat, lon, keys, seats + SPARE_CANDIDATES
+
+
+async def search_redis(client: Any, app_id: str, params: RouteParams,
+                       searches: list[Search]) -> tuple[int, list[list[bytes]]]:
+    """Units Redis holds, and per search the candidate ids it found, nearest
+    first per GEO set: one pipelined round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hlen(hash_key(app_id))
+        for _, lat, lon, keys, count in searches:
+            for key in keys:
+                pipe.geosearch(key, longitude=lon, latitude=lat,
+                               radius=params.max_range_m, unit="m",
+                               sort="ASC", count=count)
+        answers = await pipe.execute()
+    held, hits = int(answers[0]), iter(answers[1:])
+    found = []
+    for search in searches:
+        ids: list[bytes] = []
+        for _ in search[3]:
+            ids.extend(next(hits))
+        found.append(ids)
+    return held, found
 
 
 def step(ctx: Context) -> Step:
     params = ctx.models.route
+    plans = params.plans
     kinds = ctx.models.kinds
     app_id = ctx.settings.app_id
     timeout_s = ctx.settings.redis_timeout_ms / 1000
+    health = ctx.redis_health
 
-    async def nearest_from_redis(wanted: list[tuple[str, float, float]]
-                                 ) -> list[list[UnitStatus]]:
-        client = ctx.redis
-        async with client.pipeline(transaction=False) as pipe:
-            for needs, lat, lon in wanted:
-                pipe.geosearch(geo_key(app_id, needs), longitude=lon, latitude=lat,
-                               radius=params.max_range_m, unit="m", sort="ASC",
-                               count=CANDIDATES)
-            found = await pipe.execute()
-        ids = sorted({unit_id for hits in found for unit_id in hits})
-        statuses: dict[bytes, UnitStatus] = {}
-        if ids:
-            # Each unit is decoded once per batch, however many incidents it is
-            # a candidate for.
-            values = await client.hmget(hash_key(app_id), ids)
-            statuses = {i: UnitStatus.from_dict(orjson.loads(v))
-                        for i, v in zip(ids, values, strict=True) if v}
-        return [[statuses[i] for i in hits if i in statuses] for hits in found]
-
-    def all_units() -> list[UnitStatus]:
-        return [UnitStatus.from_dict(v) for v in ctx.units_table.values() if v]
+    def slots_of(change: dict[str, Any]) -> tuple[Slot, ...]:
+        kind = kinds.get(change["kind"])
+        priority = change.get("priority")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            priority = kind.priority
+        return plans.slots_for(kind.name, kind.needs, priority)
 
     async def run(out: Outbox, batch: list[Change]) -> list[Change]:
-        # The whole batch at once: one Redis round trip serves it all.
-        wanted = [(kinds.get(c["kind"]).needs, c["lat"] or 0.0, c["lon"] or 0.0)
-                  for _, c in batch]
-        candidates: list[list[UnitStatus]] | None = None
-        if batch:
-            try:
-                candidates = await asyncio.wait_for(nearest_from_redis(wanted),
-                                                    timeout_s)
-                ctx.redis_health.succeeded()
-            except (TimeoutError, RedisError, OSError) as exc:
-                ctx.redis_health.failed("unit search", exc)
-
+        table = ctx.units_table
         now = now_ms()
-        table_units: list[UnitStatus] | None = None
+        sources: Counter[str] = Counter()
+
+        # 1. What each incident needs, and which incidents Redis can serve.
+        slots = [slots_of(change) for _, change in batch]
+        searches: list[Search] = []
+        for index, (_, change) in enumerate(batch):
+            lat, lon = change["lat"], change["lon"]
+            if lat is None or lon is None:
+                continue
+            if not within_geo(lat, params):
+                sources["beyond_geo"] += 1
+                continue
+            searches.append(search_for(index, lat, lon, slots[index], app_id,
+                                       params))
+
+        # 2. One bounded round trip for the whole batch.
+        candidate_ids: dict[int, list[bytes]] = {}
+        if searches and not health.should_try():
+            sources["redis_skipped"] += len(searches)
+        elif searches:
+            try:
+                held, found = await asyncio.wait_for(
+                    search_redis(ctx.redis, app_id, params, searches), timeout_s)
+                health.succeeded()
+                if held < len(table):
+                    sources["redis_behind"] += len(searches)
+                else:
+                    candidate_ids = {s[0]: ids for s, ids in zip(searches, found,
+                                                                 strict=True)}
+            except (TimeoutError, RedisError, OSError) as exc:
+                health.failed("unit search", exc)
+                sources["redis_failed"] += len(searches)
+
+        # 3. Decide per incident; the table where Redis could not answer.
+        decoded: dict[str, UnitStatus | None] = {}
+        pool: UnitPool | None = None
+
+        def status_of(unit_id: str) -> UnitStatus | None:
+            if unit_id not in decoded:
+                value = table.get(unit_id)
+                decoded[unit_id] = UnitStatus.from_dict(value) if value else None
+            return decoded[unit_id]
+
         routed: list[Change] = []
         for index, (event, change) in enumerate(batch):
-            needs = wanted[index][0]
-            units = candidates[index] if candidates is not None else None
-            pick: UnitPick | None = None
-            shortfall: tuple[str, ...] = ("no candidates",)
             lat, lon = change["lat"], change["lon"]
             try:
-                if units:
-                    pick, shortfall = recommend(needs, lat, lon, units, now, params)
-                if pick is None:
-                    # Redis knows only available units: the full reasons
-                    # come from the whole table.
-                    if table_units is None:
-                        table_units = all_units()
-                    pick, shortfall = recommend(needs, lat, lon, table_units,
-                                                now, params)
+                picks: tuple[UnitPick, ...] = ()
+                shortfall: tuple[Shortfall, ...] = ()
+                ids = candidate_ids.get(index)
+                if ids is not None:
+                    units = [u for u in (status_of(i.decode()) for i in ids) if u]
+                    picks, shortfall = recommend_units(slots[index], lat, lon, units,
+                                                       now, params)
+                    sources["redis" if not shortfall else "shortfall"] += 1
+                if ids is None or shortfall:
+                    if pool is None:
+                        pool = UnitPool((UnitStatus.from_dict(v)
+                                         for v in table.values() if v), plans)
+                    picks, shortfall = recommend_units(
+                        slots[index], lat, lon, pool.able_to_fill(slots[index]),
+                        now, params)
             except Exception as exc:  # noqa: BLE001 - logged and dead-lettered
                 await record_failed(out, event, change, STAGE, exc)
                 continue
-            change["units"] = [pick.to_dict()] if pick else []
-            change["route_shortfall"] = shortfall
+            change["units"] = [pick.to_dict() for pick in picks]
+            change["route_shortfall"] = [gap.to_dict() for gap in shortfall]
             routed.append((event, change))
-        assigned = sum(1 for _, change in routed if change["units"])
-        metrics.ROUTES.labels("assigned").inc(assigned)
-        metrics.ROUTES.labels("shortfall").inc(len(routed) - assigned)
+
+        for source, count in sources.items():
+            metrics.ROUTE_SOURCES.labels(source).inc(count)
+        complete = sum(1 for _, change in routed if not change["route_shortfall"])
+        metrics.ROUTES.labels("assigned").inc(complete)
+        metrics.ROUTES.labels("shortfall").inc(len(routed) - complete)
         return routed
 
     return Step(STAGE, "incidents.scored", "incidents.routed", run)

@@ -19,8 +19,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.route import AVAILABLE
 from pipeline.schema import UnitStatus
+from pipeline.units import AVAILABLE
 
 
 def simulate_fleet(points: Sequence[tuple[float, float]], spec: dict[str, Any],
@@ -43,5 +43,7 @@ def simulate_fleet(points: Sequence[tuple[float, float]], spec: dict[str, Any],
                 fix_ms=now_ms,
                 staffing=int(group.get("staffing", 2)),
                 home=f"{lat:.5f},{lon:.5f}",
+                status_ms=now_ms,
+                unit_type=str(group.get("type", "")),
             ))
     return units

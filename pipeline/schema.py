@@ -156,9 +156,26 @@ class UnitPick:
     unit_id: str
     distance_m: float
     reasons: tuple[str, ...]
+    #: The response-plan slot the unit fills (one slot per unit).
+    capability: str = ""
+    #: How old the unit's position fix was when it was picked.
+    fix_age_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """Units of one capability an incident's response plan lacks, and why."""
+
+    capability: str
+    missing: int
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"capability": self.capability, "missing": self.missing,
+                "reasons": list(self.reasons)}
 
 
 _CHANGE_TUPLES = ("kinds", "report_ids", "texts", "priority_reasons", "units",
@@ -271,6 +288,11 @@ class UnitStatus:
     staffing: int = 2
     home: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: When the status last changed (0: the feed gives none; ``fix_ms`` then
+    #: stands for it). A status older than the one held changes nothing.
+    status_ms: int = 0
+    #: What the unit is (``patrol car``, ``ALS ambulance``, ``ladder truck``).
+    unit_type: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

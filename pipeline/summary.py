@@ -158,10 +158,14 @@ class RunSummary:
         assigned = sum(1 for r in self.incidents.values() if r.get("units"))
         shortfall: Counter[str] = Counter()
         for record in self.incidents.values():
-            for reason in record.get("route_shortfall", ()):
-                # "12 busy" and "3 busy" are one kind of shortfall.
-                head, _, rest = reason.partition(" ")
-                shortfall[rest if head.isdigit() else reason] += 1
+            for gap in record.get("route_shortfall", ()):
+                # A slot's shortfall ({capability, missing, reasons}) or, from
+                # older records, a bare reason.
+                reasons = gap.get("reasons", ()) if isinstance(gap, dict) else (gap,)
+                for reason in reasons:
+                    # "12 busy" and "3 busy" are one kind of shortfall.
+                    head, _, rest = reason.partition(" ")
+                    shortfall[rest if head.isdigit() else reason] += 1
         return {
             "reports_read": self.reports_read,
             "reports_accounted": len(self.accounted),

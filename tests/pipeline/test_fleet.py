@@ -6,7 +6,7 @@ import pytest
 
 from agents.resources import Models
 from pipeline.fleet import simulate_fleet
-from pipeline.route import AVAILABLE
+from pipeline.units import AVAILABLE
 
 POINTS = [(40.12, -75.34), (40.30, -75.58), (40.03, -75.15), (40.21, -75.28)]
 
@@ -33,12 +33,17 @@ def test_unit_ids_and_capabilities_follow_the_real_spec(models: Models) -> None:
         by_prefix.setdefault(unit.unit_id.split("-")[0], []).append(unit.unit_id)
 
     assert {p: len(ids) for p, ids in by_prefix.items()} == {
-        "MED": 40, "ENG": 30, "PTL": 60}
-    assert by_prefix["MED"][:3] == ["MED-01", "MED-02", "MED-03"]
-    assert by_prefix["PTL"][-1] == "PTL-60"
+        "PTL": 50, "K9": 6, "BLS": 25, "ALS": 15, "ENG": 30, "LAD": 8}
+    assert by_prefix["BLS"][:3] == ["BLS-01", "BLS-02", "BLS-03"]
+    assert by_prefix["PTL"][-1] == "PTL-50"
     assert len({u.unit_id for u in units}) == len(units)
     caps = {u.unit_id.split("-")[0]: u.capabilities for u in units}
-    assert caps == {"MED": ("ems",), "ENG": ("fire", "ems"), "PTL": ("police",)}
+    assert caps == {"PTL": ("patrol",), "K9": ("k9", "patrol"),
+                    "BLS": ("ems_basic",), "ALS": ("ems_advanced",),
+                    "ENG": ("fire_engine",), "LAD": ("ladder",)}
+    types = {u.unit_id.split("-")[0]: u.unit_type for u in units}
+    assert types["LAD"] == "ladder truck" and types["K9"] == "K9 unit"
+    assert {u.staffing for u in units if u.unit_type == "fire engine"} == {4}
 
 
 def test_units_are_available_at_given_points_with_a_fresh_fix(
@@ -47,7 +52,7 @@ def test_units_are_available_at_given_points_with_a_fresh_fix(
     units = simulate_fleet(POINTS, models.fleet, now_ms=1_234)
 
     assert all(u.status == AVAILABLE for u in units)
-    assert all(u.fix_ms == 1_234 for u in units)
+    assert all(u.fix_ms == u.status_ms == 1_234 for u in units)
     assert all((u.lat, u.lon) in POINTS for u in units)
     assert all(u.home == f"{u.lat:.5f},{u.lon:.5f}" for u in units)
     assert len({(u.lat, u.lon) for u in units}) == len(POINTS)
