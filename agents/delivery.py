@@ -95,8 +95,16 @@ def install(ctx: Context) -> None:
     async def run(out: Outbox, batch: list[Change]) -> list[dict[str, Any]]:
         """Offer a batch's deliveries, release due digests; return what went out."""
         delivered: list[dict[str, Any]] = []
-        # Recipients touched by this batch, with the event to write under.
+        # Recipients touched by this batch: their log, and the event to write
+        # it under. Each is written to the table once per batch, not once per
+        # delivery: a flood costs one changelog record per recipient and batch.
+        logs: dict[str, RecipientLog] = {}
         touched: dict[str, EventT] = {}
+
+        def log_of(key: str) -> RecipientLog:
+            if key not in logs:
+                logs[key] = RecipientLog.from_dict(table.get(key) or {})
+            return logs[key]
 
         async def handle(out: Outbox, event: EventT, record: dict[str, Any]) -> None:
             if record.get("control") == TICK:
@@ -107,26 +115,23 @@ def install(ctx: Context) -> None:
                         touched.setdefault(key, event)
                 return
             key = record["recipient"]
-            log = RecipientLog.from_dict(table.get(key) or {})
-            log, sent, held = offer(log, record, now_ms(), limit)
+            log, sent, held = offer(log_of(key), record, now_ms(), limit)
             if held:
                 metrics.ALERT_RATE_LIMITED.labels(record["role"],
                                                   record["channel"]).inc()
             await deliver(out, sent, delivered)
-            as_current(event)
-            table[key] = log.to_dict()
+            logs[key] = log
             touched[key] = event
 
         await each_change(out, batch, STAGE, handle)
 
         # Held deliveries go out as one digest once their window has room.
         for key, event in touched.items():
-            log = RecipientLog.from_dict(table.get(key) or {})
-            log, digests = release(log, now_ms(), limit)
+            log, digests = release(log_of(key), now_ms(), limit)
             if digests:
                 await deliver(out, digests, delivered)
-                as_current(event)
-                table[key] = log.to_dict()
+            as_current(event)
+            table[key] = log.to_dict()
         return delivered
 
     @ctx.app.agent(ctx.topic("alerts.by_recipient"), name="delivery")

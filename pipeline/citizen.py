@@ -38,6 +38,10 @@ FIELDS_MAX = {"ref": 18}
 #: has only as two-character escapes or not at all.
 GSM_UNSAFE = set("[]{}\\^~|`")
 MAX_COMMENT_CHARS = 1000
+#: Reporters one incident answers. Past it (a viral post, thousands of
+#: replies) newcomers are counted, not answered: the incident's table value
+#: stays well under a broker's 1 MB message limit.
+MAX_REPORTERS = 500
 
 
 class Refused(ValueError):
@@ -184,6 +188,8 @@ class FollowUp:
     resolution: str = ""
     resolved_by: str = ""
     reporters: Mapping[str, Reporter] = field(default_factory=dict)
+    #: Reporters past ``MAX_REPORTERS``, counted and not answered.
+    unanswered: int = 0
 
     def with_change(self, change: Mapping[str, Any],
                     templates: CitizenTemplates | None = None) -> FollowUp:
@@ -196,11 +202,17 @@ class FollowUp:
         reporters = dict(self.reporters)
         reporter = change.get("reporter") or ""
         channel = change.get("channel") or ""
+        unanswered = self.unanswered
         if reporter and reporter not in reporters and (
                 templates is None or templates.via(channel)):
-            reporters[reporter] = Reporter(channel, str(change.get("raw_ref", "")))
+            if len(reporters) < MAX_REPORTERS:
+                reporters[reporter] = Reporter(channel,
+                                               str(change.get("raw_ref", "")))
+            elif change.get("change") != "repeat":
+                unanswered += 1
         return replace(
             self,
+            unanswered=unanswered,
             area=str(change.get("area") or self.area),
             last_ms=max(self.last_ms, int(change.get("last_ms") or 0)),
             units=self.units or bool(change.get("units")),
@@ -269,6 +281,7 @@ class FollowUp:
             "resolution": self.resolution, "resolved_by": self.resolved_by,
             "reporters": {k: [r.channel, r.reply_to, list(r.sent), r.answered]
                           for k, r in self.reporters.items()},
+            "unanswered": self.unanswered,
         }
 
     @classmethod
@@ -286,6 +299,7 @@ class FollowUp:
             resolved_by=str(data.get("resolved_by", "")),
             reporters={k: Reporter(str(v[0]), str(v[1]), tuple(v[2]), bool(v[3]))
                        for k, v in data.get("reporters", {}).items()},
+            unanswered=int(data.get("unanswered", 0)),
         )
 
 

@@ -2,7 +2,10 @@
 its channel, at most ``RateLimit.deliveries`` per recipient per ``per_s``.
 
 A recipient is a role on a channel (``dispatcher/push``). What a recipient
-cannot take now is held, never dropped, and sent later as one digest.
+cannot take now is held, never dropped, and sent later as one digest. A
+digest lists the first ``MAX_DIGEST_ITEMS`` held deliveries and counts every
+one (per rule too): a flood cannot grow a recipient's state without bound,
+and each alert it counts is whole on ``alerts.outbound``.
 
 >>> limit = RateLimit(deliveries=1, per_s=60)
 >>> log = RecipientLog()
@@ -34,6 +37,11 @@ ALERT, UPDATE, ESCALATION, DIGEST = "alert", "update", "escalation", "digest"
 SMS_MAX_CHARS = 160
 #: Delivery ids a recipient remembers, to recognise a redelivered one.
 REMEMBERED_IDS = 512
+#: Held deliveries a digest lists; the rest it counts.
+MAX_DIGEST_ITEMS = 50
+#: What a digest keeps of each delivery it lists.
+ITEM_FIELDS = ("delivery_id", "action", "alert_id", "incident_id", "rule_id",
+               "revision", "priority", "kind", "area", "at_ms")
 
 
 def recipient_key(recipient: dict[str, str]) -> str:
@@ -44,6 +52,17 @@ def recipient_key(recipient: dict[str, str]) -> str:
 def delivery_id(alert_id: str, revision: int, action: str, recipient: str) -> str:
     """One id per alert, revision, action and recipient: a redelivery has it too."""
     return f"{alert_id}#{revision}:{action}@{recipient}"
+
+
+def recipient_of(ident: str) -> dict[str, str]:
+    """The recipient a delivery id names: its key, role and channel.
+
+    >>> recipient_of("I-1/fire#0:alert@dispatcher/push")["channel"]
+    'push'
+    """
+    key = ident.rpartition("@")[2]
+    role, _, channel = key.partition("/")
+    return {"recipient": key, "role": role, "channel": channel}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +82,34 @@ class RecipientLog:
 
     #: Wall-clock ms of the deliveries inside the current window.
     sent_ms: tuple[int, ...] = ()
-    #: Deliveries held back by the limit, oldest first.
+    #: The first ``MAX_DIGEST_ITEMS`` deliveries held back by the limit, oldest
+    #: first (``ITEM_FIELDS`` of each).
     held: tuple[dict[str, Any], ...] = ()
     seen: tuple[str, ...] = ()
     digests: int = 0
+    #: Every delivery held back since the last digest, listed or not, per rule.
+    held_by_rule: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def held_count(self) -> int:
+        return sum(self.held_by_rule.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {"sent_ms": list(self.sent_ms), "held": list(self.held),
-                "seen": list(self.seen), "digests": self.digests}
+                "seen": list(self.seen), "digests": self.digests,
+                "held_by_rule": self.held_by_rule}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecipientLog:
-        return cls(tuple(data.get("sent_ms", ())), tuple(data.get("held", ())),
-                   tuple(data.get("seen", ())), int(data.get("digests", 0)))
+        held = tuple(data.get("held", ()))
+        by_rule = dict(data.get("held_by_rule") or {})
+        if held and not by_rule:  # written before the counts existed
+            for item in held:
+                rule = str(item.get("rule_id", ""))
+                by_rule[rule] = by_rule.get(rule, 0) + 1
+        return cls(tuple(data.get("sent_ms", ())), held,
+                   tuple(data.get("seen", ())), int(data.get("digests", 0)),
+                   by_rule)
 
     def _room(self, now_ms: int, limit: RateLimit) -> tuple[int, ...]:
         """The sends still inside the window, if another one fits; else ()."""
@@ -96,8 +130,14 @@ def offer(log: RecipientLog, delivery: dict[str, Any], now_ms: int,
     seen = (*log.seen, ident)[-REMEMBERED_IDS:]
     recent = log._room(now_ms, limit)
     if not log.held and len(recent) < limit.deliveries:
-        return RecipientLog((*recent, now_ms), (), seen, log.digests), [delivery], False
-    return RecipientLog(recent, (*log.held, delivery), seen, log.digests), [], True
+        return (RecipientLog((*recent, now_ms), (), seen, log.digests), [delivery],
+                False)
+    held = log.held
+    if len(held) < MAX_DIGEST_ITEMS:
+        held = (*held, {k: delivery[k] for k in ITEM_FIELDS if k in delivery})
+    rule = str(delivery.get("rule_id", ""))
+    by_rule = {**log.held_by_rule, rule: log.held_by_rule.get(rule, 0) + 1}
+    return RecipientLog(recent, held, seen, log.digests, by_rule), [], True
 
 
 def release(log: RecipientLog, now_ms: int, limit: RateLimit
@@ -106,13 +146,14 @@ def release(log: RecipientLog, now_ms: int, limit: RateLimit
     recent = log._room(now_ms, limit)
     if not log.held or len(recent) >= limit.deliveries:
         return dataclasses.replace(log, sent_ms=recent), []
-    first = log.held[0]
+    first = {**log.held[0], **recipient_of(log.held[0]["delivery_id"])}
     digest = {
         "delivery_id": f"digest-{log.digests + 1}@{first['recipient']}",
         "action": DIGEST,
         "recipient": first["recipient"], "role": first["role"],
         "channel": first["channel"], "at_ms": now_ms,
-        "items": list(log.held),
+        "items": list(log.held), "held": log.held_count,
+        "held_by_rule": dict(sorted(log.held_by_rule.items())),
     }
     return RecipientLog((*recent, now_ms), (), log.seen, log.digests + 1), [digest]
 
@@ -131,7 +172,8 @@ def headline(d: dict[str, Any]) -> str:
     'UPDATE 2: P1 fire, AMBLER (I-7)'
     """
     if d["action"] == DIGEST:
-        return f"DIGEST: {len(d['items'])} alerts held back by the rate limit"
+        return (f"DIGEST: {d.get('held', len(d['items']))} alerts held back by the "
+                "rate limit")
     label = {ALERT: "ALERT", UPDATE: f"UPDATE {d.get('revision', 0)}",
              ESCALATION: "ESCALATED: NOT ACKNOWLEDGED"}[d["action"]]
     return f"{label}: P{d['priority']} {d['kind']}, {d['area']} ({d['incident_id']})"
@@ -139,7 +181,14 @@ def headline(d: dict[str, Any]) -> str:
 
 def details(d: dict[str, Any]) -> list[str]:
     if d["action"] == DIGEST:
-        return [headline(item) for item in d["items"]]
+        listed = [headline(item) for item in d["items"]]
+        more = d.get("held", len(listed)) - len(listed)
+        if more <= 0:
+            return listed
+        # First, so that a channel that cuts the text keeps it.
+        per_rule = ", ".join(f"{r} {n}" for r, n in d.get("held_by_rule", {}).items())
+        return [f"per rule: {per_rule}; the first {len(listed)} listed, and {more} "
+                "more (alerts.outbound has each)", *listed]
     return [f"rule {d['rule_id']}", *d.get("reasons", ())]
 
 

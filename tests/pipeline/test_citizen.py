@@ -11,6 +11,7 @@ from pipeline.alert import SentLog
 from pipeline.citizen import (
     FIELDS_MAX,
     INACTIVITY,
+    MAX_REPORTERS,
     ON_THE_WAY,
     RECEIVED,
     RESOLVED,
@@ -215,3 +216,19 @@ def test_an_outcome_keeps_the_general_fields() -> None:
                  "by": "d", "at_ms": 1, "priority": 9}, ["not", "an", "object"]):
         with pytest.raises(Refused, match="bad_outcome"):
             Outcome.from_dict(bad)
+
+
+def test_a_viral_incident_answers_a_bounded_number_of_reporters() -> None:
+    # Thousands of people replying about one incident must not grow its table
+    # value past what the broker takes (1 MB); the rest are counted.
+    import orjson
+
+    follow = FollowUp("I-1")
+    for n in range(MAX_REPORTERS + 300):
+        follow = follow.with_change(change(f"rp:{n:05d}", "social",
+                                           ref=f"reports.raw.social:0:{n}"))
+    follow = follow.with_change(change(f"rp:{1:05d}", "social", kind="repeat"))
+    assert len(follow.reporters) == MAX_REPORTERS
+    assert follow.unanswered == 300
+    assert len(orjson.dumps(follow.to_dict())) < 256 * 1024
+    assert FollowUp.from_dict(follow.to_dict()) == follow

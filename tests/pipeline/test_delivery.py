@@ -90,3 +90,26 @@ def test_updates_escalations_and_digests_say_what_they_are() -> None:
     assert escalation["title"].startswith("ESCALATED")
     assert digest["rendered"]["title"].startswith("DIGEST: 2 alerts")
     assert "I-2" in digest["rendered"]["body"]
+
+
+def test_a_flood_keeps_a_recipients_state_bounded_and_its_digest_counts_all() -> None:
+    # A replay at full speed holds thousands of deliveries for one desk: the
+    # table value must stay small (a broker refuses messages over 1 MB), and
+    # the digest must still account for every one of them.
+    limit = RateLimit(deliveries=1, per_s=60)
+    log = RecipientLog()
+    for n in range(5_000):
+        rule = "fire" if n % 2 else "violence"
+        log, _, _ = offer(log, delivery(n, rule_id=rule), now_ms=n, limit=limit)
+    assert len(orjson.dumps(log.to_dict())) < 64 * 1024
+    assert log.held_count == 4_999
+    assert RecipientLog.from_dict(log.to_dict()) == log
+    log, digests = release(log, now_ms=120_000, limit=limit)
+    digest = render(digests[0])
+    assert digest["held"] == 4_999
+    assert digest["held_by_rule"] == {"fire": 2_500, "violence": 2_499}
+    assert len(digest["items"]) < digest["held"]
+    assert digest["rendered"]["title"].startswith("DIGEST: 4999 alerts")
+    assert "and 4949 more" in digest["rendered"]["body"]
+    assert "per rule: fire 2500, violence 2499" in digest["rendered"]["body"]
+    assert log.held == () and log.held_count == 0
