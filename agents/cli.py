@@ -180,7 +180,8 @@ def worker_failure(log_path: Path) -> str:
 
 
 def run_demo(settings: Settings, log: Path, limit: int | None,
-             speed: float | None, source: str = "montgomery_pa") -> dict[str, Any]:
+             speed: float | None, source: str = "montgomery_pa",
+             callers: bool = False) -> dict[str, Any]:
     """Broker, Redis, worker, fleet, replay, summary, clean shutdown."""
     from agents.fleet import publish_fleet
     from agents.redis_server import ensure_redis
@@ -219,7 +220,7 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                                       models.fleet, int(time.time() * 1000))
                 say(f"fleet: {len(units)} simulated units published to units.status")
 
-                figures = replay(bootstrap, log, source, limit=limit,
+                figures = replay(bootstrap, log, source, limit=limit, callers=callers,
                                  speed=speed,
                                  summary_path=run_dir / "summary.json")
                 page = read_metrics(worker_settings.web_port)
@@ -306,6 +307,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--source", default="montgomery_pa", choices=sorted(FORMATS),
                       help="the kind of log (its columns and time format)")
     demo.add_argument("--limit", type=int, help="replay only the first N records")
+    demo.add_argument("--simulate-callers", action="store_true",
+                      help="give each record a simulated caller (public logs withhold "
+                      "callers' numbers), so status updates and surveys go out")
     demo.add_argument("--speed", type=positive, help="pace at N x real time "
                       "(default: as fast as possible)")
 
@@ -321,6 +325,9 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--source", default="montgomery_pa", choices=sorted(FORMATS),
                      help="the kind of log (its columns and time format)")
     rep.add_argument("--limit", type=int)
+    rep.add_argument("--simulate-callers", action="store_true",
+                     help="give each record a simulated caller (public logs withhold "
+                      "callers' numbers), so status updates and surveys go out")
     rep.add_argument("--speed", type=positive)
     rep.add_argument("--summary", type=Path, help="also write the summary as JSON")
 
@@ -380,7 +387,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "broker":
         run_broker()
     elif args.command == "demo":
-        run_demo(settings, args.log, args.limit, args.speed, args.source)
+        run_demo(settings, args.log, args.limit, args.speed, args.source,
+                 args.simulate_callers)
     elif args.command == "replay":
         from agents.replay import format_summary, replay
 
@@ -390,6 +398,7 @@ def run(args: argparse.Namespace) -> int:
         with broker_for(settings.broker) as bootstrap:
             figures = replay(bootstrap, args.log, args.source,
                              limit=args.limit, speed=args.speed,
+                             callers=args.simulate_callers,
                              summary_path=args.summary)
         print(format_summary(figures))
     elif args.command == "eido":

@@ -82,9 +82,21 @@ def read_rows(path: Path, limit: int | None = None, start: int = 0
     return rows
 
 
-def envelopes(rows: list[dict[str, str]], fmt: LogFormat) -> Iterator[bytes]:
-    for row in rows:
-        yield orjson.dumps({"source": fmt.source, "row": row})
+#: Simulated callback numbers: the fictional 555 exchange, one per record.
+SIMULATED_CALLER = "+1555{:07d}"
+
+
+def envelopes(rows: list[dict[str, str]], fmt: LogFormat,
+              callers: bool = False) -> Iterator[bytes]:
+    """The CAD envelope of each row. Public logs withhold callers' numbers;
+    with ``callers`` each record gets a simulated callback number of its own
+    (``caller_number``, as a CAD adapter passes the ANI), so status updates and
+    surveys have someone to reach."""
+    for index, row in enumerate(rows):
+        envelope: dict[str, Any] = {"source": fmt.source, "row": row}
+        if callers:
+            envelope["caller_number"] = SIMULATED_CALLER.format(index % 10_000_000)
+        yield orjson.dumps(envelope)
 
 
 class Progress:
@@ -122,7 +134,8 @@ def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition,
 
 def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
             speed: float | None = None, rate: float | None = None,
-            by_area: bool = False, linger_ms: int = 5) -> set[str]:
+            by_area: bool = False, linger_ms: int = 5, callers: bool = False
+            ) -> set[str]:
     """Send rows to the raw topic; return the refs (topic:partition:offset) sent.
 
     As fast as possible by default; with ``speed``, the gaps between the
@@ -143,7 +156,8 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     progress = Progress("replay sent", len(rows))
     first_event: float | None = None
     started = time.monotonic()
-    for index, (row, value) in enumerate(zip(rows, envelopes(rows, fmt), strict=True)):
+    for index, (row, value) in enumerate(zip(rows, envelopes(rows, fmt, callers),
+                                                   strict=True)):
         if rate:
             pause = started + index / rate - time.monotonic()
             if pause > 0:
@@ -282,8 +296,10 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collect
 def replay(bootstrap: str, path: Path, source: str,
            limit: int | None = None, speed: float | None = None,
            summary_path: Path | None = None, stall_s: float = 60.0,
-           start: int = 0) -> dict[str, Any]:
-    """Replay a log through a running pipeline; return (and write) the summary."""
+           start: int = 0, callers: bool = False) -> dict[str, Any]:
+    """Replay a log through a running pipeline; return (and write) the summary.
+
+    ``callers``: give each record a simulated caller (``envelopes``)."""
     fmt = FORMATS.get(source)
     if fmt is None:
         raise ValueError(f"unknown log source {source!r}; known: {sorted(FORMATS)}")
@@ -291,8 +307,10 @@ def replay(bootstrap: str, path: Path, source: str,
     if rows and fmt.time_column not in rows[0]:
         raise ValueError(f"{path} is not a {source} log: it has no column "
                          f"{fmt.time_column!r}")
-    figures = replay_rows(bootstrap, fmt, rows, speed=speed, stall_s=stall_s)
+    figures = replay_rows(bootstrap, fmt, rows, speed=speed, stall_s=stall_s,
+                          callers=callers)
     figures["source"] = str(path.name)
+    figures["simulated_callers"] = callers
     if summary_path is not None:
         summary_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(json.dumps(figures, indent=2) + "\n")
@@ -302,7 +320,7 @@ def replay(bootstrap: str, path: Path, source: str,
 def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
                 speed: float | None = None, rate: float | None = None,
                 stall_s: float = 60.0, by_area: bool = False,
-                linger_ms: int = 5) -> dict[str, Any]:
+                linger_ms: int = 5, callers: bool = False) -> dict[str, Any]:
     """Replay rows already read; return the summary's figures."""
     try:
         since = end_offsets(bootstrap, TERMINAL_TOPICS)
@@ -314,7 +332,7 @@ def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
     refs = produce(bootstrap, fmt, rows, speed=speed, rate=rate, by_area=by_area,
-                   linger_ms=linger_ms)
+                   linger_ms=linger_ms, callers=callers)
     summary = RunSummary(reports_read=len(rows))
     collector = Collector(summary, refs, started_ms, token=uuid.uuid4().hex)
     drained_at = collect(bootstrap, since, collector, stall_s)
@@ -341,7 +359,12 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  alert updates       {sum(figures['alert_updates'].values()):>9,}  "
         f"collapsed {figures['alerts_collapsed']:,}",
         f"  escalations         {sum(figures['alert_escalations'].values()):>9,}",
-        f"  units assigned      {figures['units_assigned']:>9,}",
+        f"  units assigned      {figures['units_assigned']:>9,}  "
+        f"{figures['units_recommended']}",
+        f"  open slots, why     {figures['route_shortfalls']}",
+        *(f"    {p['incident_id']} {p['kind']}: {p['unit_id']} for "
+          f"{p.get('capability', '?')}, {'; '.join(p.get('reasons', ()))}"
+          for p in figures["unit_pick_examples"]),
         f"  anomalies flagged   {figures['anomalies_flagged']:>9,}",
         f"  citizen updates     {sum(sum(c.values()) for c in updates.values()):>9,}"
         f"  {updates}",

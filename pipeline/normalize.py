@@ -167,11 +167,22 @@ def _from_cad(payload: dict[str, Any], received_ms: int, config: NormalizeConfig
     if not isinstance(row, dict):
         raise Invalid("missing_row", "a CAD record needs an object 'row'")
     if source == "montgomery_pa":
-        return _from_montgomery(row, received_ms, config, raw_ref)
+        return _with_caller(payload, _from_montgomery(row, received_ms, config,
+                                                      raw_ref), config)
     parse = cad_sources.CAD_SOURCES.get(source)
     if parse is None:
         raise Invalid("unknown_source", source[:80])
-    return parse(row, received_ms, config, raw_ref)
+    return _with_caller(payload, parse(row, received_ms, config, raw_ref), config)
+
+
+def _with_caller(payload: dict[str, Any], report: Report, config: NormalizeConfig
+                 ) -> Report:
+    """A CAD adapter may add the caller's callback number (ANI) beside the row:
+    the caller becomes the report's reporter, whom status updates reach."""
+    caller = fl.text(payload, "caller_number")
+    if not caller:
+        return report
+    return replace(report, reporter=reporter_token(caller, config.reporter_key))
 
 
 def _from_montgomery(row: dict[str, Any], received_ms: int, config: NormalizeConfig,

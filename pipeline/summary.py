@@ -156,6 +156,17 @@ class RunSummary:
     def figures(self, elapsed_s: float) -> dict[str, Any]:
         latencies = sorted(self.latencies_ms)
         assigned = sum(1 for r in self.incidents.values() if r.get("units"))
+        # The units each incident was last recommended, per slot capability,
+        # and the first few picks whole, reasons and all.
+        picks_by_capability: Counter[str] = Counter()
+        examples: list[dict[str, Any]] = []
+        for record in self.incidents.values():
+            for pick in record.get("units", ()):
+                if isinstance(pick, dict):
+                    picks_by_capability[str(pick.get("capability", "?"))] += 1
+                    if len(examples) < 3:
+                        examples.append({"incident_id": record.get("incident_id"),
+                                         "kind": record.get("kind"), **pick})
         shortfall: Counter[str] = Counter()
         for record in self.incidents.values():
             for gap in record.get("route_shortfall", ()):
@@ -185,6 +196,8 @@ class RunSummary:
             "alerts_collapsed": self.collapsed,
             "alert_escalations": dict(sorted(self.escalations_by_rule.items())),
             "units_assigned": assigned,
+            "units_recommended": dict(sorted(picks_by_capability.items())),
+            "unit_pick_examples": examples,
             "route_shortfalls": dict(sorted(shortfall.items())),
             "anomalies_flagged": len(self.anomalies),
             "anomalies": [

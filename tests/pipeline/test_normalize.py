@@ -647,3 +647,22 @@ def test_a_float_report_id_is_refused_like_on_every_channel(models: Models) -> N
     result = normalize(raw, "json", 1_453_568_460_000, models.normalize)
     assert isinstance(result, Rejection)
     assert result.reason == "wrong_type_report_id"
+
+
+def test_a_cad_records_callback_number_becomes_its_reporter(models: Models) -> None:
+    # A CAD adapter may pass the caller's number (ANI) beside the row: the
+    # call and that caller's later texts then share one reporter.
+    from agents.replay import FORMATS, envelopes
+
+    config = models.normalize
+    with_caller = orjson.dumps({"source": "montgomery_pa", "row": MONTGOMERY_ROW,
+                                "caller_number": "+1 (610) 555-0199"})
+    call = accepted(normalize(with_caller, "cad", RECEIVED_MS, config))
+    assert call.reporter == reporter_token("tel:+16105550199", config.reporter_key)
+    assert accepted(normalize(cad(MONTGOMERY_ROW), "cad", RECEIVED_MS,
+                              config)).reporter == ""
+    # The replay's simulated callers: one distinct number per record.
+    rows = [MONTGOMERY_ROW, MONTGOMERY_ROW]
+    tokens = {accepted(normalize(value, "cad", RECEIVED_MS, config)).reporter
+              for value in envelopes(rows, FORMATS["montgomery_pa"], callers=True)}
+    assert len(tokens) == 2 and "" not in tokens
