@@ -28,13 +28,13 @@ from pipeline.units import GEO_MAX_LAT
 
 logger = logging.getLogger(__name__)
 STAGE = "route"
-#: Candidates asked of Redis per capability beyond the plan's seats: room for
-#: units that turn out busy or stale in the table.
-SPARE_CANDIDATES = 6
+#: Candidates asked of Redis per GEO set beyond the seats its units may fill:
+#: room for units that turn out busy or stale in the table.
+SPARE_CANDIDATES = 4
 DEGREES_PER_M = 180 / (3.141592653589793 * EARTH_RADIUS_M)
 
-#: One incident's search: index in the batch, point, GEO keys, candidates per key.
-Search = tuple[int, float, float, list[str], int]
+#: One incident's search: index in the batch, point, and (GEO key, candidates).
+Search = tuple[int, float, float, list[tuple[str, int]]]
 
 
 def within_geo(lat: float, params: RouteParams) -> bool:
@@ -44,12 +44,14 @@ def within_geo(lat: float, params: RouteParams) -> bool:
 
 def search_for(index: int, lat: float, lon: float, slots: tuple[Slot, ...],
                app_id: str, params: RouteParams) -> Search:
-    """The GEO sets to search for an incident, and how many candidates each."""
-    keys = list(dict.fromkeys(
-        geo_key(app_id, capability) for slot in slots
-        for capability in params.plans.searched_for(slot.capability)))
-    seats = sum(slot.count for slot in slots)
-    return index, lat, lon, keys, seats + SPARE_CANDIDATES
+    """The GEO sets to search for an incident, and how many candidates each:
+    the seats its units may fill, and a few spare."""
+    seats: dict[str, int] = {}
+    for slot in slots:
+        for capability in params.plans.searched_for(slot.capability):
+            key = geo_key(app_id, capability)
+            seats[key] = seats.get(key, 0) + slot.count
+    return index, lat, lon, [(k, n + SPARE_CANDIDATES) for k, n in seats.items()]
 
 
 async def search_redis(client: Any, app_id: str, params: RouteParams,
@@ -58,11 +60,14 @@ async def search_redis(client: Any, app_id: str, params: RouteParams,
     first per GEO set: one pipelined round trip."""
     async with client.pipeline(transaction=False) as pipe:
         pipe.hlen(hash_key(app_id))
-        for _, lat, lon, keys, count in searches:
-            for key in keys:
-                pipe.geosearch(key, longitude=lon, latitude=lat,
-                               radius=params.max_range_m, unit="m",
-                               sort="ASC", count=count)
+        for _, lat, lon, keys in searches:
+            for key, count in keys:
+                # The command as Redis spells it: redis-py's geosearch()
+                # checks its arguments again on every call, a cost per
+                # incident on the hot path.
+                pipe.execute_command("GEOSEARCH", key, "FROMLONLAT", lon, lat,
+                                     "BYRADIUS", params.max_range_m, "m", "ASC",
+                                     "COUNT", count)
         answers = await pipe.execute()
     held, hits = int(answers[0]), iter(answers[1:])
     found = []

@@ -19,10 +19,10 @@ def test_incidents_near_the_poles_are_left_to_the_table() -> None:
 
 def test_a_basic_slot_searches_the_advanced_units_too() -> None:
     slots = (Slot("ems_basic", 2), Slot("patrol"))
-    index, lat, lon, keys, count = search_for(3, 40.0, 179.99, slots, "app", PARAMS)
+    index, lat, lon, keys = search_for(3, 40.0, 179.99, slots, "app", PARAMS)
 
     assert (index, lat, lon) == (3, 40.0, 179.99)
-    assert keys == ["app:units:available:ems_basic",
-                    "app:units:available:ems_advanced",
-                    "app:units:available:patrol"]
-    assert count == 3 + SPARE_CANDIDATES
+    # Each set is asked for the seats its units may fill, and a few spare.
+    assert keys == [("app:units:available:ems_basic", 2 + SPARE_CANDIDATES),
+                    ("app:units:available:ems_advanced", 2 + SPARE_CANDIDATES),
+                    ("app:units:available:patrol", 1 + SPARE_CANDIDATES)]
