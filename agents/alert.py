@@ -126,6 +126,7 @@ def step(ctx: Context) -> Step:
             raw_ref=raw_ref or incident.get("raw_ref", ""),
             action=action, revision=state.revision,
             changed=reasons if action == UPDATE else (),
+            unit_ids=tuple(incident.get("unit_ids", ())),
         )
 
     async def alert(out: Outbox, event: EventT, change: dict[str, Any]) -> None:
@@ -145,7 +146,9 @@ def step(ctx: Context) -> Step:
         collapsed: list[str] = []
         at = now_ms()
         incident = {"kind": change["kind"], "area": change["area"],
-                    "raw_ref": change.get("raw_ref", "")}
+                    "raw_ref": change.get("raw_ref", ""),
+                    "unit_ids": [p["unit_id"] for p in change.get("units") or ()
+                                 if isinstance(p, dict) and "unit_id" in p]}
         if change["change"] != REPEAT:  # a repeat changes nothing
             fired, suppressed = rules.evaluate(
                 incident_id, change["kind"], priority, change["area"], already,
@@ -186,7 +189,8 @@ def step(ctx: Context) -> Step:
             sent_table[incident_id] = {
                 "rules": sorted(already | {f.rule_id for f in fired}),
                 "last_ms": change["last_ms"],
-                "incident": first or incident,
+                # The first alert's place and kind; the units recommended now.
+                "incident": {**(first or incident), "unit_ids": incident["unit_ids"]},
                 "alerts": {r: s.to_dict() for r, s in states.items()},
             }
 

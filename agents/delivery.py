@@ -32,10 +32,12 @@ from agents.app import (
 from pipeline.bundle import partition_for
 from pipeline.delivery import (
     DIGEST,
+    UNITS,
     RecipientLog,
     delivery_id,
     offer,
     recipient_key,
+    recipients_of,
     release,
     render,
 )
@@ -48,7 +50,7 @@ TICK = "tick"
 
 async def fan_out(out: Outbox, alert: Alert) -> None:
     """One delivery of ``alert`` per recipient, keyed by the recipient."""
-    for recipient in alert.recipients:
+    for recipient in recipients_of(alert):
         key = recipient_key(recipient)
         await out.send("alerts.by_recipient", key, {
             "delivery_id": delivery_id(alert.alert_id, alert.revision, alert.action,
@@ -87,10 +89,12 @@ def install(ctx: Context) -> None:
             form = render(record)
             delivered.append(form)
             await out.send("alerts.delivered", record["recipient"], form)
-            labels = (record.get("rule_id", DIGEST), record["role"], record["channel"])
+            # Each unit is a recipient of its own, but one label: "units".
+            role = UNITS if record["role"].startswith("unit:") else record["role"]
+            labels = (record.get("rule_id", DIGEST), role, record["channel"])
             metrics.ALERT_DELIVERIES.labels(*labels).inc()
             if record["action"] == DIGEST:
-                metrics.ALERT_DIGESTS.labels(record["role"], record["channel"]).inc()
+                metrics.ALERT_DIGESTS.labels(role, record["channel"]).inc()
 
     async def run(out: Outbox, batch: list[Change]) -> list[dict[str, Any]]:
         """Offer a batch's deliveries, release due digests; return what went out."""
@@ -117,8 +121,9 @@ def install(ctx: Context) -> None:
             key = record["recipient"]
             log, sent, held = offer(log_of(key), record, now_ms(), limit)
             if held:
-                metrics.ALERT_RATE_LIMITED.labels(record["role"],
-                                                  record["channel"]).inc()
+                metrics.ALERT_RATE_LIMITED.labels(
+                    UNITS if record["role"].startswith("unit:") else record["role"],
+                    record["channel"]).inc()
             await deliver(out, sent, delivered)
             logs[key] = log
             touched[key] = event

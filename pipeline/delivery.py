@@ -35,6 +35,8 @@ import orjson
 
 ALERT, UPDATE, ESCALATION, DIGEST = "alert", "update", "escalation", "digest"
 SMS_MAX_CHARS = 160
+#: The recipient role that means the units recommended for the incident.
+UNITS = "units"
 #: Delivery ids a recipient remembers, to recognise a redelivered one.
 REMEMBERED_IDS = 512
 #: Held deliveries a digest lists; the rest it counts.
@@ -52,6 +54,29 @@ def recipient_key(recipient: dict[str, str]) -> str:
 def delivery_id(alert_id: str, revision: int, action: str, recipient: str) -> str:
     """One id per alert, revision, action and recipient: a redelivery has it too."""
     return f"{alert_id}#{revision}:{action}@{recipient}"
+
+
+def recipients_of(alert: Any) -> list[dict[str, str]]:
+    """The recipients of an ``Alert``: its rule's, with role ``units`` standing
+    for each unit recommended for the incident (``unit:<id>``), or for the
+    units desk while none is.
+
+    >>> from pipeline.schema import Alert
+    >>> alert = Alert("I-1/fire", "I-1", "fire", 1, "fire", "A",
+    ...               ({"role": "units", "channel": "push"},
+    ...                {"role": "dispatcher", "channel": "push"}), (), 0,
+    ...               unit_ids=("ENG-01", "LAD-02"))
+    >>> [recipient_key(r) for r in recipients_of(alert)]
+    ['unit:ENG-01/push', 'unit:LAD-02/push', 'dispatcher/push']
+    """
+    found: list[dict[str, str]] = []
+    for recipient in alert.recipients:
+        if recipient["role"] == UNITS and alert.unit_ids:
+            found.extend({**recipient, "role": f"unit:{unit_id}"}
+                         for unit_id in alert.unit_ids)
+        else:
+            found.append(recipient)
+    return found
 
 
 def recipient_of(ident: str) -> dict[str, str]:

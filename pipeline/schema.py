@@ -270,6 +270,9 @@ class Alert:
     revision: int = 0
     #: Why an update was sent ("priority raised 2 -> 1", "units assigned").
     changed: tuple[str, ...] = ()
+    #: The units recommended for the incident when the alert went out: a
+    #: recipient of role ``units`` is each of them (``pipeline/delivery.py``).
+    unit_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

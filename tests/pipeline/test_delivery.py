@@ -113,3 +113,21 @@ def test_a_flood_keeps_a_recipients_state_bounded_and_its_digest_counts_all() ->
     assert "and 4949 more" in digest["rendered"]["body"]
     assert "per rule: fire 2500, violence 2499" in digest["rendered"]["body"]
     assert log.held == () and log.held_count == 0
+
+
+def test_role_units_reaches_each_recommended_unit_or_else_the_units_desk() -> None:
+    from pipeline.delivery import recipient_key, recipients_of
+    from pipeline.schema import Alert
+
+    rule_recipients = ({"role": "units", "channel": "sms"},
+                       {"role": "supervisor", "channel": "email"})
+    sent = Alert("I-9/fire", "I-9", "fire", 1, "fire", "A", rule_recipients, (), 0,
+                 unit_ids=("ENG-01", "MED-03"))
+    keys = [recipient_key(r) for r in recipients_of(sent)]
+    assert keys == ["unit:ENG-01/sms", "unit:MED-03/sms", "supervisor/email"]
+    # Each unit is its own recipient: its own rate limit and its own ids.
+    ids = {delivery_id(sent.alert_id, 0, "alert", k) for k in keys}
+    assert len(ids) == 3
+    alone = Alert("I-9/fire", "I-9", "fire", 1, "fire", "A", rule_recipients, (), 0)
+    assert [recipient_key(r) for r in recipients_of(alone)] == [
+        "units/sms", "supervisor/email"]
