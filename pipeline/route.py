@@ -246,10 +246,15 @@ def recommend_units(slots: tuple[Slot, ...], lat: float | None, lon: float | Non
     wanted = list(dict.fromkeys(s.capability for s in slots))
     tallies = {capability: _Tally() for capability in wanted}
     found: dict[str, tuple[UnitStatus, float, float]] = {}
+    # Units of a fleet share a few sets of capabilities: each set is read once.
+    fills_of: dict[tuple[str, ...], list[str]] = {}
     for unit in units:
         if unit.unit_id in found:
             continue
-        fills = [c for c in wanted if plans.acts_as(unit.capabilities, c)]
+        fills = fills_of.get(unit.capabilities)
+        if fills is None:
+            fills = fills_of[unit.capabilities] = [
+                c for c in wanted if plans.acts_as(unit.capabilities, c)]
         if not fills:
             continue
         age_s = (now_ms - unit.fix_ms) / 1000
