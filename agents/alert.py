@@ -43,6 +43,7 @@ from pipeline.alert_state import (
 )
 from pipeline.bundle import partition_for
 from pipeline.delivery import ALERT, ESCALATION
+from pipeline.fields import zone_at
 from pipeline.schema import REPEAT, Alert
 
 logger = logging.getLogger(__name__)
@@ -66,12 +67,15 @@ def waiting(value: dict[str, Any]) -> bool:
 
 
 def source_zone(ctx: Context, change: dict[str, Any]) -> str:
-    """The zone of the change's source (its region ``r:<source>``), else the
-    rules' own zone."""
+    """The zone of the incident's place (the smallest service area holding
+    it); without a point, that of the change's source (its region
+    ``r:<source>``), else the rules' own zone. A web report from Norristown
+    keeps Norristown's clock, whatever zone its channel's source has."""
     region = str(change.get("region", ""))
-    source = ctx.models.normalize.sources.get(region[2:]) \
-        if region.startswith("r:") else None
-    return source.zone if source is not None else ctx.models.alerts.zone_name
+    sources = ctx.models.normalize.sources
+    source = sources.get(region[2:]) if region.startswith("r:") else None
+    fallback = source.zone if source is not None else ctx.models.alerts.zone_name
+    return zone_at(sources, change.get("lat"), change.get("lon"), fallback)
 
 
 def step(ctx: Context) -> Step:

@@ -24,7 +24,7 @@ from agents import metrics
 from agents.app import Context, as_current, describe, value_of
 from agents.health import RedisHealth
 from pipeline.schema import UnitStatus
-from pipeline.units import AVAILABLE, geo_indexable, newer_of, unit_problem
+from pipeline.units import AVAILABLE, geo_indexable, newer_of, read_unit
 
 logger = logging.getLogger(__name__)
 STAGE = "units"
@@ -61,8 +61,10 @@ class RedisUnits:
         self.app_id = app_id
         self.timeout_s = timeout_s
         self.health = health
-        #: A write was skipped or failed: Redis may hold old statuses.
-        self.behind = False
+        #: A write was skipped or failed: Redis may hold old statuses. True at
+        #: start: writes missed before a restart are not known any more, so a
+        #: new worker rewrites Redis from its recovered table once.
+        self.behind = True
 
     async def write(self, updates: list[UnitStatus]) -> None:
         if not updates:
@@ -133,10 +135,7 @@ def install(ctx: Context) -> None:
             superseded = 0
             for event in events:
                 try:
-                    unit = UnitStatus.from_dict(orjson.loads(value_of(event)))
-                    problem = unit_problem(unit)
-                    if problem is not None:
-                        raise ValueError(problem)
+                    unit = read_unit(orjson.loads(value_of(event)))
                 except Exception as exc:  # noqa: BLE001 - never stop routing
                     logger.warning("unit status skipped (%r) on %s", exc,
                                    describe(event))

@@ -44,6 +44,31 @@ class SourceArea:
     box: Box
 
 
+def zone_at(sources: dict[str, SourceArea], lat: float | None, lon: float | None,
+            fallback: str) -> str:
+    """The time zone of a place: that of the smallest service area holding it
+    (a city's before a catch-all), else ``fallback``.
+
+    >>> from pipeline.geo import Box
+    >>> areas = {"any": SourceArea("UTC", Box(-90, -180, 90, 180)),
+    ...          "mke": SourceArea("America/Chicago", Box(42.8, -88.2, 43.3, -87.8))}
+    >>> zone_at(areas, 43.0, -87.9, "UTC"), zone_at(areas, 10.0, 10.0, "X")
+    ('America/Chicago', 'UTC')
+    >>> zone_at(areas, None, None, "America/New_York")
+    'America/New_York'
+    """
+    if lat is None or lon is None:
+        return fallback
+    holding = [(a.box.north - a.box.south) * (a.box.east - a.box.west)
+               for a in sources.values() if a.box.contains(lat, lon)]
+    if not holding:
+        return fallback
+    smallest = min(holding)
+    return next(a.zone for a in sources.values() if a.box.contains(lat, lon)
+                and (a.box.north - a.box.south) * (a.box.east - a.box.west)
+                == smallest)
+
+
 @dataclass(frozen=True)
 class NormalizeConfig:
     kinds: KindTable

@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from pipeline.geo import valid_point
 from pipeline.schema import UnitStatus
@@ -36,6 +37,35 @@ GEO_MAX_LAT = 85.05112878
 def status_time_ms(unit: UnitStatus) -> int:
     """When the unit's status was set; a feed without status times gives the fix's."""
     return unit.status_ms or unit.fix_ms
+
+
+def read_unit(data: Any) -> UnitStatus:
+    """A unit status from a ``units.status`` record; ``ValueError`` says why not.
+
+    The record's own types are checked first: a string where a list belongs
+    ("patrol") would otherwise read as the capabilities p, a, t, r, o, l.
+
+    >>> read_unit({"unit_id": "P-1", "status": "available", "capabilities": "patrol",
+    ...            "lat": 40.0, "lon": -75.0, "fix_ms": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: capabilities must be a list of names, not 'patrol'
+    """
+    if not isinstance(data, dict):
+        raise ValueError("a unit status is a JSON object")
+    unit_id = data.get("unit_id")
+    if not isinstance(unit_id, str) or not unit_id.strip():
+        raise ValueError(f"unit_id must be a non-empty string, not {unit_id!r}")
+    capabilities = data.get("capabilities")
+    if not isinstance(capabilities, list) or not all(
+            isinstance(c, str) and c.strip() for c in capabilities):
+        raise ValueError(f"capabilities must be a list of names, not "
+                         f"{capabilities!r}"[:200])
+    unit = UnitStatus.from_dict(data)
+    problem = unit_problem(unit)
+    if problem is not None:
+        raise ValueError(problem)
+    return unit
 
 
 def unit_problem(unit: UnitStatus) -> str | None:

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+import orjson
 import pytest
 import redis
 
@@ -129,17 +130,25 @@ def test_redis_emptied_is_rewritten_from_the_table_and_after_a_restart(
             metrics = read_metrics(settings.web_port)
             assert counter(metrics, "intake_redis_catch_up_total") >= 1
 
-        # 2. Emptied while the worker is down: the new worker's table comes
-        # back from its changelog, and Redis from the table. (On the embedded
-        # broker the recovered table may lack the changelog's last batch: see
-        # Known limits in README.md.)
-        forget_keys(REDIS_URL, settings.app_id)
+        # 2. Made stale while the worker is down, as a Redis that missed
+        # writes before a restart is: every unit still in the hash (the count
+        # shows nothing), one with an old status, the GEO sets gone. The new
+        # worker's table comes back from its changelog, and Redis from the
+        # table. (On the embedded broker the recovered table may lack the
+        # changelog's last batch: see Known limits in README.md.)
+        unit_id, value = sorted(client.hgetall(key).items())[0]
+        stale = orjson.loads(value)
+        client.hset(key, unit_id, orjson.dumps({**stale, "status": "out_of_service"}))
+        for geo in client.keys(f"{settings.app_id}:units:available:*"):
+            client.delete(geo)
         with worker_process(settings, work_dir / "worker-2.log") as process:
             wait_for_worker(settings.web_port, process)
 
             def rewritten() -> bool:
-                known = counter(read_metrics(settings.web_port), "intake_units_known")
-                return known > 0 and client.hlen(key) == known
+                held = client.hget(key, unit_id)
+                return (held is not None
+                        and orjson.loads(held)["status"] == stale["status"]
+                        and bool(client.keys(f"{settings.app_id}:units:available:*")))
             assert wait_until(rewritten)
             figures = replay(bootstrap, montgomery_log(), "montgomery_pa",
                              limit=ROWS, stall_s=60)

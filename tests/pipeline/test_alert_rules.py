@@ -86,3 +86,16 @@ def test_the_real_downtown_rule_fires_inside_norristown_at_night(
     assert [f.rule_id for f in inside] == ["downtown-night"]
     assert "inside district norristown" in inside[0].reasons
     assert noon == [] and outside == []
+
+
+def test_a_places_clock_is_its_service_areas_whatever_source_sent_it(
+        models: Models) -> None:
+    # A web report (source json, zone UTC, a box around the world) from
+    # Norristown keeps Norristown's clock for a rule's hours.
+    from pipeline.fields import zone_at
+
+    sources = models.normalize.sources
+    assert sources["json"].zone == "UTC"
+    assert zone_at(sources, 40.1215, -75.3399, "UTC") == "America/New_York"
+    assert zone_at(sources, 43.04, -87.91, "UTC") == "America/Chicago"
+    assert zone_at(sources, -33.9, 151.2, "America/New_York") == "UTC"
