@@ -229,7 +229,13 @@ def step(ctx: Context) -> Step:
         if record.get("control") == TICK:
             await on_tick(out, event)
             return
-        alert_id, by = str(record["alert_id"]), str(record["by"])
+        alert_id, by = record.get("alert_id"), record.get("by")
+        if not isinstance(alert_id, str) or "/" not in alert_id:
+            raise ValueError(f"an ack names an alert_id <incident>/<rule>, "
+                             f"not {alert_id!r}"[:200])
+        if not isinstance(by, str) or not by.strip():
+            # An ack nobody gave stops no escalation: refused, not counted.
+            raise ValueError(f"an ack names who acknowledges, not {by!r}"[:200])
         incident_id, _, rule_id = alert_id.rpartition("/")
         stored = sent_table.get(incident_id)
         if not isinstance(stored, dict) or rule_id not in stored.get("alerts", {}):

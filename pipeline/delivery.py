@@ -230,7 +230,9 @@ class SmsAdapter:
         if extra:
             text = f"{text}. {extra}"
         if len(text) > SMS_MAX_CHARS:
-            text = text[:SMS_MAX_CHARS - 1] + "…"
+            # "..." not "…": one character outside the GSM alphabet would send
+            # the whole text as UCS-2, 70 characters per part instead of 160.
+            text = text[:SMS_MAX_CHARS - 3] + "..."
         return {"text": text}
 
 
@@ -244,7 +246,8 @@ class EmailAdapter:
 class WebhookAdapter:
     #: Fields a partner's system gets; the digest's items come as they are.
     FIELDS = ("delivery_id", "action", "alert_id", "incident_id", "rule_id",
-              "revision", "priority", "kind", "area", "reasons", "at_ms", "items")
+              "revision", "priority", "kind", "area", "reasons", "at_ms", "items",
+              "held", "held_by_rule")
 
     def render(self, delivery: dict[str, Any]) -> dict[str, Any]:
         payload = {k: delivery[k] for k in self.FIELDS if k in delivery}

@@ -106,6 +106,10 @@ def run_scenario(pipeline: LivePipeline, outbox: Path) -> dict[str, Any]:
                   value=orjson.dumps(ack))
     producer.send("alerts.acks", key=a["incident_id"].encode(),
                   value=orjson.dumps(ack))  # a redelivered ack
+    # An ack that names nobody is refused: B still escalates.
+    producer.send("alerts.acks", key=b["incident_id"].encode(),
+                  value=orjson.dumps({**ack, "alert_id": f"{b['incident_id']}/injury",
+                                      "by": " "}))
 
     # 3. A's change again, as a crash before a commit would redeliver it.
     change = {k: v for k, v in a.items() if not k.startswith("alerts")}
@@ -133,6 +137,7 @@ def run_scenario(pipeline: LivePipeline, outbox: Path) -> dict[str, Any]:
                                path.read_bytes().splitlines()]
                    for path in outbox.glob("*.jsonl")},
         "metrics": read_metrics(pipeline.settings.web_port),
+        "dead": read_topic(pipeline.bootstrap, "reports.deadletter", quiet_s=0.3),
     }
 
 
@@ -230,3 +235,5 @@ def test_an_unacknowledged_alert_escalates_once_and_an_acknowledged_one_not(
     assert all(d["recipient"] == "supervisor/sms" for d in sms)
     assert 'intake_alert_acks_total{outcome="in_time",rule="injury"} 1.0' in \
         alerting["metrics"]
+    refused = [d for d in alerting["dead"] if "who acknowledges" in d["detail"]]
+    assert len(refused) == 1 and refused[0]["topic"] == "alerts.acks"

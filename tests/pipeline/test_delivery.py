@@ -131,3 +131,19 @@ def test_role_units_reaches_each_recommended_unit_or_else_the_units_desk() -> No
     alone = Alert("I-9/fire", "I-9", "fire", 1, "fire", "A", rule_recipients, (), 0)
     assert [recipient_key(r) for r in recipients_of(alone)] == [
         "units/sms", "supervisor/email"]
+
+
+def test_a_webhook_digest_says_how_many_it_holds_and_an_sms_stays_gsm() -> None:
+    limit = RateLimit(deliveries=1, per_s=60)
+    log = RecipientLog()
+    for n in range(60):
+        log, _, _ = offer(log, delivery(n, "webhook"), now_ms=n, limit=limit)
+    log, digests = release(log, now_ms=120_000, limit=limit)
+    payload = orjson.loads(render(digests[0])["rendered"]["json"])
+    assert payload["held"] == 59 and payload["held_by_rule"] == {"fire": 59}
+    assert len(payload["items"]) == 50
+
+    long_reasons = {"reasons": ["a reason of some length"] * 20}
+    text = render(delivery(1, "sms", **long_reasons))["rendered"]["text"]
+    assert len(text) == SMS_MAX_CHARS and text.endswith("...")
+    assert text.isascii()
