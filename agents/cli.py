@@ -183,7 +183,7 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
              speed: float | None, source: str = "montgomery_pa",
              callers: bool = False) -> dict[str, Any]:
     """Broker, Redis, worker, fleet, replay, summary, clean shutdown."""
-    from agents.fleet import publish_fleet
+    from agents.fleet import FleetHeartbeat, publish_fleet
     from agents.redis_server import ensure_redis
     from agents.replay import format_summary, replay
     from agents.resources import load_models
@@ -215,14 +215,20 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                     f"{worker_settings.web_port}/metrics")
 
                 models = load_models(settings.models_dir)
-                units = publish_fleet(bootstrap, fleet_points(models, log, source,
-                                                              limit),
-                                      models.fleet, int(time.time() * 1000))
+                points = fleet_points(models, log, source, limit)
+                units = publish_fleet(bootstrap, points, models.fleet,
+                                      int(time.time() * 1000))
                 say(f"fleet: {len(units)} simulated units published to units.status")
-
-                figures = replay(bootstrap, log, source, limit=limit, callers=callers,
-                                 speed=speed,
-                                 summary_path=run_dir / "summary.json")
+                # Fresh fixes through a paced replay, as a real fleet sends them.
+                heartbeat = FleetHeartbeat(bootstrap, points, models.fleet,
+                                           models.route.fix_stale_after_s / 3)
+                heartbeat.start()
+                try:
+                    figures = replay(bootstrap, log, source, limit=limit,
+                                     callers=callers, speed=speed,
+                                     summary_path=run_dir / "summary.json")
+                finally:
+                    heartbeat.stop()
                 page = read_metrics(worker_settings.web_port)
                 figures["metrics"] = metric_figures(page)
                 (run_dir / "summary.json").write_text(json.dumps(figures, indent=2))

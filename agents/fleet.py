@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,31 @@ def publish_fleet(bootstrap: str, points: list[tuple[float, float]],
     producer.flush()
     producer.close()
     return units
+
+
+class FleetHeartbeat(threading.Thread):
+    """Re-publishes a simulated fleet every ``every_s`` seconds until stopped.
+
+    A real fleet's vehicles report their position every few seconds; the
+    simulated one is published once, so on a replay paced over more than
+    ``fix_stale_after_s`` every unit's fix would go stale and every slot stay
+    open. Its units stand still: each beat is the same fleet with fresh fixes.
+    """
+
+    def __init__(self, bootstrap: str, points: list[tuple[float, float]],
+                 spec: dict[str, Any], every_s: float):
+        super().__init__(name="fleet-heartbeat", daemon=True)
+        self.bootstrap, self.points, self.spec = bootstrap, points, spec
+        self.every_s = every_s
+        self.beats = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every_s):
+            publish_fleet(self.bootstrap, self.points, self.spec,
+                          int(time.time() * 1000))
+            self.beats += 1
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)

@@ -340,6 +340,18 @@ def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     return summary.figures(drained_at - started)
 
 
+def delivery_lines(metrics: dict[str, float]) -> list[str]:
+    """What reached recipients, from the worker's counters (a demo has them):
+    per-recipient rate limits hold the rest for digests."""
+    if "intake_alert_deliveries_total" not in metrics:
+        return []
+    return [f"  alert deliveries    {metrics['intake_alert_deliveries_total']:>9,.0f}"
+            f"  held by rate limits "
+            f"{metrics.get('intake_alert_rate_limited_total', 0):,.0f}, digests "
+            f"{metrics.get('intake_alert_digests_total', 0):,.0f} (held ones go out "
+            "as a digest once a recipient's window has room)"]
+
+
 def format_summary(figures: dict[str, Any]) -> str:
     latency = figures["latency_ms"]
     updates = figures["citizen_updates"]
@@ -355,7 +367,8 @@ def format_summary(figures: dict[str, Any]) -> str:
         f"  newer versions      {figures['updates']:>9,}",
         f"  alerts              {figures['alerts']:>9,}  {figures['alerts_by_rule']}",
         f"  alerts suppressed   {figures['alerts_suppressed']:>9,}",
-        f"  alert recipients    {figures['alerts_by_recipient']}",
+        f"  alerts addressed    {figures['alerts_by_recipient']}",
+        *delivery_lines(figures.get("metrics", {})),
         f"  alert updates       {sum(figures['alert_updates'].values()):>9,}  "
         f"collapsed {figures['alerts_collapsed']:,}",
         f"  escalations         {sum(figures['alert_escalations'].values()):>9,}",
