@@ -65,9 +65,20 @@ class Hours:
 
 
 def _minute_of(text: str) -> int:
+    """Minutes past midnight of "HH:MM" (24:00 is the end of the day).
+
+    >>> _minute_of("22:30"), _minute_of("24:00")
+    (1350, 0)
+    >>> _minute_of("12:75")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a time of day: '12:75'
+    """
     hours, _, minutes = str(text).partition(":")
-    minute = int(hours) * 60 + int(minutes or 0)
-    if not 0 <= minute <= MINUTES_PER_DAY:
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"not a time of day: {text!r}")
+    minute = int(hours) * 60 + int(minutes)
+    if int(minutes) > 59 or not 0 <= minute <= MINUTES_PER_DAY:
         raise ValueError(f"not a time of day: {text!r}")
     return minute % MINUTES_PER_DAY
 

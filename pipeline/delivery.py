@@ -98,7 +98,12 @@ class RateLimit:
     @classmethod
     def from_config(cls, spec: dict[str, Any] | None) -> RateLimit:
         spec = spec or {}
-        return cls(int(spec.get("deliveries", 10)), float(spec.get("per_s", 60)))
+        limit = cls(int(spec.get("deliveries", 10)), float(spec.get("per_s", 60)))
+        if limit.deliveries < 1 or not limit.per_s > 0:
+            # 0 deliveries would hold everything, digests included, for ever.
+            raise ValueError(f"rate_limit needs deliveries >= 1 and per_s > 0, "
+                             f"not {spec}")
+        return limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,11 +172,11 @@ def _pick_reasons(unit: UnitStatus, slot: str, via: str, dist: float,
                   age_s: float, tally: _Tally) -> tuple[str, ...]:
     reasons = [f"available with {via}: {dist:.0f} m"]
     if via != slot:
-        reasons.append(f"{via} fills a {slot} slot")
+        reasons.append(f"{via} fills the {slot} slot")
     reasons.append(f"fix {age_s:.0f} s old")
     rank = tally.eligible.index((dist, unit.unit_id)) + 1
-    reasons.append(f"number {rank} by distance of {tally.capable} able to fill "
-                   f"{slot}")
+    reasons.append(f"number {rank} by distance of {tally.capable} candidates "
+                   f"able to fill {slot}")
     return tuple(reasons)
 
 

@@ -147,3 +147,13 @@ def test_a_webhook_digest_says_how_many_it_holds_and_an_sms_stays_gsm() -> None:
     text = render(delivery(1, "sms", **long_reasons))["rendered"]["text"]
     assert len(text) == SMS_MAX_CHARS and text.endswith("...")
     assert text.isascii()
+
+
+def test_a_rate_limit_that_would_hold_everything_for_ever_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="deliveries >= 1"):
+        RateLimit.from_config({"deliveries": 0, "per_s": 60})
+    with pytest.raises(ValueError, match="per_s > 0"):
+        RateLimit.from_config({"deliveries": 3, "per_s": 0})
+    assert RateLimit.from_config(None) == RateLimit(10, 60.0)

@@ -95,7 +95,8 @@ def test_nearest_available_capable_unit_is_picked_with_reasons() -> None:
                                                                42.0)
     assert pick.distance_m == pytest.approx(2_000, abs=0.2)
     assert pick.reasons == ("available with ems_basic: 2000 m", "fix 42 s old",
-                            "number 1 by distance of 2 able to fill ems_basic")
+                            "number 1 by distance of 2 candidates able to fill "
+                            "ems_basic")
     assert pick.to_dict()["capability"] == "ems_basic"
 
 
@@ -162,7 +163,7 @@ def test_advanced_ems_fills_a_basic_slot_and_says_so() -> None:
     picks, _ = recommend_units(ONE_BLS, LAT, LON, units, NOW_MS, PARAMS)
 
     assert ids(picks) == ["ALS-01"]
-    assert "ems_advanced fills a ems_basic slot" in picks[0].reasons
+    assert "ems_advanced fills the ems_basic slot" in picks[0].reasons
 
 
 def test_basic_ems_never_fills_an_advanced_slot() -> None:
