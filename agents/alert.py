@@ -237,6 +237,12 @@ def step(ctx: Context) -> Step:
             # An ack nobody gave stops no escalation: refused, not counted.
             raise ValueError(f"an ack names who acknowledges, not {by!r}"[:200])
         incident_id, _, rule_id = alert_id.rpartition("/")
+        if partition_for(incident_id.encode(), partitions) != event.message.partition:
+            # Not keyed by its incident: on another worker it would meet no
+            # state and be lost as "unknown".
+            raise ValueError(f"an ack of {incident_id} must be keyed by that "
+                             f"incident id (partition "
+                             f"{partition_for(incident_id.encode(), partitions)})")
         stored = sent_table.get(incident_id)
         if not isinstance(stored, dict) or rule_id not in stored.get("alerts", {}):
             # Forgotten (quiet past seen_ttl_s) or never sent: nothing to record.

@@ -245,8 +245,11 @@ def install_answers(ctx: Context, desk: CitizenDesk) -> None:
         as_current(event)
         desk.table[after.incident_id] = after.to_dict()
         channel = before.reporters[answer.reporter].channel
-        metrics.SATISFACTION_ANSWERS.labels(channel, before.area).inc()
-        metrics.SATISFACTION_SCORE.labels(channel, before.area).observe(answer.score)
+        # A source without dispatch areas names grid cells ("grid:385:-770"):
+        # one label for all of them keeps the series countable.
+        area = "grid" if before.area.startswith("grid:") else before.area
+        metrics.SATISFACTION_ANSWERS.labels(channel, area).inc()
+        metrics.SATISFACTION_SCORE.labels(channel, area).observe(answer.score)
 
     add_reader(ctx, "feedback.answers", stage, on_answer)
 

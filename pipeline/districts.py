@@ -2,7 +2,9 @@
 
 A district is one polygon (an outer ring, optional holes) or several, given as
 [lon, lat] pairs the way GeoJSON orders them. A point on a district's edge is
-inside it: an incident on a boundary street pages both sides.
+inside it: an incident on a boundary street pages both sides. A ring may cross
+the 180th meridian: each edge is read the short way round (less than 180
+degrees of longitude), as GeoJSON's edges between nearby vertices are meant.
 
 >>> squares = Districts.from_config({"districts": {"west": {"polygons": [
 ...     [[[0, 0], [1, 0], [1, 1], [0, 1]]]]}}})
@@ -63,12 +65,23 @@ class Polygon:
         if not rings or len(rings[0]) < 3:
             raise ValueError("a polygon needs an outer ring of three vertices or more")
         parsed = [tuple((float(p[0]), float(p[1])) for p in ring) for ring in rings]
+        start = parsed[0][0][0]
+        parsed = [_unwrapped(ring, start) for ring in parsed]
         xs = [p[0] for p in parsed[0]]
         ys = [p[1] for p in parsed[0]]
         return cls(parsed[0], tuple(parsed[1:]), (min(xs), min(ys), max(xs), max(ys)))
 
     def contains(self, lat: float, lon: float) -> bool:
+        """Whether the point is inside (its edge included).
+
+        >>> fiji = Polygon.from_rings([[[179, -17], [-179, -17], [-179, -19],
+        ...                             [179, -19]]])
+        >>> fiji.contains(-18, 179.5), fiji.contains(-18, -179.5), fiji.contains(0, 0)
+        (True, True, False)
+        """
         west, south, east, north = self.bounds
+        # The ring's longitudes may run past 180 (unwrapped): try the point there.
+        lon = next((x for x in (lon, lon + 360, lon - 360) if west <= x <= east), lon)
         if not (west <= lon <= east and south <= lat <= north):
             return False
         if not ring_contains(self.outer, lon, lat):
@@ -76,6 +89,21 @@ class Polygon:
         # A point on a hole's edge stays inside the district (its edge too).
         return not any(ring_contains(h, lon, lat) and not _on_edge(h, lon, lat)
                        for h in self.holes)
+
+
+def _unwrapped(ring: Ring, start: float) -> Ring:
+    """The ring with each vertex's longitude within 180 degrees of the one
+    before it (from ``start``): no edge goes the long way round the world."""
+    out = []
+    before = start
+    for x, y in ring:
+        while x - before > 180:
+            x -= 360
+        while x - before < -180:
+            x += 360
+        out.append((x, y))
+        before = x
+    return tuple(out)
 
 
 def _on_edge(ring: Ring, x: float, y: float) -> bool:

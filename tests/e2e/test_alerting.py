@@ -110,6 +110,11 @@ def run_scenario(pipeline: LivePipeline, outbox: Path) -> dict[str, Any]:
     producer.send("alerts.acks", key=b["incident_id"].encode(),
                   value=orjson.dumps({**ack, "alert_id": f"{b['incident_id']}/injury",
                                       "by": " "}))
+    # An ack on another partition than its incident's is refused too.
+    c_id = by_call["AL-C"]["incident_id"]
+    producer.send("alerts.acks", value=orjson.dumps(
+        {**ack, "alert_id": f"{c_id}/injury"}),
+        partition=(partition_for(c_id.encode(), 4) + 1) % 4)
 
     # 3. A's change again, as a crash before a commit would redeliver it.
     change = {k: v for k, v in a.items() if not k.startswith("alerts")}
@@ -237,3 +242,5 @@ def test_an_unacknowledged_alert_escalates_once_and_an_acknowledged_one_not(
         alerting["metrics"]
     refused = [d for d in alerting["dead"] if "who acknowledges" in d["detail"]]
     assert len(refused) == 1 and refused[0]["topic"] == "alerts.acks"
+    misrouted = [d for d in alerting["dead"] if "must be keyed" in d["detail"]]
+    assert len(misrouted) == 1
