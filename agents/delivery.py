@@ -32,7 +32,6 @@ from agents.app import (
 from pipeline.bundle import partition_for
 from pipeline.delivery import (
     DIGEST,
-    UNITS,
     RecipientLog,
     delivery_id,
     offer,
@@ -40,6 +39,7 @@ from pipeline.delivery import (
     recipients_of,
     release,
     render,
+    role_label,
 )
 from pipeline.schema import Alert
 
@@ -89,8 +89,7 @@ def install(ctx: Context) -> None:
             form = render(record)
             delivered.append(form)
             await out.send("alerts.delivered", record["recipient"], form)
-            # Each unit is a recipient of its own, but one label: "units".
-            role = UNITS if record["role"].startswith("unit:") else record["role"]
+            role = role_label(record["role"])
             labels = (record.get("rule_id", DIGEST), role, record["channel"])
             metrics.ALERT_DELIVERIES.labels(*labels).inc()
             if record["action"] == DIGEST:
@@ -121,9 +120,8 @@ def install(ctx: Context) -> None:
             key = record["recipient"]
             log, sent, held = offer(log_of(key), record, now_ms(), limit)
             if held:
-                metrics.ALERT_RATE_LIMITED.labels(
-                    UNITS if record["role"].startswith("unit:") else record["role"],
-                    record["channel"]).inc()
+                metrics.ALERT_RATE_LIMITED.labels(role_label(record["role"]),
+                                                  record["channel"]).inc()
             await deliver(out, sent, delivered)
             logs[key] = log
             touched[key] = event

@@ -79,6 +79,15 @@ def recipients_of(alert: Any) -> list[dict[str, str]]:
     return found
 
 
+def role_label(role: str) -> str:
+    """The role a metric names: every unit (``unit:<id>``) is one label, units.
+
+    >>> role_label("unit:ENG-01"), role_label("dispatcher")
+    ('units', 'dispatcher')
+    """
+    return UNITS if role.startswith("unit:") else role
+
+
 def recipient_of(ident: str) -> dict[str, str]:
     """The recipient a delivery id names: its key, role and channel.
 

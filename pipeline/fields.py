@@ -59,14 +59,9 @@ def zone_at(sources: dict[str, SourceArea], lat: float | None, lon: float | None
     """
     if lat is None or lon is None:
         return fallback
-    holding = [(a.box.north - a.box.south) * (a.box.east - a.box.west)
+    holding = [((a.box.north - a.box.south) * (a.box.east - a.box.west), a.zone)
                for a in sources.values() if a.box.contains(lat, lon)]
-    if not holding:
-        return fallback
-    smallest = min(holding)
-    return next(a.zone for a in sources.values() if a.box.contains(lat, lon)
-                and (a.box.north - a.box.south) * (a.box.east - a.box.west)
-                == smallest)
+    return min(holding)[1] if holding else fallback
 
 
 @dataclass(frozen=True)
