@@ -229,7 +229,7 @@ def row_scores(series: Series, windows: Sequence[Window], weights: CostWeights,
         out[first] = -weights.fn
 
     for row in range(probation_rows(len(window_of)), len(window_of)):
-        if series.scores[row] < threshold:
+        if not series.scores[row] >= threshold:  # NaN never fires
             continue
         index = window_of[row]
         if index == OUTSIDE:
