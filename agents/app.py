@@ -395,6 +395,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
 
     # Imported here: each module adds its agent to this app only.
     from agents import (
+        alert_surges,
         dedupe,
         delivery,
         incidents,
@@ -405,6 +406,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         web,
     )
 
-    for stage in (normalize, thread, dedupe, incidents, surge, units, web, delivery):
+    for stage in (normalize, thread, dedupe, incidents, surge, alert_surges, units,
+                  web, delivery):
         stage.install(context)
     return app, context

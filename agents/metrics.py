@@ -81,6 +81,15 @@ SURGE_OUTLIERS = Counter(
     "Counts far ahead of their partition's time, never confirmed: not counted",
     registry=REGISTRY,
 )
+SURGE_ALERTS = Counter(
+    "intake_surge_alerts_total", "Surge alerts sent, by rule", ["rule"],
+    registry=REGISTRY,
+)
+SURGE_ALERTS_SUPPRESSED = Counter(
+    "intake_surge_alerts_suppressed_total",
+    "Surge windows not alerted: they overlap the last window alerted for their key",
+    ["rule"], registry=REGISTRY,
+)
 SURGE_WARMING_UP = Gauge(
     "intake_surge_detectors_warming_up",
     "Surge detectors on this worker that have not seen warmup windows yet",
