@@ -375,6 +375,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         broker_rebalance_timeout=6.0,
         broker_heartbeat_interval=1.0,
         producer_linger=0.002,
+        broker_commit_interval=settings.commit_interval_s,
         # Recovery compares a table's persisted offset with its changelog's
         # high watermark, and the embedded broker reports that one lagging: a
         # worker whose peer stopped crashed with "The persisted offset for

@@ -65,6 +65,8 @@ class Settings:
     surge_wall_clock: bool = True
     #: How often the surge stage looks at its quiet partitions.
     surge_tick_s: float = 5.0
+    #: How often a worker commits the offsets it finished (Faust's default).
+    commit_interval_s: float = 2.8
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -99,6 +101,8 @@ class Settings:
             surge_wall_clock=_env("INTAKE_SURGE_WALL_CLOCK", "1")
             not in ("0", "false", "no"),
             surge_tick_s=float(_env("INTAKE_SURGE_TICK_S", str(cls.surge_tick_s))),
+            commit_interval_s=float(
+                _env("INTAKE_COMMIT_INTERVAL_S", str(cls.commit_interval_s))),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -117,6 +121,7 @@ class Settings:
             "offset_reset": "INTAKE_OFFSET_RESET",
             "outbox_dir": "INTAKE_OUTBOX_DIR", "alert_tick_s": "INTAKE_ALERT_TICK_S",
             "surge_tick_s": "INTAKE_SURGE_TICK_S",
+            "commit_interval_s": "INTAKE_COMMIT_INTERVAL_S",
         }
         env = {env: str(getattr(self, name)) for name, env in names.items()}
         env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"

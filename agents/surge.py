@@ -93,7 +93,7 @@ def install(ctx: Context) -> None:
 
     async def on_record(out: Outbox, event: EventT, monitor: SurgeMonitor,
                         index: int, record: dict[str, Any], wall_ms: int) -> bool:
-        """Handle one record; True when it was a count."""
+        """Handle one record; True when it was a count, counted now."""
         control = record.get("control")
         if control == "flush":
             await publish(out, monitor.flush(), BY_FLUSH)
@@ -114,9 +114,10 @@ def install(ctx: Context) -> None:
             logger.warning("surge skipped a malformed count on %s", describe(event))
             metrics.STAGE_EVENTS.labels(STAGE, "invalid").inc()
             return False
+        repeats = monitor.repeats
         closed = monitor.add(key, event_ms, (event.message.offset, index), wall_ms)
         await publish(out, closed, BY_WATERMARK)
-        return True
+        return monitor.repeats == repeats  # a redelivered count is not counted
 
     @ctx.app.agent(ctx.topic(SOURCE), name="surge")
     async def surge_agent(stream: StreamT) -> None:
