@@ -375,6 +375,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         broker_rebalance_timeout=6.0,
         broker_heartbeat_interval=1.0,
         producer_linger=0.002,
+        broker_commit_interval=settings.commit_interval_s,
         # Recovery compares a table's persisted offset with its changelog's
         # high watermark, and the embedded broker reports that one lagging: a
         # worker whose peer stopped crashed with "The persisted offset for
@@ -395,6 +396,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
 
     # Imported here: each module adds its agent to this app only.
     from agents import (
+        alert_surges,
         dedupe,
         delivery,
         incidents,
@@ -405,6 +407,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         web,
     )
 
-    for stage in (normalize, thread, dedupe, incidents, surge, units, web, delivery):
+    for stage in (normalize, thread, dedupe, incidents, surge, alert_surges, units,
+                  web, delivery):
         stage.install(context)
     return app, context

@@ -203,6 +203,9 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                 broker=bootstrap, redis_url=settings.redis_url,
                 app_id=settings.app_id, web_port=free_port(),
                 data_dir=settings.data_dir,
+                # A replay of old times: its windows close by the flush at
+                # its end, not by the wall clock.
+                surge_wall_clock=False,
             )
             with worker_process(worker_settings, run_dir / "worker.log") as process:
                 say(f"worker: pid {process.pid}, log {run_dir / 'worker.log'}")

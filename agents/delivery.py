@@ -62,6 +62,7 @@ async def fan_out(out: Outbox, alert: Alert) -> None:
             "priority": alert.priority, "kind": alert.kind, "area": alert.area,
             "reasons": list(alert.changed or alert.reasons), "at_ms": alert.at_ms,
             "raw_ref": alert.raw_ref,
+            **({"surge": alert.surge} if alert.surge else {}),
         })
 
 

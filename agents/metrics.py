@@ -58,15 +58,45 @@ ANOMALIES = Counter(
     "intake_anomalies_total", "Windows flagged as surges", registry=REGISTRY,
 )
 WINDOWS_CLOSED = Counter(
-    "intake_windows_closed_total", "Count windows closed, by status",
-    ["status"], registry=REGISTRY,
+    "intake_windows_closed_total",
+    "Count windows closed, by status and by what closed them (watermark, "
+    "wall_clock, flush)", ["status", "by"], registry=REGISTRY,
 )
 QUIET_WINDOWS = Counter(
     "intake_windows_quiet_total",
     "Windows with no reports, learned in bulk by the detectors", registry=REGISTRY,
 )
 LATE_EVENTS = Counter(
-    "intake_late_events_total", "Events after their window closed (counted, not added)",
+    "intake_late_events_total",
+    "Events that found some or all of their windows closed (added to those "
+    "still open, counted here once)", registry=REGISTRY,
+)
+SURGE_REPEATS = Counter(
+    "intake_surge_repeats_total",
+    "Counts redelivered after a restart, recognised by position and not counted",
+    registry=REGISTRY,
+)
+SURGE_OUTLIERS = Counter(
+    "intake_surge_outliers_total",
+    "Counts far ahead of their partition's time, never confirmed: not counted",
+    registry=REGISTRY,
+)
+SURGE_ALERTS = Counter(
+    "intake_surge_alerts_total", "Surge alerts sent, by rule", ["rule"],
+    registry=REGISTRY,
+)
+SURGE_ALERTS_SUPPRESSED = Counter(
+    "intake_surge_alerts_suppressed_total",
+    "Surge windows not alerted: they overlap the last window alerted for their key",
+    ["rule"], registry=REGISTRY,
+)
+SURGE_WARMING_UP = Gauge(
+    "intake_surge_detectors_warming_up",
+    "Surge detectors on this worker that have not seen warmup windows yet",
+    registry=REGISTRY,
+)
+SURGE_KEYS = Gauge(
+    "intake_surge_keys", "Surge keys (area and discipline) on this worker",
     registry=REGISTRY,
 )
 ALERT_STATE_FORGOTTEN = Counter(

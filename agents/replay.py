@@ -235,6 +235,9 @@ class Collector:
         elif topic == "anomalies.detected":
             if record.get("at_ms", 0) >= self.started_ms:
                 self.summary.add_anomaly(record)
+        elif topic == "alerts.outbound" and record.get("surge"):
+            if record.get("at_ms", 0) >= self.started_ms:
+                self.summary.add_surge_alert(record)
         elif topic == "citizen.updates":
             if record.get("reply_to") in self.refs:
                 self.summary.add_citizen_update(record)
@@ -379,6 +382,8 @@ def format_summary(figures: dict[str, Any]) -> str:
           f"{p.get('capability', '?')}, {'; '.join(p.get('reasons', ()))}"
           for p in figures["unit_pick_examples"]),
         f"  anomalies flagged   {figures['anomalies_flagged']:>9,}",
+        f"  surge alerts        {figures.get('surge_alerts', 0):>9,}  "
+        f"{figures.get('surge_alerts_by_rule', {})}",
         f"  citizen updates     {sum(sum(c.values()) for c in updates.values()):>9,}"
         f"  {updates}",
         f"  surveys sent        {figures['surveys_sent']:>9,}  answered "

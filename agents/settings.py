@@ -60,6 +60,13 @@ class Settings:
     #: How often the alert stage checks ack deadlines, pending updates and held
     #: deliveries on the wall clock.
     alert_tick_s: float = 1.0
+    #: Close the count windows of a quiet partition by the wall clock (live
+    #: mode); the demo turns it off: a replay closes them with a flush.
+    surge_wall_clock: bool = True
+    #: How often the surge stage looks at its quiet partitions.
+    surge_tick_s: float = 5.0
+    #: How often a worker commits the offsets it finished (Faust's default).
+    commit_interval_s: float = 2.8
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -91,6 +98,11 @@ class Settings:
             recovery_check=_env("INTAKE_RECOVERY_CHECK", "0") in ("1", "true", "yes"),
             outbox_dir=Path(_env("INTAKE_OUTBOX_DIR", str(cls.outbox_dir))),
             alert_tick_s=float(_env("INTAKE_ALERT_TICK_S", str(cls.alert_tick_s))),
+            surge_wall_clock=_env("INTAKE_SURGE_WALL_CLOCK", "1")
+            not in ("0", "false", "no"),
+            surge_tick_s=float(_env("INTAKE_SURGE_TICK_S", str(cls.surge_tick_s))),
+            commit_interval_s=float(
+                _env("INTAKE_COMMIT_INTERVAL_S", str(cls.commit_interval_s))),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -108,11 +120,14 @@ class Settings:
             "reporter_key": "INTAKE_REPORTER_KEY", "log_level": "INTAKE_LOG_LEVEL",
             "offset_reset": "INTAKE_OFFSET_RESET",
             "outbox_dir": "INTAKE_OUTBOX_DIR", "alert_tick_s": "INTAKE_ALERT_TICK_S",
+            "surge_tick_s": "INTAKE_SURGE_TICK_S",
+            "commit_interval_s": "INTAKE_COMMIT_INTERVAL_S",
         }
         env = {env: str(getattr(self, name)) for name, env in names.items()}
         env["INTAKE_UVLOOP"] = "1" if self.uvloop else "0"
         env["INTAKE_FUSE_INCIDENT_STAGES"] = "1" if self.fuse_incident_stages else "0"
         env["INTAKE_RECOVERY_CHECK"] = "1" if self.recovery_check else "0"
+        env["INTAKE_SURGE_WALL_CLOCK"] = "1" if self.surge_wall_clock else "0"
         return env
 
     def masked(self) -> dict[str, str]:

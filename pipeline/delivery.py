@@ -43,7 +43,7 @@ REMEMBERED_IDS = 512
 MAX_DIGEST_ITEMS = 50
 #: What a digest keeps of each delivery it lists.
 ITEM_FIELDS = ("delivery_id", "action", "alert_id", "incident_id", "rule_id",
-               "revision", "priority", "kind", "area", "at_ms")
+               "revision", "priority", "kind", "area", "at_ms", "surge")
 
 
 def recipient_key(recipient: dict[str, str]) -> str:
@@ -209,10 +209,19 @@ def headline(d: dict[str, Any]) -> str:
     >>> headline({"action": "update", "kind": "fire", "priority": 1,
     ...           "area": "AMBLER", "incident_id": "I-7", "revision": 2})
     'UPDATE 2: P1 fire, AMBLER (I-7)'
+    >>> headline({"action": "alert", "area": "AMBLER", "surge": {
+    ...     "count": 19, "discipline": "Traffic", "window": "10:00-11:00 EST",
+    ...     "expected_low": 0.4, "expected_high": 7.2}})
+    'SURGE: 19 Traffic reports, AMBLER, 10:00-11:00 EST (expected 0-7)'
     """
     if d["action"] == DIGEST:
         return (f"DIGEST: {d.get('held', len(d['items']))} alerts held back by the "
                 "rate limit")
+    surge = d.get("surge")
+    if surge:
+        return (f"SURGE: {surge['count']} {surge['discipline']} reports, {d['area']}, "
+                f"{surge['window']} (expected {surge['expected_low']:.0f}-"
+                f"{surge['expected_high']:.0f})")
     label = {ALERT: "ALERT", UPDATE: f"UPDATE {d.get('revision', 0)}",
              ESCALATION: "ESCALATED: NOT ACKNOWLEDGED"}[d["action"]]
     return f"{label}: P{d['priority']} {d['kind']}, {d['area']} ({d['incident_id']})"
@@ -261,7 +270,7 @@ class WebhookAdapter:
     #: Fields a partner's system gets; the digest's items come as they are.
     FIELDS = ("delivery_id", "action", "alert_id", "incident_id", "rule_id",
               "revision", "priority", "kind", "area", "reasons", "at_ms", "items",
-              "held", "held_by_rule")
+              "held", "held_by_rule", "surge")
 
     def render(self, delivery: dict[str, Any]) -> dict[str, Any]:
         payload = {k: delivery[k] for k in self.FIELDS if k in delivery}

@@ -273,6 +273,9 @@ class Alert:
     #: The units recommended for the incident when the alert went out: a
     #: recipient of role ``units`` is each of them (``pipeline/delivery.py``).
     unit_ids: tuple[str, ...] = ()
+    #: A surge alert's window, count and expected range
+    #: (``pipeline/surge_alert.py``); None for an incident's alert.
+    surge: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

@@ -54,6 +54,8 @@ class RunSummary:
         self.updates_by_rule: Counter[str] = Counter()
         self.escalations_by_rule: Counter[str] = Counter()
         self.anomalies: list[dict[str, Any]] = []
+        #: Surge alerts sent, by alert id (one per key, window and rule).
+        self.surge_alerts: dict[str, str] = {}
         #: Citizen updates by update_id (a redelivered one counts once), and
         #: survey answers by (incident, reporter) until the surveys are known.
         self.citizen_updates: dict[str, tuple[str, str]] = {}
@@ -111,6 +113,9 @@ class RunSummary:
 
     def add_anomaly(self, record: dict[str, Any]) -> None:
         self.anomalies.append(record)
+
+    def add_surge_alert(self, record: dict[str, Any]) -> None:
+        self.surge_alerts.setdefault(record["alert_id"], record["rule_id"])
 
     def add_citizen_update(self, record: dict[str, Any]) -> None:
         """A status update or survey sent to a reporter (``citizen.updates``)."""
@@ -205,6 +210,9 @@ class RunSummary:
                                        "expected_high", "z")}
                 for a in sorted(self.anomalies, key=lambda a: a.get("start_ms", 0))
             ],
+            "surge_alerts": len(self.surge_alerts),
+            "surge_alerts_by_rule": dict(sorted(
+                Counter(self.surge_alerts.values()).items())),
             "latency_ms": {
                 "p50": percentile(latencies, 50),
                 "p95": percentile(latencies, 95),

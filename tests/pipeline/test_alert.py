@@ -82,7 +82,7 @@ def test_rule_ids_must_be_unique() -> None:
 def test_real_rule_ids_are_unique(models: Models) -> None:
     ids = [r.rule_id for r in models.alerts.rules]
 
-    assert len(ids) == len(set(ids)) == 6
+    assert len(ids) == len(set(ids)) == 7
 
 
 def test_alert_id_names_incident_and_rule() -> None:

@@ -1,9 +1,12 @@
-"""surge: tumbling event-time windows per key, and the surge detector."""
+"""surge: event-time windows per key (tumbling and hopping), their state across
+a restart, closing by the wall clock, and the surge detector."""
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
+import orjson
 import pytest
 
 from agents.resources import Models
@@ -29,8 +32,9 @@ def counts(closed: list[ClosedWindow]) -> list[tuple[str, int, int]]:
 
 
 def test_real_params(models: Models) -> None:
-    assert models.surge == SurgeParams(window_s=3600, grace_s=900, history=336,
-                                       warmup=48, z_threshold=4.0, min_count=5)
+    assert models.surge == SurgeParams(window_s=3600, hop_s=900, grace_s=900,
+                                       history=1344, warmup=192, z_threshold=4.0,
+                                       min_count=5, idle_s=60, live_lag_s=3600)
 
 
 def test_anscombe_round_trips() -> None:
@@ -225,19 +229,6 @@ def test_a_real_jump_after_a_quiet_spell_is_confirmed_and_counted() -> None:
     assert monitor.zero_windows == 71
 
 
-def test_a_partition_racing_ahead_does_not_close_windows_of_a_slower_one() -> None:
-    monitor = SurgeMonitor(SurgeParams(window_s=3600, grace_s=0))
-    hour_ms = 3_600_000
-    monitor.add("slow", 1 * hour_ms, partition=0)
-
-    assert monitor.add("fast", 20 * hour_ms, partition=1) == []
-    closed = monitor.add("slow", 2 * hour_ms + 5, partition=0)
-
-    assert monitor.late_total == 0
-    assert [(w.key, w.start_ms // hour_ms, w.count) for w in closed] == [
-        ("slow", 1, 1)]
-
-
 def test_params_refuse_unknown_keys_and_impossible_values() -> None:
     with pytest.raises(ValueError, match="window_secs"):
         SurgeParams.from_config({"window_secs": 60})
@@ -245,3 +236,197 @@ def test_params_refuse_unknown_keys_and_impossible_values() -> None:
         SurgeParams.from_config({"window_s": 0})
     with pytest.raises(ValueError, match="min_count"):
         SurgeMonitor(SurgeParams(min_count=0))
+
+
+def test_params_refuse_a_hop_that_does_not_divide_the_window() -> None:
+    with pytest.raises(ValueError, match="hop_s"):
+        SurgeParams(window_s=3600, hop_s=700)
+    assert SurgeParams(window_s=3600).step_s == 3600  # tumbling
+    assert SurgeParams(window_s=3600, hop_s=900).step_s == 900
+
+
+HOP = SurgeParams(window_s=60, hop_s=15, grace_s=0, warmup=2, min_count=3)
+
+
+def windows_of(closed: list[ClosedWindow]) -> list[tuple[int, int, int]]:
+    return [(w.start_ms // S, w.end_ms // S, w.count) for w in closed]
+
+
+def test_an_event_counts_in_every_hopping_window_that_holds_it() -> None:
+    monitor = SurgeMonitor(HOP)
+    closed = monitor.add("A", 70 * S)
+    closed += monitor.add("A", 80 * S)  # watermark 80 s: [15, 75) closes
+    closed += monitor.advance(200 * S)
+
+    assert windows_of(closed) == [
+        (15, 75, 1), (30, 90, 2), (45, 105, 2), (60, 120, 2), (75, 135, 1)]
+    assert monitor.detectors["A"].seen == 5
+
+
+def test_hopping_quiet_windows_are_learned_one_per_hop() -> None:
+    monitor = SurgeMonitor(HOP)
+    monitor.add("A", 70 * S)
+    monitor.advance(200 * S)  # closes the windows starting 15, 30, 45 and 60
+    monitor.add("A", 301 * S)  # in the windows starting 255 to 300
+
+    closed = monitor.flush()
+
+    assert windows_of(closed)[0] == (255, 315, 1)
+    assert monitor.zero_windows == (255 - 75) // 15
+    assert monitor.detectors["A"].seen == 4 + 12 + 4
+
+
+def test_a_late_event_is_added_to_its_windows_still_open_and_counted_late() -> None:
+    monitor = SurgeMonitor(SurgeParams(window_s=60, hop_s=30, grace_s=0))
+    monitor.add("A", 100 * S)
+    monitor.add("A", 200 * S)  # watermark 200 s: [60, 120) and [90, 150) close
+
+    assert monitor.add("A", 175 * S) == []  # [120, 180) closed, [150, 210) open
+    assert monitor.add("A", 130 * S) == []  # [90, 150) and [120, 180): both closed
+
+    assert monitor.late_total == 2 and monitor.keys["A"].late == 2
+    assert windows_of(monitor.flush()) == [(150, 210, 2), (180, 240, 1)]
+
+
+LIVE = SurgeParams(window_s=60, grace_s=10, idle_s=5, live_lag_s=600)
+NOW = 1_700_000_000_000  # a wall clock, in ms
+
+
+def test_a_single_event_then_silence_closes_by_the_wall_clock() -> None:
+    monitor = SurgeMonitor(LIVE)
+    event_ms = NOW - 2 * S
+    start = event_ms - event_ms % (60 * S)
+
+    assert monitor.add("A", event_ms, (0, 0), wall_ms=NOW) == []
+    assert monitor.advance_by_wall_clock(NOW + 4 * S) == []  # not quiet long enough
+    end_passed = start + 70 * S  # window end plus grace
+    assert monitor.advance_by_wall_clock(end_passed - 1) == []
+
+    closed = monitor.advance_by_wall_clock(end_passed)
+
+    assert windows_of(closed) == [(start // S, start // S + 60, 1)]
+    assert monitor.watermark_ms == start + 60 * S
+
+
+def test_a_partition_that_keeps_hearing_events_is_not_closed_by_the_wall_clock(
+        ) -> None:
+    monitor = SurgeMonitor(LIVE)
+    for second in range(0, 300, 2):  # a backlog hours behind, still coming
+        monitor.add("A", NOW - 3_000 * S + second * S, (second, 0),
+                    wall_ms=NOW + second * S)
+        assert monitor.advance_by_wall_clock(NOW + second * S + S) == []
+    assert monitor.watermark_ms < NOW - 2_600 * S
+
+
+def test_a_replay_of_old_events_is_never_closed_by_the_wall_clock() -> None:
+    monitor = SurgeMonitor(LIVE)
+    old_ms = NOW - 365 * 86_400 * S
+    monitor.add("A", old_ms, (0, 0), wall_ms=NOW)
+
+    assert monitor.advance_by_wall_clock(NOW + 3_600 * S) == []
+    assert [w.count for w in monitor.flush()] == [1]
+
+
+def test_after_a_restart_the_quiet_time_counts_from_the_first_look() -> None:
+    monitor = SurgeMonitor(LIVE)
+    monitor.add("A", NOW, (0, 0), wall_ms=NOW)
+    again = SurgeMonitor.restored(LIVE, monitor.clock_state(),
+                                  {"A": monitor.key_state("A")})
+    later = NOW + 3_600 * S  # the worker was down for an hour
+
+    assert again.advance_by_wall_clock(later) == []  # the backlog comes first
+    assert [w.count for w in again.advance_by_wall_clock(later + 5 * S)] == [1]
+
+
+def test_a_redelivered_event_is_not_counted_twice() -> None:
+    monitor = SurgeMonitor(SMALL)
+    for offset, index in ((3, 0), (3, 1), (4, 0)):
+        monitor.add("A", 10 * S, (offset, index))
+    for offset, index in ((3, 0), (3, 1), (4, 0)):  # the same messages again
+        monitor.add("A", 10 * S, (offset, index))
+    monitor.add("B", 10 * S, (3, 2))  # another key of a redelivered message
+
+    assert monitor.repeats == 3
+    assert counts(monitor.flush()) == [("A", 0, 3), ("B", 0, 1)]
+
+
+def test_a_held_outlier_is_not_counted_twice_when_redelivered() -> None:
+    monitor = SurgeMonitor(SurgeParams(window_s=3600, grace_s=0, max_ahead_s=3600))
+    monitor.add("A", 0, (0, 0))
+    far = 10 * 3_600_000
+    monitor.add("A", far, (1, 0))  # held: is it a wrong clock?
+    again = SurgeMonitor.restored(monitor.params, monitor.clock_state(),
+                                  {"A": monitor.key_state("A")})
+
+    assert again.add("A", far, (1, 0)) == []  # redelivered: still held once
+    closed = again.add("A", far + 5, (2, 0))  # confirmed: time moved on
+
+    assert (again.repeats, again.outliers) == (1, 0)
+    assert [w.count for w in closed + again.flush()] == [1, 2]
+
+
+def state_round_trip(monitor: SurgeMonitor) -> SurgeMonitor:
+    """The monitor as a worker's table keeps it: JSON values, rebuilt."""
+    clock = orjson.loads(orjson.dumps(monitor.clock_state()))
+    keys = {k: orjson.loads(orjson.dumps(monitor.key_state(k))) for k in monitor.keys}
+    return SurgeMonitor.restored(monitor.params, clock, keys)
+
+
+def test_a_restored_monitor_closes_exactly_as_the_one_that_ran_on() -> None:
+    params = SurgeParams(window_s=60, hop_s=20, grace_s=30, history=50, warmup=5,
+                         min_count=3)
+    events = [(key, (minute * 60 + second) * S)
+              for minute in range(40) for key, second in (("A", 5), ("B", 25))
+              for _ in range(1 + (minute == 33) * 15)]
+    straight, restarted = SurgeMonitor(params), SurgeMonitor(params)
+    closed_straight: list[ClosedWindow] = []
+    closed_restarted: list[ClosedWindow] = []
+    for position, (key, event_ms) in enumerate(events):
+        closed_straight += straight.add(key, event_ms, (position, 0))
+    for position, (key, event_ms) in enumerate(events):
+        if position == len(events) // 2:
+            restarted = state_round_trip(restarted)
+        closed_restarted += restarted.add(key, event_ms, (position, 0))
+    closed_straight += straight.flush()
+    closed_restarted += restarted.flush()
+
+    assert closed_restarted == closed_straight
+    assert SURGE in {w.status for w in closed_straight}
+
+
+def test_windows_open_at_a_restart_close_after_it() -> None:
+    monitor = SurgeMonitor(SMALL)
+    monitor.add("A", 10 * S, (0, 0))
+    monitor.add("A", 20 * S, (1, 0))
+
+    again = state_round_trip(monitor)
+
+    assert counts(again.add("A", 95 * S, (2, 0))) == [("A", 0, 2)]
+
+
+def test_take_changed_names_what_a_worker_must_store() -> None:
+    monitor = SurgeMonitor(SMALL)
+    monitor.add("A", 10 * S)
+    monitor.add("B", 10 * S)
+
+    assert monitor.take_changed() == ({"A", "B"}, True)
+    assert monitor.take_changed() == (set(), False)
+    monitor.add("A", 5 * S)  # older than the newest: the clock stays
+    assert monitor.take_changed() == ({"A"}, False)
+
+
+def test_detector_state_round_trips_and_keeps_its_last_history() -> None:
+    detector = SurgeDetector(SurgeParams(history=4, warmup=3))
+    for count in (9, 1, 2, 3):
+        detector.learn_one(count)
+    detector.learn_zeros(2)
+
+    state = orjson.loads(orjson.dumps(detector.to_state()))
+    again = SurgeDetector.from_state(detector.params, state)
+
+    assert (again.seen, list(again.counts)) == (6, [2, 3, 0, 0])
+    for count in (0, 2, 7, 30):
+        assert again.score_one(count) == pytest.approx(detector.score_one(count))
+    assert SurgeDetector.from_state(SurgeParams(history=2), state).counts == deque(
+        [0, 0], maxlen=2)
+    assert not again.warming_up and SurgeDetector(SurgeParams()).warming_up
