@@ -37,16 +37,17 @@ counts nothing at or before it again (``repeats``). ``clock_state``,
 ``key_state`` and ``restored`` turn a monitor into JSON values and back (a
 worker keeps them in a changelogged table).
 
-The detector scores each closed count on a fixed scale: the Anscombe transform
-``2 * sqrt(count + 3/8)``, under which Poisson counts have a variance close to
-1 whatever their mean. It keeps a rolling mean and variance of that value
-(``river``), uses a standard deviation of at least 1 (so a history with no
-variance still has a sensible range), stays ``warming_up`` until it has seen
-``warmup`` windows, and flags a ``surge`` when the value is ``z_threshold``
-standard deviations above the mean and the count is at least ``min_count``.
-``history`` and ``warmup`` count windows, one per hop.
+Each key's detector is ``pipeline.anomaly.StreamDetector`` on the counts'
+scale (the Anscombe transform, under which Poisson counts have a variance
+close to 1 whatever their mean, and an sd of at least 1 when a history has no
+variance), looking up only: it stays ``warming_up`` until it has learned
+``detector.warmup`` windows, and a window it flags is a ``surge`` when it
+holds at least ``min_count`` reports. The detector's sizes count windows, one
+per hop. It is the same detector, with the same settings, that
+``benchmarks/nab_eval.py`` scores on the Numenta Anomaly Benchmark.
 
->>> monitor = SurgeMonitor(SurgeParams(window_s=60, grace_s=0, warmup=3,
+>>> quick = DetectorParams(scale="counts", direction="up", warmup=3)
+>>> monitor = SurgeMonitor(SurgeParams(window_s=60, grace_s=0, detector=quick,
 ...                                    min_count=3))
 >>> for minute in range(6):
 ...     _ = monitor.add("A", minute * 60_000 + 1)
@@ -66,10 +67,15 @@ import sys
 import zlib
 from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from river import stats, utils
+from pipeline.anomaly import (
+    INVALID,
+    DetectorParams,
+    StreamDetector,
+    Verdict,
+)
 
 SURGE = "surge"
 NORMAL = "normal"
@@ -80,15 +86,18 @@ MAX_COUNT = 2**32 - 1
 START = (-1, -1)
 
 
+#: The detector's defaults for counts of reports: surges only (more than usual).
+COUNTS_UP = DetectorParams(scale="counts", direction="up", warmup=48)
+
+
 @dataclass(frozen=True, slots=True)
 class SurgeParams:
     window_s: int = 3600
     #: Windows start every hop_s; 0 means window_s (tumbling).
     hop_s: int = 0
     grace_s: int = 900
-    history: int = 336
-    warmup: int = 48
-    z_threshold: float = 4.0
+    #: The detector's settings (``pipeline.anomaly``), counted in windows.
+    detector: DetectorParams = COUNTS_UP
     min_count: int = 5
     max_ahead_s: int = 86_400
     #: Live mode: wall-clock seconds without an event before the watermark
@@ -99,10 +108,10 @@ class SurgeParams:
     live_lag_s: int = 3600
 
     def __post_init__(self) -> None:
-        if self.window_s <= 0 or self.history < 1 or self.max_ahead_s <= 0:
-            raise ValueError("window_s, history and max_ahead_s must be positive")
-        if self.grace_s < 0 or self.warmup < 0 or self.z_threshold <= 0:
-            raise ValueError("grace_s and warmup must be >= 0, z_threshold > 0")
+        if self.window_s <= 0 or self.max_ahead_s <= 0:
+            raise ValueError("window_s and max_ahead_s must be positive")
+        if self.grace_s < 0:
+            raise ValueError("grace_s must be >= 0")
         if self.hop_s < 0 or self.window_s % self.step_s:
             raise ValueError("hop_s must divide window_s (0: tumbling)")
         if self.idle_s < 0 or self.live_lag_s < 0:
@@ -118,7 +127,10 @@ class SurgeParams:
         unknown = set(config) - set(cls.__slots__)
         if unknown:
             raise ValueError(f"unknown surge settings: {sorted(unknown)}")
-        return cls(**config)
+        config = dict(config)
+        detector = {"scale": "counts", "direction": "up",
+                    **config.pop("detector", {})}
+        return cls(detector=DetectorParams.from_config(detector), **config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +153,6 @@ class ClosedWindow:
             "expected_low": self.expected_low, "expected_high": self.expected_high,
             "z": self.z, "seen": self.seen,
         }
-
-
-def anscombe(count: float) -> float:
-    return 2.0 * math.sqrt(count + 0.375)
-
-
-def inverse_anscombe(value: float) -> float:
-    return max(0.0, (value / 2.0) ** 2 - 0.375)
 
 
 def pack_counts(counts: deque[int] | list[int]) -> str:
@@ -175,74 +179,71 @@ def unpack_counts(text: str) -> list[int]:
 
 
 class SurgeDetector:
-    """One key's detector: learns closed counts, scores the next one."""
+    """One key's detector: ``pipeline.anomaly.StreamDetector`` on its counts,
+    flagging only counts of at least ``min_count``."""
 
-    def __init__(self, params: SurgeParams):
+    def __init__(self, params: SurgeParams,
+                 detector: StreamDetector | None = None):
         self.params = params
-        # river's Rolling wrapper is untyped; it forwards to a stats.Var.
-        self.history: Any = utils.Rolling(stats.Var, window_size=params.history)
-        #: The same history as counts: what ``to_state`` keeps.
-        self.counts: deque[int] = deque(maxlen=params.history)
-        self.seen = 0
+        self.detector = detector or StreamDetector(params.detector)
+        self._verdict: Verdict | None = None
+
+    @property
+    def seen(self) -> int:
+        return self.detector.seen
 
     @property
     def warming_up(self) -> bool:
-        return self.seen < self.params.warmup
+        return self.detector.warming_up
 
     def score_one(self, count: int) -> tuple[str, float, float, float]:
         """Status, z-score and expected count range for ``count``, before learning."""
-        if not math.isfinite(count) or count < 0:
-            return WARMING_UP, 0.0, 0.0, 0.0
-        value = anscombe(count)
-        mean = self.history.obj.mean.get()
-        sd = max(1.0, math.sqrt(max(0.0, self.history.get())))
-        z = (value - mean) / sd
-        limit = self.params.z_threshold
-        low = inverse_anscombe(mean - limit * sd)
-        high = inverse_anscombe(mean + limit * sd)
-        if self.warming_up:
-            return WARMING_UP, z, low, high
-        if z >= limit and count >= self.params.min_count:
-            return SURGE, z, low, high
-        return NORMAL, z, low, high
+        verdict = self.detector.score(count)
+        self._verdict = verdict
+        low, high = verdict.expected_low, verdict.expected_high
+        if verdict.status in (WARMING_UP, INVALID):
+            return WARMING_UP, verdict.z, low, high
+        if verdict.flagged and count >= self.params.min_count:
+            return SURGE, verdict.z, low, high
+        return NORMAL, verdict.z, low, high
 
     def learn_one(self, count: int) -> None:
-        if math.isfinite(count) and count >= 0:
-            self.history.update(anscombe(count))
-            self.counts.append(min(int(count), MAX_COUNT))
-            self.seen += 1
+        """Learn ``count`` (after ``score_one`` of the same count)."""
+        verdict = self._verdict
+        self._verdict = None
+        if verdict is not None and verdict.flagged and count < self.params.min_count:
+            # Too few reports to page anyone: no rest period either.
+            verdict = replace(verdict, status=NORMAL)
+        self.detector.learn(min(count, MAX_COUNT) if math.isfinite(count) else count,
+                           verdict)
 
     def learn_zeros(self, windows: int) -> None:
-        """Learn ``windows`` quiet windows at once (only the last ``history`` count)."""
-        zero = anscombe(0)
-        for _ in range(min(windows, self.params.history)):
-            self.history.update(zero)
-        self.counts.extend([0] * min(windows, self.params.history))
-        self.seen += windows
+        """Learn ``windows`` quiet windows at once."""
+        self.detector.learn_many(0, windows)
 
     def to_state(self) -> dict[str, Any]:
-        """JSON-able state: windows seen and the counts of the rolling history
+        """JSON-able state: the detector's, its kept counts packed
         (``pack_counts``); ``from_state`` learns them again in order."""
-        return {"seen": self.seen, "counts": pack_counts(self.counts)}
+        state = self.detector.to_state()
+        state["inputs"] = pack_counts([int(v) for v in state["inputs"]])
+        return state
 
     @classmethod
     def from_state(cls, params: SurgeParams, state: dict[str, Any]) -> SurgeDetector:
-        """A detector that learned the counts of ``to_state`` (a history
-        longer than ``params.history`` keeps its last ones).
+        """A detector that learned the counts of ``to_state`` again.
 
-        >>> detector = SurgeDetector(SurgeParams(warmup=2))
+        >>> detector = SurgeDetector(SurgeParams())
         >>> for count in (3, 4, 0):
+        ...     _ = detector.score_one(count)
         ...     detector.learn_one(count)
         >>> again = SurgeDetector.from_state(detector.params, detector.to_state())
-        >>> again.seen, list(again.counts), again.score_one(9) == detector.score_one(9)
-        (3, [3, 4, 0], True)
+        >>> again.seen, again.score_one(9) == detector.score_one(9)
+        (3, True)
         """
-        detector = cls(params)
-        for count in unpack_counts(state["counts"]) if state.get("counts") else ():
-            detector.history.update(anscombe(count))
-            detector.counts.append(count)
-        detector.seen = int(state.get("seen", 0))
-        return detector
+        state = dict(state)
+        packed = state.get("inputs")
+        state["inputs"] = unpack_counts(packed) if packed else []
+        return cls(params, StreamDetector.from_state(params.detector, state))
 
 
 @dataclass

@@ -75,8 +75,9 @@ def test_a_single_event_then_silence_is_closed_by_the_wall_clock_and_pages(
     work_dir = tmp_path_factory.mktemp("surge-live")
     # Two-second windows every second; one report is already a surge here.
     models = models_with(work_dir / "models", {
-        "window_s": 2, "hop_s": 1, "grace_s": 1, "history": 10, "warmup": 0,
-        "z_threshold": 2.0, "min_count": 1, "idle_s": 1, "live_lag_s": 60})
+        "window_s": 2, "hop_s": 1, "grace_s": 1,
+        "detector": {"history": 10, "warmup": 0, "z_threshold": 2.0},
+        "min_count": 1, "idle_s": 1, "live_lag_s": 60})
     key = "QUIETTOWN|Fire"
     with running_pipeline(work_dir, models_dir=models, surge_tick_s=0.5,
                           outbox_dir=work_dir / "outbox") as pipeline:
@@ -123,8 +124,9 @@ def test_detector_history_and_open_windows_survive_a_restart_and_redelivery(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     work_dir = tmp_path_factory.mktemp("surge-restart")
     models = models_with(work_dir / "models", {
-        "window_s": 60, "grace_s": 0, "history": 50, "warmup": 4,
-        "z_threshold": 4.0, "min_count": 5})
+        "window_s": 60, "grace_s": 0,
+        "detector": {"history": 50, "warmup": 4, "z_threshold": 4.0},
+        "min_count": 5})
     key = "RESTARTVILLE|EMS"
     # Minutes 0-4 one report each, then 20 more in minute 4: minutes 0-3
     # close (the detector has seen 4 windows), minute 4 stays open.

@@ -4,12 +4,13 @@ a restart, closing by the wall clock, and the surge detector."""
 from __future__ import annotations
 
 import math
-from collections import deque
+from typing import Any
 
 import orjson
 import pytest
 
 from agents.resources import Models
+from pipeline.anomaly import DetectorParams, anscombe, inverse_anscombe
 from pipeline.surge import (
     NORMAL,
     SURGE,
@@ -18,13 +19,18 @@ from pipeline.surge import (
     SurgeDetector,
     SurgeMonitor,
     SurgeParams,
-    anscombe,
-    inverse_anscombe,
 )
 
 S = 1000  # ms per second
-SMALL = SurgeParams(window_s=60, grace_s=30, history=100, warmup=3, z_threshold=4.0,
-                    min_count=5)
+
+
+def surge_params(warmup: int = 48, history: int = 6400, **settings: Any) -> SurgeParams:
+    detector = DetectorParams(scale="counts", direction="up", warmup=warmup,
+                              history=history)
+    return SurgeParams(detector=detector, **settings)
+
+
+SMALL = surge_params(window_s=60, grace_s=30, history=100, warmup=3, min_count=5)
 
 
 def counts(closed: list[ClosedWindow]) -> list[tuple[str, int, int]]:
@@ -32,9 +38,10 @@ def counts(closed: list[ClosedWindow]) -> list[tuple[str, int, int]]:
 
 
 def test_real_params(models: Models) -> None:
-    assert models.surge == SurgeParams(window_s=3600, hop_s=900, grace_s=900,
-                                       history=1344, warmup=192, z_threshold=4.0,
-                                       min_count=5, idle_s=60, live_lag_s=3600)
+    assert models.surge == SurgeParams(
+        window_s=3600, hop_s=900, grace_s=900, min_count=5, idle_s=60,
+        live_lag_s=3600, detector=DetectorParams(scale="counts", direction="up",
+                                                 warmup=192))
 
 
 def test_anscombe_round_trips() -> None:
@@ -133,7 +140,7 @@ def test_stays_warming_up_until_warmup_windows() -> None:
 
 
 def test_a_clear_spike_is_a_surge() -> None:
-    monitor = SurgeMonitor(SurgeParams(window_s=60, grace_s=0, warmup=3,
+    monitor = SurgeMonitor(surge_params(window_s=60, grace_s=0, warmup=3,
                                        min_count=3))
     for minute in range(6):
         monitor.add("A", minute * 60 * S + 1)
@@ -150,7 +157,7 @@ def test_a_clear_spike_is_a_surge() -> None:
 
 
 def test_surge_needs_min_count() -> None:
-    detector = SurgeDetector(SurgeParams(warmup=5, min_count=10))
+    detector = SurgeDetector(surge_params(warmup=5, min_count=10))
     for _ in range(20):
         detector.learn_one(0)
 
@@ -161,7 +168,7 @@ def test_surge_needs_min_count() -> None:
 
 
 def test_constant_history_does_not_flag_ordinary_counts() -> None:
-    detector = SurgeDetector(SurgeParams(warmup=48))
+    detector = SurgeDetector(surge_params(warmup=48))
     for _ in range(60):
         detector.learn_one(5)
 
@@ -174,7 +181,7 @@ def test_constant_history_does_not_flag_ordinary_counts() -> None:
 
 
 def test_ordinary_poisson_like_history_does_not_flag() -> None:
-    detector = SurgeDetector(SurgeParams(warmup=10))
+    detector = SurgeDetector(surge_params(warmup=10))
     history = [3, 5, 4, 6, 2, 4, 5, 3, 7, 4, 5, 3, 4, 6, 5, 2, 4, 5]
     statuses = []
     for count in history * 3:
@@ -187,7 +194,7 @@ def test_ordinary_poisson_like_history_does_not_flag() -> None:
 
 @pytest.mark.parametrize("count", [math.nan, math.inf, -math.inf, -1])
 def test_non_finite_or_negative_counts_never_flag(count: float) -> None:
-    detector = SurgeDetector(SurgeParams(warmup=2))
+    detector = SurgeDetector(surge_params(warmup=2))
     for _ in range(10):
         detector.learn_one(0)
 
@@ -245,7 +252,7 @@ def test_params_refuse_a_hop_that_does_not_divide_the_window() -> None:
     assert SurgeParams(window_s=3600, hop_s=900).step_s == 900
 
 
-HOP = SurgeParams(window_s=60, hop_s=15, grace_s=0, warmup=2, min_count=3)
+HOP = surge_params(window_s=60, hop_s=15, grace_s=0, warmup=2, min_count=3)
 
 
 def windows_of(closed: list[ClosedWindow]) -> list[tuple[int, int, int]]:
@@ -373,7 +380,7 @@ def state_round_trip(monitor: SurgeMonitor) -> SurgeMonitor:
 
 
 def test_a_restored_monitor_closes_exactly_as_the_one_that_ran_on() -> None:
-    params = SurgeParams(window_s=60, hop_s=20, grace_s=30, history=50, warmup=5,
+    params = surge_params(window_s=60, hop_s=20, grace_s=30, history=50, warmup=5,
                          min_count=3)
     events = [(key, (minute * 60 + second) * S)
               for minute in range(40) for key, second in (("A", 5), ("B", 25))
@@ -416,7 +423,7 @@ def test_take_changed_names_what_a_worker_must_store() -> None:
 
 
 def test_detector_state_round_trips_and_keeps_its_last_history() -> None:
-    detector = SurgeDetector(SurgeParams(history=4, warmup=3))
+    detector = SurgeDetector(surge_params(history=4, warmup=3))
     for count in (9, 1, 2, 3):
         detector.learn_one(count)
     detector.learn_zeros(2)
@@ -424,9 +431,11 @@ def test_detector_state_round_trips_and_keeps_its_last_history() -> None:
     state = orjson.loads(orjson.dumps(detector.to_state()))
     again = SurgeDetector.from_state(detector.params, state)
 
-    assert (again.seen, list(again.counts)) == (6, [2, 3, 0, 0])
+    assert again.seen == 6
+    assert again.to_state() == detector.to_state()
     for count in (0, 2, 7, 30):
         assert again.score_one(count) == pytest.approx(detector.score_one(count))
-    assert SurgeDetector.from_state(SurgeParams(history=2), state).counts == deque(
-        [0, 0], maxlen=2)
+    small = DetectorParams(scale="counts", history=2, memory=1, embed=1)
+    kept = SurgeDetector.from_state(SurgeParams(detector=small), state)
+    assert kept.detector.to_state()["inputs"] == [3.0, 0.0, 0.0]  # the last 3
     assert not again.warming_up and SurgeDetector(SurgeParams()).warming_up

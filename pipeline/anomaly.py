@@ -1,0 +1,354 @@
+"""One stream's online anomaly detector: the surge stage's, and the one NAB scores.
+
+Each value is scored before it is learned. Two tests look at it; either one
+flags it:
+
+- **Level.** ``z = (y - mean) / sd`` over the last ``history`` inputs (river's
+  rolling variance). It flags when ``z`` is at least ``z_threshold`` *and* no
+  larger than nothing seen in the last ``record_span`` scores: a new extreme, not
+  the tenth point of a plateau that is already known to be high.
+- **Shape.** The last ``embed`` inputs, standardised by the same mean and sd, are
+  compared with the ``memory`` earlier stretches of the series (overlapping
+  stretches excluded). The distance to the nearest one is the novelty. It flags
+  when the novelty is larger than every one of the last ``calibration``
+  novelties, once ``calibration_warmup`` of them have been seen. This catches
+  a rhythm that breaks (a daily pattern that goes flat or a change of shape)
+  while every single value is still in range.
+
+After a flag the detector stays quiet for ``rest`` inputs: only the first
+flag of an episode pages someone.
+
+**Scale.** Inputs are put on a fixed scale before either test:
+
+- ``counts``: the Anscombe transform ``2 * sqrt(x + 3/8)``, under which Poisson
+  counts have a variance close to 1, whatever their mean. The sd never drops
+  below 1 there, so a key whose history has no variance (all quiet) still has a
+  sensible range: five reports where there are always none is news, one is not.
+- ``values``: the raw value; the sd never drops below ``1e-9 * max(1, |mean|)``,
+  so a flat series flags a change but never divides by zero.
+- ``auto``: ``counts`` until the first input that is not a whole number >= 0,
+  then ``values`` from then on. Nothing is learned twice: the inputs kept so far
+  are learned again on the new scale.
+
+Neither a learned minimum nor maximum is used anywhere, so one outlier moves the
+range only through its share of the mean and sd of ``history`` inputs.
+
+A missing or non-finite input (or a negative one on the ``counts`` scale) is
+never scored nor learned (status ``invalid``).
+Until ``warmup`` inputs have been learned the status is ``warming_up`` and
+nothing is flagged.
+
+``direction`` ``up`` (surges) flags only inputs above the mean; ``both`` (NAB,
+where a drop is as abnormal as a jump) flags either way.
+
+The settings for NAB and for the surge stage are in ``models/surge.yaml``; the
+state is the last inputs kept (``to_state``), and a detector is restored by
+learning them again (``from_state``).
+
+>>> detector = StreamDetector(DetectorParams(warmup=30, rest=10))
+>>> [detector.update(float(4 + i % 3)).status for i in range(30)][-1]
+'warming_up'
+>>> [detector.update(float(4 + i % 3)).status for i in range(30)][-1]
+'normal'
+>>> verdict = detector.update(60.0)
+>>> verdict.status, verdict.expected_high < 60.0
+('anomaly', True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from river import stats, utils
+
+ANOMALY = "anomaly"
+NORMAL = "normal"
+WARMING_UP = "warming_up"
+INVALID = "invalid"
+
+SCALES = ("counts", "values", "auto")
+DIRECTIONS = ("up", "both")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorParams:
+    """How one detector looks at its stream (counted in inputs, not seconds)."""
+
+    history: int = 6400
+    z_threshold: float = 3.5
+    record_span: int = 500
+    embed: int = 8
+    memory: int = 2000
+    calibration: int = 1500
+    calibration_warmup: int = 300
+    rest: int = 100
+    warmup: int = 10
+    scale: str = "auto"
+    direction: str = "both"
+
+    def __post_init__(self) -> None:
+        for name in ("history", "embed", "memory", "calibration"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"detector {name} must be at least 1")
+        for name in ("record_span", "rest", "warmup", "calibration_warmup"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"detector {name} must be >= 0")
+        if not self.z_threshold > 0:
+            raise ValueError("detector z_threshold must be > 0")
+        if self.scale not in SCALES:
+            raise ValueError(f"detector scale must be one of {SCALES}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"detector direction must be one of {DIRECTIONS}")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DetectorParams:
+        names = {f.name for f in fields(cls)}
+        unknown = set(config) - names
+        if unknown:
+            raise ValueError(f"unknown detector settings: {sorted(unknown)}")
+        return cls(**config)
+
+    @property
+    def keep(self) -> int:
+        """Inputs a restored detector learns again: enough for every test."""
+        return max(self.history, self.memory + 2 * self.embed)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: str
+    z: float
+    novelty: float
+    expected_low: float
+    expected_high: float
+    reason: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        return self.status == ANOMALY
+
+
+def anscombe(count: float) -> float:
+    return 2.0 * math.sqrt(count + 0.375)
+
+
+def inverse_anscombe(value: float) -> float:
+    return max(0.0, (value / 2.0) ** 2 - 0.375)
+
+
+def is_count(value: float) -> bool:
+    return value >= 0 and value == int(value)
+
+
+class StreamDetector:
+    """Scores each input, then learns it; see the module docstring."""
+
+    def __init__(self, params: DetectorParams):
+        self.params = params
+        self.counts_scale = params.scale != "values"
+        self.seen = 0
+        self.hold = 0
+        self._inputs: deque[float] = deque(maxlen=params.keep)
+        self._reset()
+
+    def _reset(self) -> None:
+        params = self.params
+        # river's Rolling wrapper is untyped; it forwards to a stats.Var.
+        self._var: Any = utils.Rolling(stats.Var, window_size=params.history)
+        self._scaled: deque[float] = deque(maxlen=2 * params.embed)
+        self._recent_z: deque[float] = deque(maxlen=max(1, params.record_span))
+        self._memory = np.zeros((params.memory, params.embed))
+        self._memory_norms = np.zeros(params.memory)
+        self._memory_used = 0
+        self._memory_next = 0
+        self._novelties: deque[float] = deque(maxlen=params.calibration)
+        #: z and novelty of the input just scored, for ``learn`` to keep.
+        self._pending: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def warming_up(self) -> bool:
+        return self.seen < self.params.warmup
+
+    # The scale.
+
+    def _scaled_value(self, value: float) -> float:
+        return anscombe(value) if self.counts_scale else value
+
+    def _spread(self) -> tuple[float, float]:
+        mean = float(self._var.obj.mean.get())
+        sd = math.sqrt(max(0.0, float(self._var.get())))
+        floor = 1.0 if self.counts_scale else 1e-9 * max(1.0, abs(mean))
+        return mean, max(sd, floor)
+
+    def _unscaled(self, value: float) -> float:
+        return inverse_anscombe(value) if self.counts_scale else value
+
+    # Scoring and learning.
+
+    def update(self, value: float) -> Verdict:
+        """Score ``value`` against what was learned, then learn it."""
+        verdict = self.score(value)
+        self.learn(value, verdict)
+        return verdict
+
+    def _invalid(self, value: float | None) -> bool:
+        """Missing, not finite, or a negative count (on the counts' scale)."""
+        return (value is None or not math.isfinite(value)
+                or (value < 0 and self.params.scale == "counts"))
+
+    def score(self, value: float) -> Verdict:
+        if self._invalid(value):
+            return Verdict(INVALID, 0.0, 0.0, 0.0, 0.0,
+                           "missing, not finite or a negative count")
+        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
+            self._switch_to_values()
+        params = self.params
+        y = self._scaled_value(value)
+        mean, sd = self._spread()
+        low = self._unscaled(mean - params.z_threshold * sd)
+        high = self._unscaled(mean + params.z_threshold * sd)
+        z = (y - mean) / sd
+        novelty, novel = self._novelty(y, mean, sd)
+        self._pending = (z, novelty)
+        if self.warming_up:
+            return Verdict(WARMING_UP, z, novelty, low, high)
+        if params.direction == "up" and y <= mean:
+            return Verdict(NORMAL, z, novelty, low, high)
+        if self.hold > 0:
+            return Verdict(NORMAL, z, novelty, low, high, "resting after a flag")
+        size = abs(z)
+        if size >= params.z_threshold and size >= max(self._recent_z, default=0.0):
+            return Verdict(ANOMALY, z, novelty, low, high,
+                           f"{size:.1f} sd from the mean, the most in "
+                           f"{len(self._recent_z)} inputs")
+        if novel:
+            return Verdict(ANOMALY, z, novelty, low, high,
+                           f"a shape unlike any of the last {self._memory_used} "
+                           f"(novelty {novelty:.2f}, the most in "
+                           f"{len(self._novelties)})")
+        return Verdict(NORMAL, z, novelty, low, high)
+
+    def _embedding(self, scaled: list[float], mean: float, sd: float) -> Any:
+        return (np.asarray(scaled) - mean) / sd
+
+    def _novelty(self, y: float, mean: float, sd: float) -> tuple[float, bool]:
+        """Distance of the newest stretch to its nearest earlier one, and
+        whether it is the largest of the calibration set."""
+        embed = self.params.embed
+        if len(self._scaled) < embed - 1 or self._memory_used == 0:
+            return 0.0, False
+        recent = [*list(self._scaled)[-(embed - 1):], y] if embed > 1 else [y]
+        stretch = self._embedding(recent, mean, sd)
+        used = self._memory_used
+        # |m - s|^2 = |m|^2 - 2 m.s + |s|^2, with the |m|^2 kept as rows join.
+        nearest = (self._memory_norms[:used]
+                   - 2.0 * (self._memory[:used] @ stretch)).min()
+        novelty = math.sqrt(max(0.0, float(nearest + stretch @ stretch)))
+        novel = (len(self._novelties) >= max(1, self.params.calibration_warmup)
+                 and novelty > max(self._novelties))
+        return novelty, novel
+
+    def learn(self, value: float, verdict: Verdict | None = None) -> None:
+        """Learn ``value`` (after ``score``; the verdict moves the rest period)."""
+        if self._invalid(value):
+            return
+        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
+            self._switch_to_values()
+        self._inputs.append(value)
+        self._learn_scaled(self._scaled_value(value), verdict)
+        self.seen += 1
+
+    def _learn_scaled(self, y: float, verdict: Verdict | None) -> None:
+        params = self.params
+        z, novelty = self._pending
+        self._pending = (0.0, 0.0)
+        if verdict is not None and verdict.status != WARMING_UP:
+            self._recent_z.append(abs(z))
+            if verdict.novelty or self._memory_used:
+                self._novelties.append(novelty)
+        if self.hold > 0:
+            self.hold -= 1
+        if verdict is not None and verdict.flagged:
+            self.hold = params.rest
+        mean, sd = self._spread()
+        self._scaled.append(y)
+        embed = params.embed
+        if len(self._scaled) == 2 * embed:
+            # The stretch that ended ``embed`` inputs ago joins the memory: the
+            # ones overlapping the newest stretch would match it trivially.
+            self._remember(mean, sd)
+        self._var.update(y)
+
+    def _remember(self, mean: float, sd: float) -> None:
+        embed = self.params.embed
+        older = self._embedding(list(self._scaled)[:embed], mean, sd)
+        row = self._memory_next
+        self._memory[row] = older
+        self._memory_norms[row] = older @ older
+        self._memory_next = (row + 1) % self.params.memory
+        self._memory_used = min(self._memory_used + 1, self.params.memory)
+
+    def learn_many(self, value: float, times: int) -> None:
+        """Learn ``times`` copies of ``value`` without scoring them (the quiet
+        windows of a surge key: no reports is never a surge).
+
+        Only the first ``2 * embed`` copies add stretches to the memory; the
+        ones after are the same stretch again (a run of one value).
+        """
+        if times <= 0 or self._invalid(value):
+            return
+        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
+            self._switch_to_values()
+        hold = self.hold
+        learn = min(times, self.params.keep)
+        first = min(learn, 2 * self.params.embed)
+        for _ in range(first):
+            self._inputs.append(value)
+            self._learn_scaled(self._scaled_value(value), None)
+        y = self._scaled_value(value)
+        update = self._var.update
+        for _ in range(learn - first):
+            update(y)
+        self._inputs.extend([value] * (learn - first))
+        self._scaled.extend([y] * min(learn - first, 2 * self.params.embed))
+        self.hold = max(0, hold - times)
+        self.seen += times
+
+    def _switch_to_values(self) -> None:
+        self.counts_scale = False
+        kept = list(self._inputs)
+        self._reset()
+        for value in kept:
+            self._learn_scaled(value, None)
+
+    # State.
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-able: the inputs kept, how many were seen, the rest left."""
+        return {"seen": self.seen, "hold": self.hold,
+                "counts_scale": self.counts_scale, "inputs": list(self._inputs)}
+
+    @classmethod
+    def from_state(cls, params: DetectorParams,
+                   state: dict[str, Any]) -> StreamDetector:
+        """A detector that scored and learned the kept inputs again, in order.
+
+        Its scores then match the original's, except for what depended on
+        inputs older than ``params.keep`` (and quiet runs, learned in bulk
+        unscored by the original, are scored here).
+        """
+        detector = cls(params)
+        detector.counts_scale = bool(state.get("counts_scale",
+                                               params.scale != "values"))
+        inputs = [float(value) for value in state.get("inputs", ())]
+        seen = int(state.get("seen", len(inputs)))
+        detector.seen = max(0, seen - len(inputs))
+        for value in inputs:
+            detector.learn(value, detector.score(value))
+        detector.seen = seen
+        detector.hold = int(state.get("hold", 0))
+        return detector
