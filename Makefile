@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench eval-intake eval-merge clean bench-route
+.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab clean bench-route
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ eval-intake: $(STAMP)  ## every shared data file + 5,000 malformed messages: non
 
 eval-merge: $(STAMP)  ## incident and thread pairwise F1 vs the 80 m / 10 min rule; last line JSON
 	$(PY) -m benchmarks.merge_eval $(EVAL_ARGS)
+
+eval-nab: $(STAMP)  ## the surge detector on NAB (3 profiles) and the 2016 blizzard; last line JSON
+	$(PY) -m benchmarks.nab_eval $(EVAL_ARGS)
 
 clean:  ## remove run state (var/)
 	rm -rf var
