@@ -6,7 +6,8 @@ flags it:
 - **Level.** ``z = (y - mean) / sd`` over the last ``history`` inputs (river's
   rolling variance). It flags when ``z`` is at least ``z_threshold`` *and* no
   larger than nothing seen in the last ``record_span`` scores: a new extreme, not
-  the tenth point of a plateau that is already known to be high.
+  the tenth point of a plateau that is already known to be high. With
+  ``direction`` ``up`` only rises count there: a lull never hides a surge.
 - **Shape.** The last ``embed`` inputs, standardised by the same mean and sd, are
   compared with the ``memory`` earlier stretches of the series (overlapping
   stretches excluded). The distance to the nearest one is the novelty. It flags
@@ -267,7 +268,7 @@ class StreamDetector:
         z, novelty = self._pending
         self._pending = (0.0, 0.0)
         if verdict is not None and verdict.status != WARMING_UP:
-            self._recent_z.append(abs(z))
+            self._recent_z.append(max(z, 0.0) if params.direction == "up" else abs(z))
             if verdict.novelty or self._memory_used:
                 self._novelties.append(novelty)
         if self.hold > 0:
