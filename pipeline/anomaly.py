@@ -24,7 +24,7 @@ flag of an episode pages someone.
 - ``counts``: the Anscombe transform ``2 * sqrt(x + 3/8)``, under which Poisson
   counts have a variance close to 1, whatever their mean. The sd never drops
   below 1 there, so a key whose history has no variance (all quiet) still has a
-  sensible range: five reports where there are always none is news, one is not.
+  sensible range: six reports where there are always none is news, two are not.
 - ``values``: the raw value; the sd never drops below ``1e-9 * max(1, |mean|)``,
   so a flat series flags a change but never divides by zero.
 - ``auto``: ``counts`` until the first input that is not a whole number >= 0,
@@ -345,7 +345,7 @@ class StreamDetector:
         detector = cls(params)
         detector.counts_scale = bool(state.get("counts_scale",
                                                params.scale != "values"))
-        inputs = [float(value) for value in state.get("inputs", ())]
+        inputs = list(state.get("inputs", ()))
         seen = int(state.get("seen", len(inputs)))
         detector.seen = max(0, seen - len(inputs))
         for value in inputs:

@@ -214,8 +214,10 @@ class SurgeDetector:
         if verdict is not None and verdict.flagged and count < self.params.min_count:
             # Too few reports to page anyone: no rest period either.
             verdict = replace(verdict, status=NORMAL)
-        self.detector.learn(min(count, MAX_COUNT) if math.isfinite(count) else count,
-                           verdict)
+        if math.isfinite(count) and count >= 0:
+            # Kept as a whole number: the state packs them (``pack_counts``).
+            count = min(int(count), MAX_COUNT)
+        self.detector.learn(count, verdict)
 
     def learn_zeros(self, windows: int) -> None:
         """Learn ``windows`` quiet windows at once."""
@@ -225,7 +227,7 @@ class SurgeDetector:
         """JSON-able state: the detector's, its kept counts packed
         (``pack_counts``); ``from_state`` learns them again in order."""
         state = self.detector.to_state()
-        state["inputs"] = pack_counts([int(v) for v in state["inputs"]])
+        state["inputs"] = pack_counts(state["inputs"])
         return state
 
     @classmethod
