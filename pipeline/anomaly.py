@@ -4,13 +4,14 @@ Each value is scored before it is learned. Two tests look at it; either one
 flags it:
 
 - **Level.** ``z = (y - mean) / sd`` over the last ``history`` inputs (river's
-  rolling variance). It flags when ``z`` is at least ``z_threshold`` *and* no
-  larger than nothing seen in the last ``record_span`` scores: a new extreme, not
+  rolling variance). It flags when ``|z|`` is at least ``z_threshold`` *and* at
+  least every ``|z|`` of the last ``record_span`` inputs: a new extreme, not
   the tenth point of a plateau that is already known to be high. With
   ``direction`` ``up`` only rises count there: a lull never hides a surge.
-- **Shape.** The last ``embed`` inputs, standardised by the same mean and sd, are
-  compared with the ``memory`` earlier stretches of the series (overlapping
-  stretches excluded). The distance to the nearest one is the novelty. It flags
+- **Shape.** The last ``embed`` inputs are compared with the ``memory`` earlier
+  stretches of the series (overlapping stretches excluded). The distance to the
+  nearest one, divided by the current sd (the mean cancels in a difference), is
+  the novelty. It flags
   when the novelty is larger than every one of the last ``calibration``
   novelties, once ``calibration_warmup`` of them have been seen. This catches
   a rhythm that breaks (a daily pattern that goes flat or a change of shape)
@@ -145,6 +146,38 @@ def is_count(value: float) -> bool:
     return value >= 0 and value == int(value)
 
 
+class SlidingMax:
+    """The largest of the last ``size`` values pushed, in constant time.
+
+    >>> window = SlidingMax(3)
+    >>> [(window.push(v), window.max())[1] for v in (5, 1, 2, 0, 4)]
+    [5, 5, 5, 2, 4]
+    >>> len(window)
+    3
+    """
+
+    def __init__(self, size: int):
+        self.size = max(1, size)
+        self.pushed = 0
+        #: (sequence number, value), values strictly decreasing from the left.
+        self._candidates: deque[tuple[int, float]] = deque()
+
+    def push(self, value: float) -> None:
+        candidates = self._candidates
+        while candidates and candidates[-1][1] <= value:
+            candidates.pop()
+        candidates.append((self.pushed, value))
+        self.pushed += 1
+        while candidates[0][0] < self.pushed - self.size:
+            candidates.popleft()
+
+    def max(self, default: float = 0.0) -> float:
+        return self._candidates[0][1] if self._candidates else default
+
+    def __len__(self) -> int:
+        return min(self.pushed, self.size)
+
+
 class StreamDetector:
     """Scores each input, then learns it; see the module docstring."""
 
@@ -161,14 +194,15 @@ class StreamDetector:
         # river's Rolling wrapper is untyped; it forwards to a stats.Var.
         self._var: Any = utils.Rolling(stats.Var, window_size=params.history)
         self._scaled: deque[float] = deque(maxlen=2 * params.embed)
-        self._recent_z: deque[float] = deque(maxlen=max(1, params.record_span))
+        self._recent_z = SlidingMax(params.record_span)
         self._memory = np.zeros((params.memory, params.embed))
         self._memory_norms = np.zeros(params.memory)
         self._memory_used = 0
         self._memory_next = 0
-        self._novelties: deque[float] = deque(maxlen=params.calibration)
+        self._novelties = SlidingMax(params.calibration)
         #: z and novelty of the input just scored, for ``learn`` to keep.
-        self._pending: tuple[float, float] = (0.0, 0.0)
+        self._pending: tuple[float, float] | None = None
+        self._distances = np.zeros(params.memory)
 
     @property
     def warming_up(self) -> bool:
@@ -222,7 +256,7 @@ class StreamDetector:
         if self.hold > 0:
             return Verdict(NORMAL, z, novelty, low, high, "resting after a flag")
         size = abs(z)
-        if size >= params.z_threshold and size >= max(self._recent_z, default=0.0):
+        if size >= params.z_threshold and size >= self._recent_z.max():
             return Verdict(ANOMALY, z, novelty, low, high,
                            f"{size:.1f} sd from the mean, the most in "
                            f"{len(self._recent_z)} inputs")
@@ -233,24 +267,26 @@ class StreamDetector:
                            f"{len(self._novelties)})")
         return Verdict(NORMAL, z, novelty, low, high)
 
-    def _embedding(self, scaled: list[float], mean: float, sd: float) -> Any:
-        return (np.asarray(scaled) - mean) / sd
-
     def _novelty(self, y: float, mean: float, sd: float) -> tuple[float, bool]:
         """Distance of the newest stretch to its nearest earlier one, and
         whether it is the largest of the calibration set."""
         embed = self.params.embed
         if len(self._scaled) < embed - 1 or self._memory_used == 0:
             return 0.0, False
-        recent = [*list(self._scaled)[-(embed - 1):], y] if embed > 1 else [y]
-        stretch = self._embedding(recent, mean, sd)
+        recent = list(self._scaled)[len(self._scaled) - embed + 1:]
+        recent.append(y)
+        stretch = np.asarray(recent)
         used = self._memory_used
         # |m - s|^2 = |m|^2 - 2 m.s + |s|^2, with the |m|^2 kept as rows join.
-        nearest = (self._memory_norms[:used]
-                   - 2.0 * (self._memory[:used] @ stretch)).min()
-        novelty = math.sqrt(max(0.0, float(nearest + stretch @ stretch)))
+        distances = self._distances[:used]
+        np.dot(self._memory[:used], stretch, out=distances)
+        distances *= -2.0
+        distances += self._memory_norms[:used]
+        nearest = distances.min()
+        # Standardised by today's sd; the mean cancels in a difference.
+        novelty = math.sqrt(max(0.0, float(nearest + stretch @ stretch))) / sd
         novel = (len(self._novelties) >= max(1, self.params.calibration_warmup)
-                 and novelty > max(self._novelties))
+                 and novelty > self._novelties.max())
         return novelty, novel
 
     def learn(self, value: float, verdict: Verdict | None = None) -> None:
@@ -265,28 +301,27 @@ class StreamDetector:
 
     def _learn_scaled(self, y: float, verdict: Verdict | None) -> None:
         params = self.params
-        z, novelty = self._pending
-        self._pending = (0.0, 0.0)
+        pending, self._pending = self._pending, None
+        z, novelty = pending or (0.0, 0.0)
         if verdict is not None and verdict.status != WARMING_UP:
-            self._recent_z.append(max(z, 0.0) if params.direction == "up" else abs(z))
+            self._recent_z.push(max(z, 0.0) if params.direction == "up" else abs(z))
             if verdict.novelty or self._memory_used:
-                self._novelties.append(novelty)
+                self._novelties.push(novelty)
         if self.hold > 0:
             self.hold -= 1
         if verdict is not None and verdict.flagged:
             self.hold = params.rest
-        mean, sd = self._spread()
         self._scaled.append(y)
         embed = params.embed
         if len(self._scaled) == 2 * embed:
             # The stretch that ended ``embed`` inputs ago joins the memory: the
             # ones overlapping the newest stretch would match it trivially.
-            self._remember(mean, sd)
+            self._remember()
         self._var.update(y)
 
-    def _remember(self, mean: float, sd: float) -> None:
+    def _remember(self) -> None:
         embed = self.params.embed
-        older = self._embedding(list(self._scaled)[:embed], mean, sd)
+        older = np.asarray(list(self._scaled)[:embed])
         row = self._memory_next
         self._memory[row] = older
         self._memory_norms[row] = older @ older
