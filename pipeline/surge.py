@@ -145,13 +145,15 @@ class ClosedWindow:
     z: float
     #: Windows the key's detector had learned before this one.
     seen: int = 0
+    #: Why the detector flagged it (empty unless a surge).
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key, "start_ms": self.start_ms, "end_ms": self.end_ms,
             "count": self.count, "status": self.status,
             "expected_low": self.expected_low, "expected_high": self.expected_high,
-            "z": self.z, "seen": self.seen,
+            "z": self.z, "seen": self.seen, "reason": self.reason,
         }
 
 
@@ -206,6 +208,11 @@ class SurgeDetector:
         if verdict.flagged and count >= self.params.min_count:
             return SURGE, verdict.z, low, high
         return NORMAL, verdict.z, low, high
+
+    @property
+    def reason(self) -> str:
+        """Why the count just scored was flagged (the detector's words)."""
+        return self._verdict.reason if self._verdict is not None else ""
 
     def learn_one(self, count: int) -> None:
         """Learn ``count`` (after ``score_one`` of the same count)."""
@@ -403,10 +410,11 @@ class SurgeMonitor:
         windows.next_start_ms = start + self.hop_ms
         seen = detector.seen
         status, z, low, high = detector.score_one(count)
+        reason = detector.reason if status == SURGE else ""
         detector.learn_one(count)
         self.changed.add(key)
         return ClosedWindow(key, start, start + self.window_ms, count, status,
-                            round(low, 2), round(high, 2), round(z, 2), seen)
+                            round(low, 2), round(high, 2), round(z, 2), seen, reason)
 
     def warming_up(self) -> int:
         """Keys whose detector has not seen ``warmup`` windows yet."""

@@ -154,6 +154,8 @@ def test_a_clear_spike_is_a_surge() -> None:
     assert spike.z >= 4.0
     assert spike.expected_low <= 1 <= spike.expected_high < 20
     assert spike.to_dict()["status"] == SURGE
+    assert "sd from the mean" in spike.reason  # the level test flagged it
+    assert all(w.reason == "" for w in closed if w.status != SURGE)
 
 
 def test_surge_needs_min_count() -> None:

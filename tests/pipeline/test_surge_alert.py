@@ -103,3 +103,13 @@ def test_a_window_across_midnight_names_both_days() -> None:
     start = START_MS + 14 * HOUR_MS - HOUR_MS // 2  # 23:30 EST
     assert window_text(start, start + HOUR_MS, "America/New_York") == \
         "2016-01-23 23:30-2016-01-24 00:30 EST"
+
+
+def test_the_detectors_reason_is_in_the_alert(models: Models) -> None:
+    shape = {**anomaly(count=5), "reason": "a shape unlike any of the last 2000"}
+
+    alerts, _, _ = surge_alerts(shape, models.alerts, None, at_ms=7)
+    plain, _, _ = surge_alerts(anomaly(), models.alerts, None, at_ms=7)
+
+    assert alerts[0].reasons[-1] == "why: a shape unlike any of the last 2000"
+    assert not any(r.startswith("why:") for r in plain[0].reasons)
