@@ -4,7 +4,7 @@ Each value is scored before it is learned. Two tests look at it; either one
 flags it:
 
 - **Level.** ``z = (y - mean) / sd`` over the last ``history`` inputs (river's
-  rolling variance). It flags when ``|z|`` is at least ``z_threshold`` *and* at
+  variance over a window kept as runs). It flags when ``|z|`` is at least ``z_threshold`` *and* at
   least every ``|z|`` of the last ``record_span`` inputs: a new extreme, not
   the tenth point of a plateau that is already known to be high. With
   ``direction`` ``up`` only rises count there: a lull never hides a surge.
@@ -65,7 +65,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-from river import stats, utils
+from river import stats
 
 ANOMALY = "anomaly"
 NORMAL = "normal"
@@ -178,6 +178,54 @@ class SlidingMax:
         return min(self.pushed, self.size)
 
 
+class RollingVar:
+    """Mean and variance of the last ``size`` inputs (river's ``stats.Var``),
+    the window kept as runs of equal values.
+
+    A run joins or leaves the variance in one weighted step (``update`` and
+    ``revert`` with a weight), so a quiet spell of a thousand windows costs
+    what one window does.
+
+    >>> rolling = RollingVar(4)
+    >>> rolling.update(1.0); rolling.update(5.0, times=2); rolling.update(2.0, times=3)
+    >>> rolling.count, round(rolling.mean(), 3), round(rolling.variance(), 3)
+    (4, 2.75, 2.25)
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.count = 0
+        self._var = stats.Var()
+        #: [value, copies] from the oldest to the newest.
+        self._runs: deque[list[float]] = deque()
+
+    def update(self, value: float, times: int = 1) -> None:
+        times = min(times, self.size)
+        runs = self._runs
+        if runs and runs[-1][0] == value:
+            runs[-1][1] += times
+        else:
+            runs.append([value, times])
+        self._var.update(value, w=times)
+        self.count += times
+        excess = self.count - self.size
+        while excess > 0:
+            oldest = runs[0]
+            gone = min(int(oldest[1]), excess)
+            self._var.revert(oldest[0], w=gone)
+            oldest[1] -= gone
+            self.count -= gone
+            excess -= gone
+            if not oldest[1]:
+                runs.popleft()
+
+    def mean(self) -> float:
+        return float(self._var.mean.get()) if self.count else 0.0
+
+    def variance(self) -> float:
+        return max(0.0, float(self._var.get())) if self.count > 1 else 0.0
+
+
 class StreamDetector:
     """Scores each input, then learns it; see the module docstring."""
 
@@ -191,8 +239,7 @@ class StreamDetector:
 
     def _reset(self) -> None:
         params = self.params
-        # river's Rolling wrapper is untyped; it forwards to a stats.Var.
-        self._var: Any = utils.Rolling(stats.Var, window_size=params.history)
+        self._var = RollingVar(params.history)
         self._scaled: deque[float] = deque(maxlen=2 * params.embed)
         self._recent_z = SlidingMax(params.record_span)
         self._memory = np.zeros((params.memory, params.embed))
@@ -214,8 +261,8 @@ class StreamDetector:
         return anscombe(value) if self.counts_scale else value
 
     def _spread(self) -> tuple[float, float]:
-        mean = float(self._var.obj.mean.get())
-        sd = math.sqrt(max(0.0, float(self._var.get())))
+        mean = self._var.mean()
+        sd = math.sqrt(self._var.variance())
         floor = 1.0 if self.counts_scale else 1e-9 * max(1.0, abs(mean))
         return mean, max(sd, floor)
 
@@ -346,9 +393,8 @@ class StreamDetector:
             self._inputs.append(value)
             self._learn_scaled(self._scaled_value(value), None)
         y = self._scaled_value(value)
-        update = self._var.update
-        for _ in range(learn - first):
-            update(y)
+        if learn > first:
+            self._var.update(y, times=learn - first)
         self._inputs.extend([value] * (learn - first))
         self._scaled.extend([y] * min(learn - first, 2 * self.params.embed))
         self.hold = max(0, hold - times)
