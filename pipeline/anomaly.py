@@ -4,8 +4,9 @@ Each value is scored before it is learned. Two tests look at it; either one
 flags it:
 
 - **Level.** ``z = (y - mean) / sd`` over the last ``history`` inputs (river's
-  variance over a window kept as runs). It flags when ``|z|`` is at least ``z_threshold`` *and* at
-  least every ``|z|`` of the last ``record_span`` inputs: a new extreme, not
+  variance, its window kept as runs: ``RollingVar``). It flags when ``|z|`` is
+  at least ``z_threshold`` *and* at least every ``|z|`` of the last
+  ``record_span`` inputs: a new extreme, not
   the tenth point of a plateau that is already known to be high. With
   ``direction`` ``up`` only rises count there: a lull never hides a surge.
 - **Shape.** The last ``embed`` inputs are compared with the ``memory`` earlier
