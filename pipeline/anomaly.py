@@ -248,8 +248,8 @@ class StreamDetector:
         self._memory_used = 0
         self._memory_next = 0
         self._novelties = SlidingMax(params.calibration)
-        #: z and novelty of the input just scored, for ``learn`` to keep.
-        self._pending: tuple[float, float] | None = None
+        #: z and novelty (None: not computed) of the input just scored.
+        self._pending: tuple[float, float | None] | None = None
         self._distances = np.zeros(params.memory)
 
     @property
@@ -283,7 +283,9 @@ class StreamDetector:
         return (value is None or not math.isfinite(value)
                 or (value < 0 and self.params.scale == "counts"))
 
-    def score(self, value: float) -> Verdict:
+    def score(self, value: float, shape: bool = True) -> Verdict:
+        """The verdict on ``value``; ``shape=False`` runs the level test only,
+        and the input then joins none of the shape test's calibration."""
         if self._invalid(value):
             return Verdict(INVALID, 0.0, 0.0, 0.0, 0.0,
                            "missing, not finite or a negative count")
@@ -295,8 +297,8 @@ class StreamDetector:
         low = self._unscaled(mean - params.z_threshold * sd)
         high = self._unscaled(mean + params.z_threshold * sd)
         z = (y - mean) / sd
-        novelty, novel = self._novelty(y, mean, sd)
-        self._pending = (z, novelty)
+        novelty, novel = self._novelty(y, mean, sd) if shape else (0.0, False)
+        self._pending = (z, novelty if shape else None)
         if self.warming_up:
             return Verdict(WARMING_UP, z, novelty, low, high)
         if params.direction == "up" and y <= mean:
@@ -353,7 +355,7 @@ class StreamDetector:
         z, novelty = pending or (0.0, 0.0)
         if verdict is not None and verdict.status != WARMING_UP:
             self._recent_z.push(max(z, 0.0) if params.direction == "up" else abs(z))
-            if verdict.novelty or self._memory_used:
+            if novelty is not None and (verdict.novelty or self._memory_used):
                 self._novelties.push(novelty)
         if self.hold > 0:
             self.hold -= 1

@@ -199,8 +199,14 @@ class SurgeDetector:
         return self.detector.warming_up
 
     def score_one(self, count: int) -> tuple[str, float, float, float]:
-        """Status, z-score and expected count range for ``count``, before learning."""
-        verdict = self.detector.score(count)
+        """Status, z-score and expected count range for ``count``, before learning.
+
+        A window with fewer than ``min_count`` reports can never page anyone:
+        it gets the level test only, and the shape test's calibration holds
+        the windows that could (the shape test costs most of the scoring).
+        """
+        verdict = self.detector.score(
+            count, shape=math.isfinite(count) and count >= self.params.min_count)
         self._verdict = verdict
         low, high = verdict.expected_low, verdict.expected_high
         if verdict.status in (WARMING_UP, INVALID):
