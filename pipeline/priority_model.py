@@ -104,6 +104,8 @@ class PriorityModel:
         # keep -> call type -> level -> (decayed) count of final priorities
         self.priors: dict[float, dict[str, dict[str, float]]] = {
             keep: {} for keep in self.prior_keeps}
+        # taker's code -> level -> count: how legacy codes end up (taker variant).
+        self.taker_outcomes: dict[str, dict[str, float]] = {}
         self.classifier = linear_model.SoftmaxRegression(
             optimizer=optim.SGD(learning_rate))
         # Net calls won by overriding the taker at each confidence threshold.
@@ -118,6 +120,11 @@ class PriorityModel:
             total = sum(counts.values())
             for level, count in counts.items():
                 x[f"prior{keep:g}={level}"] = count / total
+        if self.with_taker:
+            counts = self.taker_outcomes.get(facts.taker_priority, {})
+            total = sum(counts.values())
+            for level, count in counts.items():
+                x[f"taker_outcomes={level}"] = count / total
         return x
 
     def _rank(self, level: str) -> int:
@@ -172,6 +179,9 @@ class PriorityModel:
             counts = by_type.setdefault(facts.call_type, {})
             for level in counts:
                 counts[level] *= keep
+            counts[final_priority] = counts.get(final_priority, 0.0) + 1.0
+        if self.with_taker:
+            counts = self.taker_outcomes.setdefault(facts.taker_priority, {})
             counts[final_priority] = counts.get(final_priority, 0.0) + 1.0
         self.seen += 1
 
@@ -245,6 +255,7 @@ class PriorityModel:
             "with_taker": self.with_taker,
             "learning_rate": self.learning_rate,
             "priors": [[keep, by_type] for keep, by_type in self.priors.items()],
+            "taker_outcomes": self.taker_outcomes,
             "weights": {lv: dict(w) for lv, w in self.classifier.weights.items()},
             "gate_gain": dict(self.gate_gain),
             "seen": self.seen,
@@ -260,6 +271,9 @@ class PriorityModel:
             model.priors[float(keep)] = {
                 call_type: {lv: float(c) for lv, c in counts.items()}
                 for call_type, counts in by_type.items()}
+        model.taker_outcomes = {
+            code: {lv: float(c) for lv, c in counts.items()}
+            for code, counts in state["taker_outcomes"].items()}
         # Plain SGD keeps no state but the weights, so they are the classifier.
         for level, weights in state["weights"].items():
             model.classifier.weights[level].update(weights)
@@ -275,4 +289,6 @@ def _described(feature: str) -> str:
         keep = name.removeprefix("prior")
         which = "all" if keep == "1" else "recent"
         return f"{which} outcomes of this call type ({value})"
+    if name == "taker_outcomes":
+        return f"outcomes of this taker priority ({value})"
     return f"{name} '{value}'"
