@@ -2,13 +2,17 @@
 
 It predicts a call's priority on the source's own levels (``A``/``B``/``C`` for
 SFPD, ``2``/``3`` for SFFD) from what the report alone says: its call type,
-the words of its type and text, its place and its time; the ``with_taker``
-variant also reads the call-taker's original priority. Two experts run side by
-side and the one with the better recent record answers:
+the words of its type and text, its place and its time; where the feed gives
+it, how long the call-taker took to enter the call (``entry_delay_s``: known
+before dispatch, but a trace of the taker's work, so measured apart); the
+``with_taker`` variant also reads the call-taker's original priority.
 
-- the per-type prior: the level dispatchers gave this call type most often;
-- a softmax regression (river) over the report's features, which also follows
-  drift because plain SGD weighs recent outcomes more.
+A softmax regression (river, plain SGD) reads those features plus, for the
+call type, the shares of each final level dispatchers gave it: over all time,
+and with older outcomes fading (SFFD's medical calls swing between 2 and 3
+within hours). Plain SGD weighs recent outcomes more, so the model follows
+drift; the reasons say how much came from the report and how much from the
+type's history.
 
 With the taker's priority known, the model only overrides it when it is
 confident and when changes made at that confidence have, so far, been right
@@ -50,6 +54,12 @@ class CallFacts:
     hour: int | None = None
     weekday: int | None = None
     taker_priority: str = ""
+    #: Seconds from the call's receipt to its entry in CAD, when the feed says.
+    entry_delay_s: float | None = None
+
+
+#: Upper bounds of the entry-delay bands, in seconds.
+ENTRY_BANDS_S = (30, 60, 90, 120, 180, 300)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,10 @@ def features(facts: CallFacts, with_taker: bool) -> dict[str, float]:
         found[f"hours={facts.hour // 3 * 3:02d}-{facts.hour // 3 * 3 + 2:02d}"] = 1.0
     if facts.weekday is not None:
         found[f"weekday={facts.weekday}"] = 1.0
+    if facts.entry_delay_s is not None:
+        band = next((f"<{b}s" for b in ENTRY_BANDS_S if facts.entry_delay_s < b),
+                    f">={ENTRY_BANDS_S[-1]}s")
+        found[f"entry={band}"] = 1.0
     if with_taker:
         taker = facts.taker_priority or "none"
         found[f"taker={taker}"] = 1.0

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.priority_model import CallFacts, PriorityModel
+from pipeline.priority_model import CallFacts, PriorityModel, features
 
 LEVELS = ("A", "B", "C")
 #: Call types with the final priority SFPD dispatchers give them most often.
@@ -105,3 +105,13 @@ def test_taker_overridden_once_upgrades_have_proven_right() -> None:
 def test_a_final_priority_off_the_levels_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown priority level"):
         PriorityModel(LEVELS).learn_one(CallFacts("SHOTS FIRED"), "E")
+
+
+def test_entry_delay_is_a_feature_only_when_known() -> None:
+    quick = features(CallFacts("SHOTS FIRED", entry_delay_s=12.0), False)
+    slow = features(CallFacts("SHOTS FIRED", entry_delay_s=400.0), False)
+    unknown = features(CallFacts("SHOTS FIRED"), False)
+
+    assert "entry=<30s" in quick
+    assert "entry=>=300s" in slow
+    assert not any(name.startswith("entry=") for name in unknown)
