@@ -17,7 +17,8 @@ type's history.
 With the taker's priority known, the model only overrides it when it is
 confident and when changes made at that confidence have, so far, been right
 more often than wrong (a gate learned online). Without that record it keeps the
-taker's priority, so it starts as "keep what the call-taker said".
+taker's priority, so it starts as "keep what the call-taker said". A legacy
+code off the levels (SFPD's 1/2/3/E/I) reads as the level it usually ended in.
 
 The state is plain JSON (``snapshot`` / ``PriorityModel.restore``).
 
@@ -168,7 +169,8 @@ class PriorityModel:
         confidence = round(proba.get(level, 0.0), 4)
 
         if self.with_taker:
-            return self._gated(facts.taker_priority, level, confidence, reasons)
+            return self._gated(self._taker_level(facts.taker_priority), level,
+                               confidence, reasons)
         return PriorityGuess(level, confidence, tuple(reasons))
 
     def learn_one(self, facts: CallFacts, final_priority: str) -> None:
@@ -178,8 +180,8 @@ class PriorityModel:
         x = self._x(facts)
 
         # 1. The gate: would overriding the taker at each threshold have helped?
-        taker = facts.taker_priority
-        if self.with_taker and taker in self.levels:
+        taker = self._taker_level(facts.taker_priority)
+        if self.with_taker and taker is not None:
             level, proba = self._best(x)
             if level is not None and level != taker:
                 gain = (level == final_priority) - (taker == final_priority)
@@ -240,11 +242,21 @@ class PriorityModel:
                     for name, push in strongest]
         return reasons
 
-    def _gated(self, taker: str, level: str, confidence: float,
+    def _taker_level(self, code: str) -> str | None:
+        """The taker's priority on our levels; a legacy code reads as its usual
+        final level so far, and as nothing before it has one."""
+        if code in self.levels:
+            return code
+        counts = self.taker_outcomes.get(code)
+        if not counts:
+            return None
+        return max(counts, key=lambda lv: (counts[lv], -self._rank(lv)))
+
+    def _gated(self, taker: str | None, level: str, confidence: float,
                reasons: list[str]) -> PriorityGuess:
         """Keep the taker's priority unless a change has earned its way."""
-        if taker not in self.levels:
-            reasons.insert(0, f"taker priority '{taker}' is not a level here")
+        if taker is None:
+            reasons.insert(0, "taker priority unknown or never seen: model decides")
             return PriorityGuess(level, round(confidence, 4), tuple(reasons))
         if level == taker:
             return PriorityGuess(taker, round(confidence, 4),

@@ -115,3 +115,15 @@ def test_entry_delay_is_a_feature_only_when_known() -> None:
     assert "entry=<30s" in quick
     assert "entry=>=300s" in slow
     assert not any(name.startswith("entry=") for name in unknown)
+
+
+def test_a_legacy_taker_code_reads_as_its_usual_final_level() -> None:
+    model = PriorityModel(LEVELS, with_taker=True)
+    legacy = CallFacts("SUSPICIOUS PERSON", "", PLACES, 4, 0, "E")
+    for _ in range(10):
+        model.learn_one(legacy, "A")
+
+    guess = model.predict_one(CallFacts("NOISE NUISANCE", taker_priority="E"))
+
+    assert guess.priority == "A"
+    assert guess.reasons[0].startswith("taker's priority A kept")
