@@ -36,8 +36,10 @@ flag of an episode pages someone.
 Neither a learned minimum nor maximum is used anywhere, so one outlier moves the
 range only through its share of the mean and sd of ``history`` inputs.
 
-A missing or non-finite input (or a negative one on the ``counts`` scale) is
-never scored nor learned (status ``invalid``).
+A missing or non-finite input, one beyond +-1e100 (its square would
+overflow), or a negative one on the ``counts`` scale is never scored nor
+learned (status ``invalid``). One huge input that has left the history leaves
+no trace in the variance: the window is added up again when it goes.
 Until ``warmup`` inputs have been learned the status is ``warming_up`` and
 nothing is flagged.
 
@@ -62,6 +64,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -74,6 +77,15 @@ WARMING_UP = "warming_up"
 INVALID = "invalid"
 
 SCALES = ("counts", "values", "auto")
+#: Largest window or count of inputs a setting may name, and largest stretch.
+MAX_SIZE = 1_000_000
+#: The settings that size what a detector holds in memory.
+SIZES = ("history", "memory", "calibration", "record_span")
+MAX_EMBED = 256
+#: Inputs beyond this size are refused: their squares would overflow.
+MAX_INPUT = 1e100
+#: Rows the shape test's memory starts with; it doubles up to ``memory``.
+FIRST_ROWS = 64
 DIRECTIONS = ("up", "both")
 
 
@@ -94,14 +106,24 @@ class DetectorParams:
     direction: str = "both"
 
     def __post_init__(self) -> None:
+        for name in ("history", "embed", "memory", "calibration", "record_span",
+                     "rest", "warmup", "calibration_warmup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"detector {name} must be a whole number")
+            if value > MAX_SIZE and name in SIZES:
+                raise ValueError(f"detector {name} must be at most {MAX_SIZE:,}")
+        if self.embed > MAX_EMBED:
+            raise ValueError(f"detector embed must be at most {MAX_EMBED}")
         for name in ("history", "embed", "memory", "calibration"):
             if getattr(self, name) < 1:
                 raise ValueError(f"detector {name} must be at least 1")
         for name in ("record_span", "rest", "warmup", "calibration_warmup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"detector {name} must be >= 0")
-        if not self.z_threshold > 0:
-            raise ValueError("detector z_threshold must be > 0")
+        if not (isinstance(self.z_threshold, int | float)
+                and 0 < self.z_threshold < math.inf):
+            raise ValueError("detector z_threshold must be a number > 0")
         if self.scale not in SCALES:
             raise ValueError(f"detector scale must be one of {SCALES}")
         if self.direction not in DIRECTIONS:
@@ -179,6 +201,11 @@ class SlidingMax:
         return min(self.pushed, self.size)
 
 
+#: A run leaving the variance with more than this many times what remains
+#: of it makes ``RollingVar`` add the rest up again (float cancellation).
+PRECISION = 1e8
+
+
 class RollingVar:
     """Mean and variance of the last ``size`` inputs (river's ``stats.Var``),
     the window kept as runs of equal values.
@@ -210,15 +237,26 @@ class RollingVar:
         self._var.update(value, w=times)
         self.count += times
         excess = self.count - self.size
+        removed = 0.0
         while excess > 0:
             oldest = runs[0]
             gone = min(int(oldest[1]), excess)
+            removed = max(removed, (oldest[0] - self.mean()) ** 2 * gone)
             self._var.revert(oldest[0], w=gone)
             oldest[1] -= gone
             self.count -= gone
             excess -= gone
             if not oldest[1]:
                 runs.popleft()
+        if removed > PRECISION * self.variance() * self.count:
+            # An outlier left: what remains is a small difference of large
+            # sums. Added up again from the runs, it is exact.
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._var = stats.Var()
+        for value, copies in self._runs:
+            self._var.update(value, w=copies)
 
     def mean(self) -> float:
         return float(self._var.mean.get()) if self.count else 0.0
@@ -243,14 +281,17 @@ class StreamDetector:
         self._var = RollingVar(params.history)
         self._scaled: deque[float] = deque(maxlen=2 * params.embed)
         self._recent_z = SlidingMax(params.record_span)
-        self._memory = np.zeros((params.memory, params.embed))
-        self._memory_norms = np.zeros(params.memory)
+        # The memory grows (doubling) as stretches join, up to ``memory`` rows:
+        # a key that is seldom busy never holds the full size.
+        rows = min(FIRST_ROWS, params.memory)
+        self._memory = np.zeros((rows, params.embed))
+        self._memory_norms = np.zeros(rows)
         self._memory_used = 0
         self._memory_next = 0
         self._novelties = SlidingMax(params.calibration)
         #: z and novelty (None: not computed) of the input just scored.
         self._pending: tuple[float, float | None] | None = None
-        self._distances = np.zeros(params.memory)
+        self._distances = np.zeros(rows)
 
     @property
     def warming_up(self) -> bool:
@@ -281,6 +322,7 @@ class StreamDetector:
     def _invalid(self, value: float | None) -> bool:
         """Missing, not finite, or a negative count (on the counts' scale)."""
         return (value is None or not math.isfinite(value)
+                or abs(value) > MAX_INPUT
                 or (value < 0 and self.params.scale == "counts"))
 
     def score(self, value: float, shape: bool = True) -> Verdict:
@@ -288,7 +330,8 @@ class StreamDetector:
         and the input then joins none of the shape test's calibration."""
         if self._invalid(value):
             return Verdict(INVALID, 0.0, 0.0, 0.0, 0.0,
-                           "missing, not finite or a negative count")
+                           "missing, not finite, beyond 1e100 or a negative "
+                           "count")
         if self.counts_scale and self.params.scale == "auto" and not is_count(value):
             self._switch_to_values()
         params = self.params
@@ -373,10 +416,21 @@ class StreamDetector:
         embed = self.params.embed
         older = np.asarray(list(self._scaled)[:embed])
         row = self._memory_next
+        if row >= len(self._memory):
+            self._grow()
         self._memory[row] = older
         self._memory_norms[row] = older @ older
         self._memory_next = (row + 1) % self.params.memory
         self._memory_used = min(self._memory_used + 1, self.params.memory)
+
+    def _grow(self) -> None:
+        rows = min(2 * len(self._memory), self.params.memory)
+        memory = np.zeros((rows, self.params.embed))
+        memory[:len(self._memory)] = self._memory
+        norms = np.zeros(rows)
+        norms[:len(self._memory_norms)] = self._memory_norms
+        self._memory, self._memory_norms = memory, norms
+        self._distances = np.zeros(rows)
 
     def learn_many(self, value: float, times: int) -> None:
         """Learn ``times`` copies of ``value`` without scoring them (the quiet
@@ -418,13 +472,15 @@ class StreamDetector:
                 "counts_scale": self.counts_scale, "inputs": list(self._inputs)}
 
     @classmethod
-    def from_state(cls, params: DetectorParams,
-                   state: dict[str, Any]) -> StreamDetector:
+    def from_state(cls, params: DetectorParams, state: dict[str, Any],
+                   shape_if: Callable[[float], bool] | None = None
+                   ) -> StreamDetector:
         """A detector that scored and learned the kept inputs again, in order.
 
         Its scores then match the original's, except for what depended on
         inputs older than ``params.keep`` (and quiet runs, learned in bulk
-        unscored by the original, are scored here).
+        unscored by the original, are scored here). ``shape_if``: the inputs
+        the original gave the shape test (all, by default).
         """
         detector = cls(params)
         detector.counts_scale = bool(state.get("counts_scale",
@@ -433,7 +489,8 @@ class StreamDetector:
         seen = int(state.get("seen", len(inputs)))
         detector.seen = max(0, seen - len(inputs))
         for value in inputs:
-            detector.learn(value, detector.score(value))
+            shape = shape_if is None or shape_if(value)
+            detector.learn(value, detector.score(value, shape=shape))
         detector.seen = seen
         detector.hold = int(state.get("hold", 0))
         return detector

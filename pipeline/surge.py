@@ -108,6 +108,10 @@ class SurgeParams:
     live_lag_s: int = 3600
 
     def __post_init__(self) -> None:
+        for name in ("window_s", "hop_s", "grace_s", "min_count", "max_ahead_s",
+                     "idle_s", "live_lag_s"):
+            if not isinstance(getattr(self, name), int):
+                raise ValueError(f"surge {name} must be a whole number")
         if self.window_s <= 0 or self.max_ahead_s <= 0:
             raise ValueError("window_s and max_ahead_s must be positive")
         if self.grace_s < 0:
@@ -116,6 +120,8 @@ class SurgeParams:
             raise ValueError("hop_s must divide window_s (0: tumbling)")
         if self.idle_s < 0 or self.live_lag_s < 0:
             raise ValueError("idle_s and live_lag_s must be >= 0")
+        if self.min_count < 1:
+            raise ValueError("min_count must be at least 1")
 
     @property
     def step_s(self) -> int:
@@ -128,8 +134,10 @@ class SurgeParams:
         if unknown:
             raise ValueError(f"unknown surge settings: {sorted(unknown)}")
         config = dict(config)
-        detector = {"scale": "counts", "direction": "up",
-                    **config.pop("detector", {})}
+        detector = config.pop("detector", None) or {}
+        if not isinstance(detector, dict):
+            raise ValueError("surge detector settings must be a mapping")
+        detector = {"scale": "counts", "direction": "up", **detector}
         return cls(detector=DetectorParams.from_config(detector), **config)
 
 
@@ -258,7 +266,9 @@ class SurgeDetector:
         state = dict(state)
         packed = state.get("inputs")
         state["inputs"] = unpack_counts(packed) if packed else []
-        return cls(params, StreamDetector.from_state(params.detector, state))
+        return cls(params, StreamDetector.from_state(
+            params.detector, state,
+            shape_if=lambda count: count >= params.min_count))
 
 
 @dataclass

@@ -4,6 +4,7 @@ shape tests, rest period, direction, state round trip and bulk learning."""
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import numpy as np
@@ -354,3 +355,37 @@ def test_from_config_refuses_unknown_keys() -> None:
         DetectorParams.from_config({"threshold": 3.0})
     params = DetectorParams.from_config({"z_threshold": 4.0, "scale": "counts"})
     assert (params.z_threshold, params.scale) == (4.0, "counts")
+
+
+def test_a_huge_value_leaves_no_trace_once_it_has_left_the_history() -> None:
+    rng = random.Random(3)
+    detector = StreamDetector(DetectorParams(scale="values", history=100, warmup=10))
+    for _ in range(300):
+        detector.update(rng.gauss(50, 5))
+    detector.update(1e15)
+    for _ in range(300):
+        verdict = detector.update(rng.gauss(50, 5))
+
+    # 3.5 sd of about 5 either side of 50: the spike no longer inflates it.
+    assert 25 < verdict.expected_low < 40 and 60 < verdict.expected_high < 75
+    assert detector.update(1e300).status == INVALID
+
+
+def test_the_shape_memory_grows_only_as_stretches_arrive() -> None:
+    detector = StreamDetector(DetectorParams(scale="counts", memory=2000, embed=8))
+    for count in range(100):
+        detector.update(count % 7)
+
+    assert len(detector._memory) < 2000  # 84 stretches so far, not 2,000 rows
+    for count in range(3000):
+        detector.update(count % 7)
+    assert len(detector._memory) == 2000
+
+
+@pytest.mark.parametrize("settings", [
+    {"history": 1.5}, {"memory": True}, {"z_threshold": math.inf},
+    {"memory": 10**8}, {"embed": 1000},
+])
+def test_settings_of_the_wrong_type_or_size_are_refused(settings: dict) -> None:
+    with pytest.raises(ValueError):
+        DetectorParams(**settings)

@@ -4,6 +4,7 @@ a restart, closing by the wall clock, and the surge detector."""
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import orjson
@@ -441,3 +442,29 @@ def test_detector_state_round_trips_and_keeps_its_last_history() -> None:
     kept = SurgeDetector.from_state(SurgeParams(detector=small), state)
     assert kept.detector.to_state()["inputs"] == [3.0, 0.0, 0.0]  # the last 3
     assert not again.warming_up and SurgeDetector(SurgeParams()).warming_up
+
+
+def test_a_restored_detector_goes_on_as_the_original_would() -> None:
+    rng = random.Random(5)
+    params = SurgeParams(min_count=5)
+    counts = [sum(rng.random() < 0.2 for _ in range(10)) for _ in range(3000)]
+    counts += [12, 3, 9, 2, 15] * 20
+    original = SurgeDetector(params)
+    for count in counts[:2500]:
+        original.score_one(count)
+        original.learn_one(count)
+
+    state = orjson.loads(orjson.dumps(original.to_state()))
+    restored = SurgeDetector.from_state(params, state)
+    for count in counts[2500:]:
+        assert restored.score_one(count) == original.score_one(count)
+        original.learn_one(count)
+        restored.learn_one(count)
+
+
+def test_surge_settings_are_checked_when_they_load() -> None:
+    with pytest.raises(ValueError, match="min_count"):
+        SurgeParams.from_config({"min_count": 0})
+    with pytest.raises(ValueError, match="whole number"):
+        SurgeParams.from_config({"hop_s": "900"})
+    assert SurgeParams.from_config({"detector": None}).detector.scale == "counts"
