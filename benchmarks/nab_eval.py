@@ -145,6 +145,8 @@ def run_blizzard(log: Path, models_dir: Path) -> dict[str, Any]:
     models = load_models(models_dir)
     started = time.monotonic()
     counts = report_counts(log, models_dir)
+    if not counts:
+        raise SystemExit(f"{log}: no reports to count (is it a Montgomery log?)")
     say(f"blizzard: {len(counts):,} counts from {log.name} "
         f"({time.monotonic() - started:.0f} s)")
     monitor = SurgeMonitor(models.surge)
@@ -235,9 +237,11 @@ def main(argv: list[str] | None = None) -> None:
     params = nab_params(args.models)
     say(f"detector: {params}")
     figures = run_nab(args.nab_root, args.out, params, args.workers)
-    say(f"results in NAB's layout: {args.out / DETECTOR}")
+    say(f"results in NAB's layout: {args.out / DETECTOR} (re-score: python -m "
+        f"benchmarks.nab_score {args.out} {DETECTOR})")
     figures.update(run_blizzard(log, args.models))
-    figures["results_dir"] = str(args.out / DETECTOR)
+    figures["results_dir"] = str(args.out)
+    figures["detector"] = DETECTOR
     print(json.dumps(figures), flush=True)
 
 

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nab-root", type=Path, default=NAB_ROOT)
     args = parser.parse_args(argv)
 
+    if not (args.nab_root / "labels" / "combined_windows.json").is_file():
+        parser.error(f"no NAB copy at {args.nab_root} (--nab-root)")
     results = read_results_dir(args.results_dir, args.detector)
     if not results:
         parser.error(f"no {args.detector}_*.csv under "

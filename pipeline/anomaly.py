@@ -350,14 +350,17 @@ class StreamDetector:
             return Verdict(NORMAL, z, novelty, low, high, "resting after a flag")
         size = abs(z)
         if size >= params.z_threshold and size >= self._recent_z.max():
+            compared = (f", more than any of the last {len(self._recent_z)}"
+                        if len(self._recent_z) else "")
+            side = "above" if z > 0 else "below"
             return Verdict(ANOMALY, z, novelty, low, high,
-                           f"{size:.1f} sd from the mean, the most in "
-                           f"{len(self._recent_z)} inputs")
+                           f"{size:.1f} sd from the mean ({side}){compared}")
         if novel:
             return Verdict(ANOMALY, z, novelty, low, high,
-                           f"a shape unlike any of the last {self._memory_used} "
-                           f"(novelty {novelty:.2f}, the most in "
-                           f"{len(self._novelties)})")
+                           f"the shape of the last {params.embed} inputs: further "
+                           f"({novelty:.1f} sd) from its nearest match among "
+                           f"{self._memory_used} earlier stretches than any of "
+                           f"the last {len(self._novelties)}")
         return Verdict(NORMAL, z, novelty, low, high)
 
     def _novelty(self, y: float, mean: float, sd: float) -> tuple[float, bool]:

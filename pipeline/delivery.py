@@ -212,7 +212,7 @@ def headline(d: dict[str, Any]) -> str:
     >>> headline({"action": "alert", "area": "AMBLER", "surge": {
     ...     "count": 19, "discipline": "Traffic", "window": "10:00-11:00 EST",
     ...     "expected_low": 0.4, "expected_high": 7.2}})
-    'SURGE: 19 Traffic reports, AMBLER, 10:00-11:00 EST (expected 0-7)'
+    'SURGE: 19 Traffic reports, AMBLER, 10:00-11:00 EST (expected 0.4-7.2)'
     """
     if d["action"] == DIGEST:
         return (f"DIGEST: {d.get('held', len(d['items']))} alerts held back by the "
@@ -220,8 +220,8 @@ def headline(d: dict[str, Any]) -> str:
     surge = d.get("surge")
     if surge:
         return (f"SURGE: {surge['count']} {surge['discipline']} reports, {d['area']}, "
-                f"{surge['window']} (expected {surge['expected_low']:.0f}-"
-                f"{surge['expected_high']:.0f})")
+                f"{surge['window']} (expected {surge['expected_low']:.1f}-"
+                f"{surge['expected_high']:.1f})")
     label = {ALERT: "ALERT", UPDATE: f"UPDATE {d.get('revision', 0)}",
              ESCALATION: "ESCALATED: NOT ACKNOWLEDGED"}[d["action"]]
     return f"{label}: P{d['priority']} {d['kind']}, {d['area']} ({d['incident_id']})"

@@ -365,9 +365,12 @@ def read_data(nab_root: Path | str) -> dict[str, tuple[list[datetime], list[floa
     series: dict[str, tuple[list[datetime], list[float]]] = {}
     for path in sorted((Path(nab_root) / "data").glob("*/*.csv")):
         columns = _read_columns(path, ("timestamp", "value"))
-        series[f"{path.parent.name}/{path.name}"] = (
-            [nab_time(text) for text in columns[0]],
-            [float(text) for text in columns[1]])
+        try:
+            series[f"{path.parent.name}/{path.name}"] = (
+                [nab_time(text) for text in columns[0]],
+                [float(text) for text in columns[1]])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
     return series
 
 
@@ -426,7 +429,14 @@ def _read_columns(path: Path, names: tuple[str, ...]) -> list[list[str]]:
     """The named columns of a CSV file with a header row, as text."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
-        header = next(reader)
+        header = next(reader, [])
+        missing = [name for name in names if name not in header]
+        if missing:
+            raise ValueError(f"{path}: no column {', '.join(missing)} in its header")
         where = [header.index(name) for name in names]
         rows = list(reader)
+    for line, row in enumerate(rows, 2):
+        if len(row) < len(header):
+            raise ValueError(f"{path}, line {line}: {len(row)} fields, "
+                             f"the header has {len(header)}")
     return [[row[column] for row in rows] for column in where]

@@ -78,7 +78,7 @@ def surge_alerts(anomaly: dict[str, Any], rules: AlertRules, until_ms: int | Non
              "z": anomaly.get("z"), "seen": anomaly.get("seen")}
     reasons = (
         f"{surge['count']} {discipline} reports in {area}, {window}",
-        f"expected {low:.0f}-{high:.0f} (z {anomaly.get('z')}, after "
+        f"expected {low:.1f}-{high:.1f} (z {anomaly.get('z')}, after "
         f"{anomaly.get('seen')} windows of history)",
     ) + ((f"why: {anomaly['reason']}",) if anomaly.get("reason") else ())
     incident_id = f"surge:{key}@{start_ms}"

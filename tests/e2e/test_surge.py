@@ -108,7 +108,7 @@ def test_a_single_event_then_silence_is_closed_by_the_wall_clock_and_pages(
     assert figures["intake_windows_closed_total{by=wall_clock,status=normal}"] == 1
     assert len(delivered) == len(delivered_again) == 1  # one alert per window
     alert = delivered[0]
-    assert (alert["recipient"], alert["rule_id"]) == ("supervisor/push", "surge")
+    assert (alert["recipient"], alert["rule_id"]) == ("watch_supervisor/push", "surge")
     assert alert["rendered"]["title"].startswith("SURGE: 1 Fire reports, QUIETTOWN")
     assert any(line["alert_id"] == alert["alert_id"] for line in lines)
 
@@ -190,5 +190,5 @@ def test_detector_history_and_open_windows_survive_a_restart_and_redelivery(
     assert [(a["start_ms"], a["count"], a["seen"], a["status"]) for a in anomalies] \
         == [(BASE_MS + 4 * MINUTE_MS, 21, 4, "surge")]
     assert second["intake_windows_closed_total{by=watermark,status=surge}"] == 1
-    assert [d["recipient"] for d in delivered] == ["supervisor/push"]
+    assert [d["recipient"] for d in delivered] == ["watch_supervisor/push"]
     assert "21 EMS reports in RESTARTVILLE" in delivered[0]["reasons"][0]

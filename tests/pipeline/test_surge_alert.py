@@ -29,11 +29,11 @@ def test_the_shipped_surge_rule_pages_the_supervisor_with_window_range_and_count
     assert suppressed == ()
     assert [a.rule_id for a in alerts] == ["surge"]
     alert = alerts[0]
-    assert alert.recipients == ({"role": "supervisor", "channel": "push"},)
+    assert alert.recipients == ({"role": "watch_supervisor", "channel": "push"},)
     assert (alert.kind, alert.area, alert.at_ms) == (SURGE_KIND, "ABINGTON", 7)
     assert alert.reasons[0] == ("19 Traffic reports in ABINGTON, "
                                 "2016-01-23 10:00-11:00 EST")
-    assert alert.reasons[1].startswith("expected 0-7")
+    assert alert.reasons[1].startswith("expected 0.4-7.2")
     assert alert.surge is not None
     assert (alert.surge["count"], alert.surge["start_ms"], alert.surge["end_ms"]) \
         == (19, START_MS, START_MS + HOUR_MS)
@@ -94,7 +94,7 @@ def test_the_delivered_forms_name_the_surge() -> None:
     sms = render({**delivery, "channel": "sms"})["rendered"]
 
     assert push["title"].startswith("SURGE: 19 Traffic reports, ABINGTON, 2016-01-23")
-    assert "expected 0-7" in push["title"]
+    assert "expected 0.4-7.2" in push["title"]
     assert sms["text"].startswith("SURGE: 19 Traffic reports") and len(sms["text"]) \
         <= 160
 
