@@ -30,6 +30,7 @@ import math
 import pickle
 import re
 from collections import deque
+from itertools import pairwise
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -72,7 +73,7 @@ def features(text: str, keyword: str | None = None, chars: bool = True
     """Word, word-pair, in-word character 2-5 gram and keyword presence."""
     words = tokens(text)
     found: dict[str, float] = {f"w:{w}": 1.0 for w in words}
-    found.update((f"b:{a} {b}", 1.0) for a, b in zip(words, words[1:], strict=False))
+    found.update((f"b:{a} {b}", 1.0) for a, b in pairwise(words))
     if chars:
         for word in words:
             padded = f" {word} "
@@ -183,7 +184,7 @@ class RelevanceClassifier:
     def restore(cls, blob: bytes) -> RelevanceClassifier:
         """A classifier from ``snapshot`` bytes (a trusted, local artefact)."""
         model = cls.__new__(cls)
-        model.__dict__.update(pickle.loads(blob))  # noqa: S301 - own snapshot
+        model.__dict__.update(pickle.loads(blob))  # trusted: our own snapshot
         return model
 
 
@@ -235,5 +236,5 @@ class InfoTypeClassifier:
     def restore(cls, blob: bytes) -> InfoTypeClassifier:
         """A classifier from ``snapshot`` bytes (a trusted, local artefact)."""
         model = cls.__new__(cls)
-        model.__dict__.update(pickle.loads(blob))  # noqa: S301 - own snapshot
+        model.__dict__.update(pickle.loads(blob))  # trusted: our own snapshot
         return model
