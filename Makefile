@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab eval-priority clean bench-route
+.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab eval-score eval-priority eval-relevance clean bench-route
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,8 +42,14 @@ eval-merge: $(STAMP)  ## incident and thread pairwise F1 vs the 80 m / 10 min ru
 eval-nab: $(STAMP)  ## the surge detector on NAB (3 profiles) and the 2016 blizzard; last line JSON
 	$(PY) -m benchmarks.nab_eval $(EVAL_ARGS)
 
+eval-score: $(STAMP)  ## issue 6's figures: eval-priority and eval-relevance in one run; last line JSON
+	$(PY) -m benchmarks.score_eval $(EVAL_ARGS)
+
 eval-priority: $(STAMP)  ## online priority model vs per-type majority and the taker, SF fire + police; last line JSON
 	$(PY) -m benchmarks.priority_eval $(EVAL_ARGS)
+
+eval-relevance: $(STAMP)  ## social-post relevance (disaster_tweets, CrisisLexT6) and info type; last line JSON
+	$(PY) -m benchmarks.relevance_eval $(EVAL_ARGS)
 
 clean:  ## remove run state (var/)
 	rm -rf var
