@@ -12,8 +12,8 @@ from faust.types import EventT, StreamT
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
 from pipeline.dedupe import region_key
-from pipeline.localtime import IMPLAUSIBLE_TIME
 from pipeline.normalize import Rejection, normalize
+from pipeline.surge import surge_keys
 
 logger = logging.getLogger(__name__)
 STAGE = "normalize"
@@ -67,12 +67,9 @@ def install(ctx: Context) -> None:
                         await out.send("reports.normalized",
                                        region_key(result),
                                        result.to_dict())
-                    if not set(result.flags) & IMPLAUSIBLE_TIME:
-                        category = result.discipline or result.kind
-                        for area in (result.area, "ALL"):
-                            key = f"{area}|{category}"
-                            await out.send("reports.by_area", key,
-                                           {"key": key, "event_ms": result.event_ms})
+                    for key in surge_keys(result):
+                        await out.send("reports.by_area", key,
+                                       {"key": key, "event_ms": result.event_ms})
                 except Exception as exc:
                     bad += 1
                     logger.exception("normalize failed on %s", describe(event))

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 
 from agents.cli import DEMO_LOG
 from agents.replay import FORMATS, envelopes, read_rows
-from agents.resources import load_models
+from agents.resources import Models, load_models
 from agents.settings import ROOT
 from benchmarks.workload import say
 from pipeline.anomaly import DetectorParams, StreamDetector
@@ -59,7 +59,7 @@ from pipeline.nab import (
 )
 from pipeline.normalize import normalize
 from pipeline.schema import Report
-from pipeline.surge import SURGE, ClosedWindow, SurgeMonitor
+from pipeline.surge import SURGE, ClosedWindow, SurgeMonitor, surge_keys
 
 NAB_ROOT = ROOT.parent / "shared" / "data" / "nab"
 MONTGOMERY = (ROOT.parent / "shared" / "data" / "montgomery_911"
@@ -124,19 +124,18 @@ def run_nab(nab_root: Path, out_dir: Path, params: DetectorParams,
     return figures
 
 
-def report_counts(log: Path, models_dir: Path) -> list[tuple[int, str]]:
+def report_counts(log: Path, models: Models) -> list[tuple[int, str]]:
     """(event ms, surge key) of each report, as normalize sends them."""
-    models = load_models(models_dir)
     fmt = FORMATS["montgomery_pa"]
     rows = read_rows(log)
     counts: list[tuple[int, str]] = []
+    # Received now, as a replay's are: an old event time is plausible then.
+    received_ms = int(time.time() * 1000)
     for value in envelopes(rows, fmt):
-        report = normalize(value, "cad", 0, models.normalize)
+        report = normalize(value, "cad", received_ms, models.normalize)
         if not isinstance(report, Report):
             continue
-        category = report.discipline or report.kind
-        for area in (report.area, "ALL"):
-            counts.append((report.event_ms, f"{area}|{category}"))
+        counts.extend((report.event_ms, key) for key in surge_keys(report))
     counts.sort()
     return counts
 
@@ -144,7 +143,7 @@ def report_counts(log: Path, models_dir: Path) -> list[tuple[int, str]]:
 def run_blizzard(log: Path, models_dir: Path) -> dict[str, Any]:
     models = load_models(models_dir)
     started = time.monotonic()
-    counts = report_counts(log, models_dir)
+    counts = report_counts(log, models)
     if not counts:
         raise SystemExit(f"{log}: no reports to count (is it a Montgomery log?)")
     say(f"blizzard: {len(counts):,} counts from {log.name} "

@@ -76,6 +76,8 @@ from pipeline.anomaly import (
     StreamDetector,
     Verdict,
 )
+from pipeline.localtime import IMPLAUSIBLE_TIME
+from pipeline.schema import Report
 
 SURGE = "surge"
 NORMAL = "normal"
@@ -163,6 +165,15 @@ class ClosedWindow:
             "expected_low": self.expected_low, "expected_high": self.expected_high,
             "z": self.z, "seen": self.seen, "reason": self.reason,
         }
+
+
+def surge_keys(report: Report) -> tuple[str, ...]:
+    """The keys a report is counted under: its area's and the county's
+    (``ALL``), by discipline (or kind); none when its time is implausible."""
+    if set(report.flags) & IMPLAUSIBLE_TIME:
+        return ()
+    category = report.discipline or report.kind
+    return f"{report.area}|{category}", f"ALL|{category}"
 
 
 def pack_counts(counts: deque[int] | list[int]) -> str:
