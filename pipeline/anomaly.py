@@ -332,8 +332,7 @@ class StreamDetector:
             return Verdict(INVALID, 0.0, 0.0, 0.0, 0.0,
                            "missing, not finite, beyond 1e100 or a negative "
                            "count")
-        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
-            self._switch_to_values()
+        self._follow_scale(value)
         params = self.params
         y = self._scaled_value(value)
         mean, sd = self._spread()
@@ -389,8 +388,7 @@ class StreamDetector:
         """Learn ``value`` (after ``score``; the verdict moves the rest period)."""
         if self._invalid(value):
             return
-        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
-            self._switch_to_values()
+        self._follow_scale(value)
         self._inputs.append(value)
         self._learn_scaled(self._scaled_value(value), verdict)
         self.seen += 1
@@ -444,8 +442,7 @@ class StreamDetector:
         """
         if times <= 0 or self._invalid(value):
             return
-        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
-            self._switch_to_values()
+        self._follow_scale(value)
         hold = self.hold
         learn = min(times, self.params.keep)
         first = min(learn, 2 * self.params.embed)
@@ -459,6 +456,12 @@ class StreamDetector:
         self._scaled.extend([y] * min(learn - first, 2 * self.params.embed))
         self.hold = max(0, hold - times)
         self.seen += times
+
+    def _follow_scale(self, value: float) -> None:
+        """On the ``auto`` scale, the first input that is not a count moves
+        the detector to values for good."""
+        if self.counts_scale and self.params.scale == "auto" and not is_count(value):
+            self._switch_to_values()
 
     def _switch_to_values(self) -> None:
         self.counts_scale = False
