@@ -31,7 +31,7 @@ import pickle
 import re
 from collections import deque
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 from urllib.parse import unquote
 
 from river import linear_model, naive_bayes, optim
@@ -105,7 +105,22 @@ def best_f1_threshold(history: deque[tuple[float, bool]], default: float) -> flo
     return best_cut
 
 
-class RelevanceClassifier:
+class Snapshots:
+    """``snapshot`` and ``restore`` for a classifier: its state, pickled."""
+
+    def snapshot(self) -> bytes:
+        """Pickled state; restore only snapshots written by this code."""
+        return pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(cls, blob: bytes) -> Self:
+        """A classifier from ``snapshot`` bytes (a trusted, local artefact)."""
+        model = cls.__new__(cls)
+        model.__dict__.update(pickle.loads(blob))  # trusted: our own snapshot
+        return model
+
+
+class RelevanceClassifier(Snapshots):
     """Online "does this post report a real emergency" classifier."""
 
     def __init__(self, chars: bool = True, learning_rate: float = 3.0,
@@ -176,19 +191,9 @@ class RelevanceClassifier:
                  for w, k in pushes[:top] if w > 0]
         return (head, *named)
 
-    def snapshot(self) -> bytes:
-        """Pickled state; restore only snapshots written by this code."""
-        return pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def restore(cls, blob: bytes) -> RelevanceClassifier:
-        """A classifier from ``snapshot`` bytes (a trusted, local artefact)."""
-        model = cls.__new__(cls)
-        model.__dict__.update(pickle.loads(blob))  # trusted: our own snapshot
-        return model
 
 
-class InfoTypeClassifier:
+class InfoTypeClassifier(Snapshots):
     """Online information type of a crisis post (CrisisLexT26 labels)."""
 
     def __init__(self, alpha: float = 0.3):
@@ -227,14 +232,3 @@ class InfoTypeClassifier:
         lift.sort(reverse=True)
         named = [f"word '{w}' ({ratio:.1f}x)" for ratio, w in lift[:top] if ratio > 1]
         return (f"info type: {label}", *named)
-
-    def snapshot(self) -> bytes:
-        """Pickled state; restore only snapshots written by this code."""
-        return pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def restore(cls, blob: bytes) -> InfoTypeClassifier:
-        """A classifier from ``snapshot`` bytes (a trusted, local artefact)."""
-        model = cls.__new__(cls)
-        model.__dict__.update(pickle.loads(blob))  # trusted: our own snapshot
-        return model
