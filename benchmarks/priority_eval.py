@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.classify import macro_f1
 from benchmarks.workload import say
 from pipeline.cad_sources import SF_TIME
 from pipeline.priority_model import CallFacts, PriorityModel
@@ -112,18 +113,6 @@ class TypeMajority:
         self.overall[final] += 1
 
 
-def macro_f1(pairs: list[tuple[str, str | None]], levels: tuple[str, ...]
-             ) -> float:
-    """Mean F1 over the source's levels; a guess off the levels is simply wrong."""
-    scores = []
-    for level in levels:
-        hits = sum(1 for truth, guess in pairs if truth == guess == level)
-        guessed = sum(1 for _, guess in pairs if guess == level)
-        actual = sum(1 for truth, _ in pairs if truth == level)
-        scores.append(2 * hits / (guessed + actual) if guessed + actual else 0.0)
-    return sum(scores) / len(scores)
-
-
 def evaluate(name: str, calls: list[tuple[CallFacts, str]],
              levels: tuple[str, ...]) -> dict[str, Any]:
     """Both variants and both baselines over one file, predict then learn."""
@@ -171,7 +160,8 @@ def evaluate(name: str, calls: list[tuple[CallFacts, str]],
         legacy.learn_one(facts.taker_priority, final)
 
     figure = {key: (round(sum(t == g for t, g in got) / len(got), 4),
-                    round(macro_f1(got, levels), 4)) for key, got in pairs.items()}
+                    round(macro_f1([(g, t) for t, g in got], levels), 4))
+              for key, got in pairs.items()}
     return {
         f"priority_calls_{name}": len(calls),
         f"priority_acc_{name}": figure["ours"][0],

@@ -29,7 +29,7 @@ import csv
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 from river import compose, feature_extraction, naive_bayes
 
 from agents.settings import ROOT
+from benchmarks.classify import f1_score, macro_f1
 from benchmarks.workload import say
 from pipeline.relevance import InfoTypeClassifier, RelevanceClassifier
 
@@ -48,23 +49,6 @@ Post = tuple[str, str | None, bool]  # text, keyword, label
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def f1_score(pairs: Iterable[tuple[bool, bool]]) -> float:
-    """F1 of the positive class from (predicted, actual) pairs."""
-    tp = fp = fn = 0
-    for predicted, actual in pairs:
-        tp += predicted and actual
-        fp += predicted and not actual
-        fn += actual and not predicted
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
-
-def macro_f1(pairs: list[tuple[str | None, str]]) -> float:
-    """Mean over the true labels of each label's one-vs-rest F1."""
-    labels = sorted({actual for _, actual in pairs})
-    return sum(f1_score((p == label, a == label) for p, a in pairs)
-               for label in labels) / len(labels)
 
 
 def stock_pipeline() -> Any:
