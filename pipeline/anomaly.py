@@ -66,6 +66,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -414,13 +415,13 @@ class StreamDetector:
         self._var.update(y)
 
     def _remember(self) -> None:
-        embed = self.params.embed
-        older = np.asarray(list(self._scaled)[:embed])
+        # Plain floats: for 8 of them numpy's per-call cost outweighs its speed.
+        older = list(islice(self._scaled, self.params.embed))
         row = self._memory_next
         if row >= len(self._memory):
             self._grow()
         self._memory[row] = older
-        self._memory_norms[row] = older @ older
+        self._memory_norms[row] = math.fsum(v * v for v in older)
         self._memory_next = (row + 1) % self.params.memory
         self._memory_used = min(self._memory_used + 1, self.params.memory)
 
@@ -443,18 +444,21 @@ class StreamDetector:
         if times <= 0 or self._invalid(value):
             return
         self._follow_scale(value)
-        hold = self.hold
+        self._pending = None
         learn = min(times, self.params.keep)
-        first = min(learn, 2 * self.params.embed)
-        for _ in range(first):
-            self._inputs.append(value)
-            self._learn_scaled(self._scaled_value(value), None)
         y = self._scaled_value(value)
-        if learn > first:
-            self._var.update(y, times=learn - first)
-        self._inputs.extend([value] * (learn - first))
-        self._scaled.extend([y] * min(learn - first, 2 * self.params.embed))
-        self.hold = max(0, hold - times)
+        # What ``learn`` would do ``learn`` times, with the variance moved
+        # in one weighted step: the stretches that join the memory are the
+        # ones ending in each of the first ``2 * embed`` copies.
+        full = 2 * self.params.embed
+        scaled = self._scaled
+        for _ in range(min(learn, full)):
+            scaled.append(y)
+            if len(scaled) == full:
+                self._remember()
+        self._var.update(y, times=learn)
+        self._inputs.extend([value] * learn)
+        self.hold = max(0, self.hold - times)
         self.seen += times
 
     def _follow_scale(self, value: float) -> None:
@@ -472,10 +476,18 @@ class StreamDetector:
 
     # State.
 
-    def to_state(self) -> dict[str, Any]:
+    @property
+    def inputs(self) -> deque[float]:
+        """The inputs kept, oldest first (the last ``params.keep``); read only."""
+        return self._inputs
+
+    def to_state(self, with_inputs: bool = True) -> dict[str, Any]:
         """JSON-able: the inputs kept, how many were seen, the rest left."""
-        return {"seen": self.seen, "hold": self.hold,
-                "counts_scale": self.counts_scale, "inputs": list(self._inputs)}
+        state: dict[str, Any] = {"seen": self.seen, "hold": self.hold,
+                                 "counts_scale": self.counts_scale}
+        if with_inputs:
+            state["inputs"] = list(self._inputs)
+        return state
 
     @classmethod
     def from_state(cls, params: DetectorParams, state: dict[str, Any],

@@ -68,7 +68,8 @@ import zlib
 from array import array
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any
+from itertools import islice
+from typing import Any, cast
 
 from pipeline.anomaly import (
     INVALID,
@@ -84,6 +85,8 @@ NORMAL = "normal"
 WARMING_UP = "warming_up"
 #: The largest count a detector's state keeps (32 bits).
 MAX_COUNT = 2**32 - 1
+#: Counts per packed block of a key's state (``SurgeDetector.to_state``).
+STATE_BLOCK = 512
 #: Before any position: every real event comes after it.
 START = (-1, -1)
 
@@ -208,6 +211,8 @@ class SurgeDetector:
         self.params = params
         self.detector = detector or StreamDetector(params.detector)
         self._verdict: Verdict | None = None
+        #: Packed complete blocks of kept counts, by block number (``to_state``).
+        self._blocks: dict[int, str] = {}
 
     @property
     def seen(self) -> int:
@@ -256,10 +261,37 @@ class SurgeDetector:
         self.detector.learn_many(0, windows)
 
     def to_state(self) -> dict[str, Any]:
-        """JSON-able state: the detector's, its kept counts packed
-        (``pack_counts``); ``from_state`` learns them again in order."""
-        state = self.detector.to_state()
-        state["inputs"] = pack_counts(state["inputs"])
+        """JSON-able state: the detector's, its kept counts packed in blocks
+        (``pack_counts``); ``from_state`` learns them again in order.
+
+        The state is written with every batch that closes one of the key's
+        windows, and the counts kept run to thousands: a block of
+        ``STATE_BLOCK`` counts is packed once, when it is complete, and only
+        the newest, incomplete one is packed each time.
+        """
+        detector = self.detector
+        state = detector.to_state(with_inputs=False)
+        # Whole numbers: ``learn_one`` and ``learn_zeros`` keep them so.
+        inputs = cast("deque[int]", detector.inputs)
+        end, kept = detector.seen, len(inputs)
+        start = end - kept
+        blocks = self._blocks
+        for gone in [b for b in blocks if (b + 1) * STATE_BLOCK <= start]:
+            del blocks[gone]
+        packed = []
+        for block in range(start // STATE_BLOCK, end // STATE_BLOCK):
+            text = blocks.get(block)
+            if text is None:
+                first = max(block * STATE_BLOCK, start) - start
+                text = blocks[block] = pack_counts(list(islice(
+                    inputs, first, (block + 1) * STATE_BLOCK - start)))
+            packed.append(text)
+        tail = min(end % STATE_BLOCK, kept)
+        if tail:
+            newest = list(islice(reversed(inputs), tail))
+            newest.reverse()
+            packed.append(pack_counts(newest))
+        state["input_blocks"], state["kept"] = packed, kept
         return state
 
     @classmethod
@@ -275,8 +307,14 @@ class SurgeDetector:
         (3, True)
         """
         state = dict(state)
-        packed = state.get("inputs")
-        state["inputs"] = unpack_counts(packed) if packed else []
+        if "input_blocks" in state:
+            counts = [c for text in state.pop("input_blocks")
+                      for c in unpack_counts(text)]
+            kept = int(state.pop("kept", len(counts)))
+            state["inputs"] = counts[len(counts) - kept:] if kept else []
+        else:  # written before the blocks: one packed list
+            packed = state.get("inputs")
+            state["inputs"] = unpack_counts(packed) if packed else []
         return cls(params, StreamDetector.from_state(
             params.detector, state,
             shape_if=lambda count: count >= params.min_count))
