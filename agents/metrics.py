@@ -81,6 +81,12 @@ SURGE_OUTLIERS = Counter(
     "Counts far ahead of their partition's time, never confirmed: not counted",
     registry=REGISTRY,
 )
+SURGE_FOLDED = Counter(
+    "intake_surge_folded_total",
+    "Counts of an area past the surge keys' limit (max_keys), counted under "
+    "'(other areas)'",
+    registry=REGISTRY,
+)
 SURGE_ALERTS = Counter(
     "intake_surge_alerts_total", "Surge alerts sent, by rule", ["rule"],
     registry=REGISTRY,

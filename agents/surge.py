@@ -51,9 +51,9 @@ CLOCK = "__clock__/"
 BY_WATERMARK, BY_WALL_CLOCK, BY_FLUSH = "watermark", "wall_clock", "flush"
 
 
-def counters(monitor: SurgeMonitor) -> tuple[int, int, int, int]:
+def counters(monitor: SurgeMonitor) -> tuple[int, int, int, int, int]:
     return (monitor.late_total, monitor.zero_windows, monitor.repeats,
-            monitor.outliers)
+            monitor.outliers, monitor.folded)
 
 
 def install(ctx: Context) -> None:
@@ -124,7 +124,7 @@ def install(ctx: Context) -> None:
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             last_event: dict[int, EventT] = {}
-            before: dict[int, tuple[int, int, int, int]] = {}
+            before: dict[int, tuple[int, int, int, int, int]] = {}
             counted = 0
             wall_ms = now_ms()
             for event in events:
@@ -146,7 +146,7 @@ def install(ctx: Context) -> None:
             await out.delivered()
             for partition, event in last_event.items():
                 store(partition, event)
-                late, quiet, repeats, outliers = (
+                late, quiet, repeats, outliers, folded = (
                     after - was for after, was in
                     zip(counters(monitors[partition]), before[partition],
                         strict=True))
@@ -154,6 +154,7 @@ def install(ctx: Context) -> None:
                 metrics.QUIET_WINDOWS.inc(quiet)
                 metrics.SURGE_REPEATS.inc(repeats)
                 metrics.SURGE_OUTLIERS.inc(outliers)
+                metrics.SURGE_FOLDED.inc(folded)
             metrics.STAGE_EVENTS.labels(STAGE, "ok").inc(counted)
             metrics.SURGE_WARMING_UP.set(sum(m.warming_up() for m in monitors.values()))
             metrics.SURGE_KEYS.set(sum(len(m.keys) for m in monitors.values()))

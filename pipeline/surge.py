@@ -87,6 +87,10 @@ WARMING_UP = "warming_up"
 MAX_COUNT = 2**32 - 1
 #: Counts per packed block of a key's state (``SurgeDetector.to_state``).
 STATE_BLOCK = 512
+#: Where the counts of areas past ``max_keys`` go: ``OTHER_AREAS|<category>``,
+#: for at most ``MAX_CATEGORIES`` categories; past those, ``OTHER_AREAS|OTHER_AREAS``.
+OTHER_AREAS = "(other areas)"
+MAX_CATEGORIES = 64
 #: Before any position: every real event comes after it.
 START = (-1, -1)
 
@@ -111,10 +115,14 @@ class SurgeParams:
     #: ... and only when the last event came at most this long after its
     #: event time (a replay's events come years later).
     live_lag_s: int = 3600
+    #: Keys one partition keeps a detector for. Areas can be free text (the
+    #: generic JSON channel's ``area``): past this many, a new area's counts
+    #: go to ``OTHER_AREAS`` of its category (``SurgeMonitor.admit``).
+    max_keys: int = 5000
 
     def __post_init__(self) -> None:
         for name in ("window_s", "hop_s", "grace_s", "min_count", "max_ahead_s",
-                     "idle_s", "live_lag_s"):
+                     "idle_s", "live_lag_s", "max_keys"):
             if not isinstance(getattr(self, name), int):
                 raise ValueError(f"surge {name} must be a whole number")
         if self.window_s <= 0 or self.max_ahead_s <= 0:
@@ -127,6 +135,8 @@ class SurgeParams:
             raise ValueError("idle_s and live_lag_s must be >= 0")
         if self.min_count < 1:
             raise ValueError("min_count must be at least 1")
+        if self.max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
 
     @property
     def step_s(self) -> int:
@@ -356,6 +366,7 @@ class SurgeMonitor:
         #: Wall clock minus event time of the newest event, when it came.
         self.lag_ms: int | None = None
         self.late_total = 0
+        self.folded = 0
         self.outliers = 0
         self.zero_windows = 0
         self.repeats = 0
@@ -373,6 +384,7 @@ class SurgeMonitor:
         ``position``: (offset, index) of the event in its partition, to know a
         redelivered one; ``wall_ms``: when it arrived (live mode).
         """
+        key = self.admit(key)
         windows = self.keys.get(key)
         held = self._held
         if position is not None and (
@@ -396,6 +408,27 @@ class SurgeMonitor:
             self._held, self.clock_changed = None, True
             self.outliers += 1
         return self._count(key, event_ms, pos, wall_ms)
+
+    def admit(self, key: str) -> str:
+        """``key``, or where its counts go once ``max_keys`` keys are kept.
+
+        A key, once kept, is never dropped (a restart restores it), so each
+        key always goes the same way.
+
+        >>> monitor = SurgeMonitor(SurgeParams(max_keys=1))
+        >>> _ = monitor.add("A|Fire", 0)
+        >>> monitor.admit("A|Fire"), monitor.admit("B|Fire")
+        ('A|Fire', '(other areas)|Fire')
+        """
+        keys = self.keys
+        if key in keys or len(keys) < self.params.max_keys:
+            return key
+        self.folded += 1
+        category = key.partition("|")[2]
+        folded = f"{OTHER_AREAS}|{category}"
+        if folded in keys or len(keys) < self.params.max_keys + MAX_CATEGORIES:
+            return folded
+        return f"{OTHER_AREAS}|{OTHER_AREAS}"
 
     def _count(self, key: str, event_ms: int, position: tuple[int, int],
                wall_ms: int | None) -> list[ClosedWindow]:

@@ -503,3 +503,23 @@ def test_state_written_before_blocks_is_still_read() -> None:
     old["inputs"] = pack_counts(old["inputs"])
     again = SurgeDetector.from_state(params, old)
     assert list(again.detector.inputs) == [4, 0, 2, 9] and again.seen == 4
+
+
+def test_free_text_areas_are_capped_and_every_count_is_kept() -> None:
+    """A sender inventing areas (and categories) cannot grow the keys past
+    ``max_keys`` plus the folded ones; nothing it sends goes uncounted."""
+    params = surge_params(window_s=60, grace_s=0, max_keys=10, warmup=3)
+    monitor = SurgeMonitor(params)
+    closed: list[ClosedWindow] = []
+    for n in range(3000):
+        closed += monitor.add(f"area {n}|kind {n % 200}", 1_000 * (n // 10), (n, 0))
+    closed += monitor.flush()
+
+    assert len(monitor.keys) <= 10 + 64 + 1
+    assert sum(w.count for w in closed) == 3000  # tumbling: one window each
+    assert monitor.folded == 3000 - 10
+    assert "(other areas)|(other areas)" in monitor.keys
+    assert "(other areas)|kind 10" in monitor.keys
+    # A kept key keeps counting as itself; a folded one keeps folding.
+    assert monitor.admit("area 3|kind 3") == "area 3|kind 3"
+    assert monitor.admit("area 2999|kind 199") == "(other areas)|(other areas)"
