@@ -235,7 +235,8 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                 page = read_metrics(worker_settings.web_port)
                 figures["metrics"] = metric_figures(page)
                 (run_dir / "summary.json").write_text(json.dumps(figures, indent=2))
-                print(format_summary(figures))
+                print(format_summary(figures,
+                                     models.normalize.sources[source].zone))
                 print(f"  summary written to {run_dir / 'summary.json'}")
             say("worker: stopped")
         say("broker: stopped")
@@ -400,6 +401,7 @@ def run(args: argparse.Namespace) -> int:
                  args.simulate_callers)
     elif args.command == "replay":
         from agents.replay import format_summary, replay
+        from agents.resources import load_models
 
         require_broker_address(settings, "a replay")
         require_log(args.log, args.limit)
@@ -409,7 +411,8 @@ def run(args: argparse.Namespace) -> int:
                              limit=args.limit, speed=args.speed,
                              callers=args.simulate_callers,
                              summary_path=args.summary)
-        print(format_summary(figures))
+        sources = load_models(settings.models_dir).normalize.sources
+        print(format_summary(figures, sources[args.source].zone))
     elif args.command == "eido":
         from agents.export import export_eido
 

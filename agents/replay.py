@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +26,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from pipeline.localtime import zone
 from pipeline.summary import RunSummary
 
 logger = logging.getLogger(__name__)
@@ -355,7 +356,9 @@ def delivery_lines(metrics: dict[str, float]) -> list[str]:
             "as a digest once a recipient's window has room)"]
 
 
-def format_summary(figures: dict[str, Any]) -> str:
+def format_summary(figures: dict[str, Any], zone_name: str = "UTC") -> str:
+    """The summary for a terminal; surge windows in ``zone_name``, the
+    source's local time, as its alerts give them."""
     latency = figures["latency_ms"]
     updates = figures["citizen_updates"]
     lines = [
@@ -395,8 +398,9 @@ def format_summary(figures: dict[str, Any]) -> str:
     ]
     anomalies = figures.get("anomalies", [])
     for anomaly in anomalies[:MAX_ANOMALIES_SHOWN]:
-        start = datetime.fromtimestamp(anomaly["start_ms"] / 1000, tz=UTC)
-        lines.append(f"    surge {anomaly['key']:<28} {start:%Y-%m-%d %H:%M} UTC  "
+        start = datetime.fromtimestamp(anomaly["start_ms"] / 1000,
+                                       tz=zone(zone_name))
+        lines.append(f"    surge {anomaly['key']:<28} {start:%Y-%m-%d %H:%M %Z}  "
                      f"{anomaly['count']} reports (expected <= "
                      f"{anomaly['expected_high']:.1f})")
     if len(anomalies) > MAX_ANOMALIES_SHOWN:

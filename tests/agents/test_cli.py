@@ -70,3 +70,20 @@ def test_a_fleet_is_stationed_from_each_sources_own_point_columns(
     mont.write_text("lat,lng,desc,zip,title,timeStamp,twp,addr,e\n"
                     "40.1,-75.3,x,,EMS: FALL VICTIM,2016-01-01 00:00:00,T,A,1\n")
     assert fleet_points(models, mont, "montgomery_pa", None) == [(40.1, -75.3)]
+
+
+def test_the_summary_gives_surge_windows_in_the_sources_local_time() -> None:
+    from agents.replay import format_summary
+    from pipeline.summary import RunSummary
+
+    run = RunSummary(reports_read=0)
+    # 2016-01-23 00:15 UTC is 19:15 the evening before in Montgomery County.
+    run.add_anomaly({"key": "ALL|Traffic", "start_ms": 1_453_508_100_000,
+                     "end_ms": 1_453_511_700_000, "count": 25,
+                     "expected_high": 21.96, "z": 4.2})
+    figures = run.figures(elapsed_s=1.0)
+    figures["source"] = "test.csv"
+
+    local = format_summary(figures, "America/New_York")
+    assert "ALL|Traffic" in local and "2016-01-22 19:15 EST" in local
+    assert "2016-01-23 00:15 UTC" in format_summary(figures)
