@@ -229,7 +229,7 @@ def headline(d: dict[str, Any]) -> str:
 
 def details(d: dict[str, Any]) -> list[str]:
     if d["action"] == DIGEST:
-        listed = [headline(item) for item in d["items"]]
+        listed = [digest_line(item) for item in d["items"]]
         more = d.get("held", len(listed)) - len(listed)
         if more <= 0:
             return listed
@@ -238,6 +238,22 @@ def details(d: dict[str, Any]) -> list[str]:
         return [f"per rule: {per_rule}; the first {len(listed)} listed, and {more} "
                 "more (alerts.outbound has each)", *listed]
     return [f"rule {d['rule_id']}", *d.get("reasons", ())]
+
+
+def digest_line(item: dict[str, Any]) -> str:
+    """A held delivery as a digest lists it: its headline, and for a surge
+    the detector's reason, which a surge alert alone would have carried.
+
+    >>> line = digest_line({"action": "alert", "area": "AMBLER", "surge": {
+    ...     "count": 19, "discipline": "Traffic", "window": "10:00-11:00 EST",
+    ...     "expected_low": 0.4, "expected_high": 7.2,
+    ...     "reason": "4.1 sd from the mean (above)"}})
+    >>> line.endswith("(expected 0.4-7.2); why: 4.1 sd from the mean (above)")
+    True
+    """
+    line = headline(item)
+    reason = (item.get("surge") or {}).get("reason")
+    return f"{line}; why: {reason}" if reason else line
 
 
 class PushAdapter:

@@ -75,7 +75,8 @@ def surge_alerts(anomaly: dict[str, Any], rules: AlertRules, until_ms: int | Non
     surge = {"key": key, "discipline": discipline, "window": window,
              "start_ms": start_ms, "end_ms": end_ms, "count": int(anomaly["count"]),
              "expected_low": low, "expected_high": high,
-             "z": anomaly.get("z"), "seen": anomaly.get("seen")}
+             "z": anomaly.get("z"), "seen": anomaly.get("seen"),
+             "reason": str(anomaly.get("reason") or "")}
     reasons = (
         f"{surge['count']} {discipline} reports in {area}, {window}",
         f"expected {low:.1f}-{high:.1f} (z {anomaly.get('z')}, after "

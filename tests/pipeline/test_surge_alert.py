@@ -113,3 +113,29 @@ def test_the_detectors_reason_is_in_the_alert(models: Models) -> None:
 
     assert alerts[0].reasons[-1] == "why: a shape unlike any of the last 2000"
     assert not any(r.startswith("why:") for r in plain[0].reasons)
+
+
+def test_a_surge_held_back_into_a_digest_still_says_why(models: Models) -> None:
+    from pipeline.delivery import RateLimit, RecipientLog, delivery_id, offer, release
+
+    flagged = {**anomaly(), "reason": "5.1 sd from the mean (above)"}
+    alerts, _, _ = surge_alerts(flagged, models.alerts, None, at_ms=0)
+    assert alerts[0].surge is not None
+    assert alerts[0].surge["reason"] == "5.1 sd from the mean (above)"
+
+    recipient = "watch_supervisor/push"
+    limit = RateLimit(deliveries=1, per_s=60)
+    log = RecipientLog()
+    for n in range(2):  # the second is held by the rate limit
+        held = {"delivery_id": delivery_id(f"a{n}", 0, "alert", recipient),
+                "recipient": recipient,
+                "role": "watch_supervisor", "channel": "push", "action": "alert",
+                "alert_id": f"a{n}", "incident_id": alerts[0].incident_id,
+                "rule_id": "surge", "area": "ABINGTON", "at_ms": 0,
+                "surge": alerts[0].surge, "reasons": list(alerts[0].reasons)}
+        log, _, _ = offer(log, held, now_ms=n, limit=limit)
+    log, digests = release(log, now_ms=61_000, limit=limit)
+
+    body = render(digests[0])["rendered"]["body"]
+    assert "SURGE: 19 Traffic reports, ABINGTON" in body
+    assert "why: 5.1 sd from the mean (above)" in body
