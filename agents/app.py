@@ -399,6 +399,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
         alert_surges,
         dedupe,
         delivery,
+        fences,
         incidents,
         normalize,
         surge,
@@ -410,4 +411,5 @@ def create_app(settings: Settings) -> tuple[faust.App, Context]:
     for stage in (normalize, thread, dedupe, incidents, surge, alert_surges, units,
                   web, delivery):
         stage.install(context)
+    fences.install(app)  # after every table exists
     return app, context

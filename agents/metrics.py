@@ -167,6 +167,12 @@ OUTBOX_WRITE_ERRORS = Counter(
     "Batches of deliveries the local outbox could not write (sent on the topic)",
     registry=REGISTRY,
 )
+CHANGELOG_FENCES = Counter(
+    "intake_changelog_fences_total",
+    "Fences written to changelog partitions before offset commits "
+    "(agents/fences.py)",
+    registry=REGISTRY,
+)
 UNITS_KNOWN = Gauge(
     "intake_units_known", "Units in this worker's unit table", registry=REGISTRY,
 )

@@ -134,8 +134,7 @@ def test_redis_emptied_is_rewritten_from_the_table_and_after_a_restart(
         # writes before a restart is: every unit still in the hash (the count
         # shows nothing), one with an old status, the GEO sets gone. The new
         # worker's table comes back from its changelog, and Redis from the
-        # table. (On the embedded broker the recovered table may lack the
-        # changelog's last batch: see Known limits in README.md.)
+        # table, whole (the changelog fences, agents/fences.py).
         unit_id, value = sorted(client.hgetall(key).items())[0]
         stale = orjson.loads(value)
         client.hset(key, unit_id, orjson.dumps({**stale, "status": "out_of_service"}))
@@ -150,14 +149,12 @@ def test_redis_emptied_is_rewritten_from_the_table_and_after_a_restart(
                 return caught_up >= 1 and bool(
                     client.keys(f"{settings.app_id}:units:available:*"))
             assert wait_until(rewritten, timeout_s=40)
-            # The stale entry is rewritten, unless the recovered table lacks
-            # that unit (the embedded broker's lost last batch): routing then
-            # ignores it, since the table decides a candidate's status.
+            # The stale entry is rewritten from the recovered table.
             known = counter(read_metrics(settings.web_port), "intake_units_known")
-            if known == units:
-                held = client.hget(key, unit_id)
-                assert held is not None
-                assert orjson.loads(held)["status"] == stale["status"]
+            assert known == units
+            held = client.hget(key, unit_id)
+            assert held is not None
+            assert orjson.loads(held)["status"] == stale["status"]
             figures = replay(bootstrap, montgomery_log(), "montgomery_pa",
                              limit=ROWS, stall_s=60)
             metrics = read_metrics(settings.web_port)
@@ -166,7 +163,7 @@ def test_redis_emptied_is_rewritten_from_the_table_and_after_a_restart(
         broker.stop()
         forget_keys(REDIS_URL, settings.app_id)
 
-    assert counter(metrics, "intake_units_known") > 0.8 * units
+    assert counter(metrics, "intake_units_known") == units
     assert figures["reports_accounted"] == ROWS
     assert figures["units_assigned"] > 0.9 * figures["incidents"]
     assert counter(metrics, 'intake_route_source_total{source="redis"}') > 0
