@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab eval-score eval-priority eval-relevance clean bench-route
+.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab eval-score eval-priority eval-priority-bound eval-relevance clean bench-route
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ eval-score: $(STAMP)  ## issue 6's figures: eval-priority and eval-relevance in 
 
 eval-priority: $(STAMP)  ## online priority model vs per-type majority and the taker, SF fire + police; last line JSON
 	$(PY) -m benchmarks.priority_eval $(EVAL_ARGS)
+
+eval-priority-bound: $(STAMP)  ## best report-time key on the SF files, hindsight and held out; last line JSON
+	$(PY) -m benchmarks.priority_bound $(EVAL_ARGS)
 
 eval-relevance: $(STAMP)  ## social-post relevance (disaster_tweets, CrisisLexT6) and info type; last line JSON
 	$(PY) -m benchmarks.relevance_eval $(EVAL_ARGS)

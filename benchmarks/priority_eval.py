@@ -8,13 +8,22 @@ Francisco file (``../shared/data/README.md``):
   Unit type, ALS flag, alarms and disposition come from the response, not the
   report, so they are not features;
 - ``sf_police``: the SFPD sample; ``priority_final`` (A/B/C) is the label.
+  Its district and neighbourhood are not features: DataSF blanks every place
+  of a "sensitive" call, and that flag follows the *final* call type (it
+  matches it on 98.8% of calls, the original type on 94.3%), so a blank place
+  would smuggle the dispatcher's reclassification into the report. Whether
+  an officer saw it himself (``onview_flag``) is known at once and is kept.
 
 Two variants, each against its baseline in the same pass:
 
 - from the report alone (type, words, place, time) against the per-call-type
-  majority, itself learnt progressively; apart, the same plus the entry delay
+  majority, itself learnt progressively. Apart: the same plus the entry delay
   (receipt to CAD entry), which is known before dispatch but is a trace of the
-  call-taker's work, so it is not in the headline figures;
+  call-taker's work, so it is not in the headline figures; and the same plus
+  the recent outcomes of the type at that hour band and place
+  (``PriorityModel(backoff_alpha=)``, ``priority_with_backoff_*``), known at
+  report time but within half a point of the headline either way, so not it.
+  ``benchmarks/priority_bound.py`` shows how little any report-time key adds;
 - with the call-taker's original priority known, against keeping it (and
   against keeping it with legacy codes read as their usual final level); upgrades
   are calls whose final priority is more urgent than the taker's.
@@ -46,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIRE_CSV = "sf_fire_calls/sffd_unit_dispatches_2016-12-31_to_2017-01-04.csv"
 POLICE_CSV = "sf_police_dispatched_calls_sample/sfpd_dispatched_calls_random_sample.csv"
+#: Pseudo-calls of the type's own shares that the hour and place back-off
+#: starts from (``PriorityModel.backoff_alpha``).
+BACKOFF_ALPHA = 5.0
 FIRE_LEVELS = ("2", "3")  # 2 is the more urgent (lights and siren)
 POLICE_LEVELS = ("A", "B", "C")
 
@@ -87,9 +99,9 @@ def police_calls(path: Path) -> Iterator[tuple[CallFacts, str]]:
     for row in rows:
         received = _local(row["received_datetime"])
         call_type = row["call_type_original_desc"] or row["call_type_original"]
-        places = (("district", row["police_district"]),
-                  ("neighbourhood", row["analysis_neighborhood"]),
-                  ("onview", row["onview_flag"]))
+        # No district or neighbourhood: blank exactly when the call was deemed
+        # sensitive, which follows the final type (module docstring).
+        places = (("onview", row["onview_flag"]),)
         yield CallFacts(call_type, row["call_type_original_notes"], places,
                         received.hour, received.weekday(),
                         row["priority_original"],
@@ -118,11 +130,12 @@ def evaluate(name: str, calls: list[tuple[CallFacts, str]],
     """Both variants and both baselines over one file, predict then learn."""
     alone, with_taker = PriorityModel(levels), PriorityModel(levels, True)
     with_entry = PriorityModel(levels)
+    with_backoff = PriorityModel(levels, backoff_alpha=BACKOFF_ALPHA)
     majority = TypeMajority()
     # A legacy taker code (SFPD's 1/2/3/E/I) read as its usual final level so far.
     legacy = TypeMajority()
-    keys = ("ours", "with_entry", "majority", "taker_ours", "taker_kept",
-            "taker_mapped")
+    keys = ("ours", "with_entry", "with_backoff", "majority", "taker_ours",
+            "taker_kept", "taker_mapped")
     pairs: dict[str, list[tuple[str, str | None]]] = {key: [] for key in keys}
     rank = {level: i for i, level in enumerate(levels)}
     upgrades = caught = introduced = changed = changed_right = 0
@@ -134,6 +147,7 @@ def evaluate(name: str, calls: list[tuple[CallFacts, str]],
         guesses = {
             "ours": alone.predict_one(facts).priority,
             "with_entry": with_entry.predict_one(timed).priority,
+            "with_backoff": with_backoff.predict_one(facts).priority,
             "majority": majority.predict_one(facts.call_type),
             "taker_ours": ours,
             "taker_kept": facts.taker_priority,
@@ -155,6 +169,7 @@ def evaluate(name: str, calls: list[tuple[CallFacts, str]],
 
         alone.learn_one(facts, final)
         with_entry.learn_one(timed, final)
+        with_backoff.learn_one(facts, final)
         with_taker.learn_one(facts, final)
         majority.learn_one(facts.call_type, final)
         legacy.learn_one(facts.taker_priority, final)
@@ -173,6 +188,10 @@ def evaluate(name: str, calls: list[tuple[CallFacts, str]],
         f"priority_with_entry_macro_f1_{name}": figure["with_entry"][1],
         f"priority_with_entry_margin_{name}": round(
             figure["with_entry"][0] - figure["majority"][0], 4),
+        f"priority_with_backoff_acc_{name}": figure["with_backoff"][0],
+        f"priority_with_backoff_macro_f1_{name}": figure["with_backoff"][1],
+        f"priority_with_backoff_margin_{name}": round(
+            figure["with_backoff"][0] - figure["majority"][0], 4),
         f"priority_with_taker_acc_{name}": figure["taker_ours"][0],
         f"priority_with_taker_macro_f1_{name}": figure["taker_ours"][1],
         f"priority_taker_kept_acc_{name}": figure["taker_kept"][0],
@@ -210,6 +229,10 @@ def run(shared_data_dir: Path | str = SHARED_DATA) -> dict[str, Any]:
         say(f"  report + entry delay: acc {result[f'priority_with_entry_acc_{name}']}"
             f" macro-F1 {result[f'priority_with_entry_macro_f1_{name}']}; margin "
             f"{result[f'priority_with_entry_margin_{name}']:+.4f}")
+        say(f"  report + hour/place back-off: acc "
+            f"{result[f'priority_with_backoff_acc_{name}']} macro-F1 "
+            f"{result[f'priority_with_backoff_macro_f1_{name}']}; margin "
+            f"{result[f'priority_with_backoff_margin_{name}']:+.4f}")
         say(f"  taker known: acc {result[f'priority_with_taker_acc_{name}']}; "
             f"keeping it {result[f'priority_taker_kept_acc_{name}']}; margin "
             f"{result[f'priority_with_taker_margin_{name}']:+.4f}; keeping it with "

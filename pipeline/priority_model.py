@@ -14,6 +14,17 @@ within hours). Plain SGD weighs recent outcomes more, so the model follows
 drift; the reasons say how much came from the report and how much from the
 type's history.
 
+Optionally (``backoff_alpha``), the classifier also reads back-off shares:
+for the call type at this hour band, and at each of its places, the final
+levels seen so far, fading with ``backoff_keep`` so that a place's recent
+outcomes count most, and smoothed towards the type's overall shares with
+``backoff_alpha`` pseudo-calls (a Bayesian estimate: a key seen twice barely
+moves away from its type). Every one of them is known when a report arrives:
+the hour and place are in it, and past outcomes are past. They are the
+"area's recent history" and "time of day" reasons of issue 6. On the SF files
+they move accuracy by less than half a point (``benchmarks/priority_bound.py``
+shows why no report-time key can move it much further).
+
 With the taker's priority known, the model only overrides it when it is
 confident and when changes made at that confidence have, so far, been right
 more often than wrong (a gate learned online). Without that record it keeps the
@@ -58,6 +69,9 @@ class CallFacts:
     #: Seconds from the call's receipt to its entry in CAD, when the feed says.
     entry_delay_s: float | None = None
 
+
+#: Hours of day per back-off band (8 bands a day).
+BACKOFF_HOURS = 3
 
 #: Upper bounds of the entry-delay bands, in seconds.
 ENTRY_BANDS_S = (30, 60, 90, 120, 180, 300)
@@ -107,15 +121,24 @@ class PriorityModel:
 
     def __init__(self, levels: tuple[str, ...], with_taker: bool = False,
                  learning_rate: float = 0.05,
-                 prior_keeps: tuple[float, ...] = (1.0, 0.97)):
+                 prior_keeps: tuple[float, ...] = (1.0, 0.97),
+                 backoff_alpha: float | None = None, backoff_keep: float = 0.99):
         if not levels:
             raise ValueError("a priority model needs at least one level")
         if not all(0.0 < keep <= 1.0 for keep in prior_keeps):
             raise ValueError("each prior keep must lie in (0, 1]")
+        if backoff_alpha is not None and backoff_alpha <= 0.0:
+            raise ValueError("the back-off needs a positive alpha")
+        if not 0.0 < backoff_keep <= 1.0:
+            raise ValueError("the back-off keep must lie in (0, 1]")
         self.levels = tuple(levels)
         self.with_taker = with_taker
         self.learning_rate = learning_rate
         self.prior_keeps = tuple(prior_keeps)
+        self.backoff_alpha = backoff_alpha
+        self.backoff_keep = backoff_keep
+        # "hours=21-23" or "district=MISSION" -> call type -> level -> faded count
+        self.backoff: dict[str, dict[str, dict[str, float]]] = {}
         # keep -> call type -> level -> (decayed) count of final priorities
         self.priors: dict[float, dict[str, dict[str, float]]] = {
             keep: {} for keep in self.prior_keeps}
@@ -140,7 +163,43 @@ class PriorityModel:
             total = sum(counts.values())
             for level, count in counts.items():
                 x[f"taker_outcomes={level}"] = count / total
+        for facet, shares in self._backoff_shares(facts).items():
+            for level, share in shares.items():
+                x[f"backoff:{facet}={level}"] = share
         return x
+
+    def _facets(self, facts: CallFacts) -> list[str]:
+        """The keys the back-off counts a call's type under: hour band, places."""
+        if self.backoff_alpha is None:
+            return []
+        facets = [f"{name}={value}" for name, value in facts.places if value]
+        if facts.hour is not None:
+            start = facts.hour // BACKOFF_HOURS * BACKOFF_HOURS
+            facets.insert(0, f"hours={start:02d}-{start + BACKOFF_HOURS - 1:02d}")
+        return facets
+
+    def _type_shares(self, call_type: str) -> dict[str, float]:
+        """The type's shares of each level so far, with one pseudo-call spread
+        evenly, so an unseen type reads as "no preference"."""
+        counts = self.priors[self.prior_keeps[0]].get(call_type, {})
+        total = sum(counts.values()) + 1.0
+        even = 1.0 / len(self.levels)
+        return {lv: (counts.get(lv, 0.0) + even) / total for lv in self.levels}
+
+    def _backoff_shares(self, facts: CallFacts) -> dict[str, dict[str, float]]:
+        """Per facet, the type's levels there, smoothed towards the type's own:
+        (count + alpha * type share) / (facet total + alpha)."""
+        facets = self._facets(facts)
+        if not facets or self.backoff_alpha is None:
+            return {}
+        alpha, parent = self.backoff_alpha, self._type_shares(facts.call_type)
+        shares = {}
+        for facet in facets:
+            counts = self.backoff.get(facet, {}).get(facts.call_type, {})
+            total = sum(counts.values()) + alpha
+            shares[facet] = {lv: (counts.get(lv, 0.0) + alpha * parent[lv]) / total
+                             for lv in self.levels}
+        return shares
 
     def _rank(self, level: str) -> int:
         return self.levels.index(level) if level in self.levels else len(self.levels)
@@ -160,6 +219,7 @@ class PriorityModel:
         x = self._x(facts)
         level, proba = self._best(x)
         reasons = [self._prior_reason(facts.call_type)]
+        reasons += self._backoff_reasons(facts)
         if level is None:
             # Nothing learnt: the least urgent level, said as such.
             level = self.levels[-1]
@@ -199,6 +259,12 @@ class PriorityModel:
         if self.with_taker:
             counts = self.taker_outcomes.setdefault(facts.taker_priority, {})
             counts[final_priority] = counts.get(final_priority, 0.0) + 1.0
+        for facet in self._facets(facts):
+            counts = self.backoff.setdefault(facet, {}).setdefault(
+                facts.call_type, {})
+            for level in counts:
+                counts[level] *= self.backoff_keep
+            counts[final_priority] = counts.get(final_priority, 0.0) + 1.0
         self.seen += 1
 
     # -- reasons -------------------------------------------------------------
@@ -212,13 +278,32 @@ class PriorityModel:
         return (f"call type '{call_type}': dispatchers chose {level} in "
                 f"{counts[level]:g} of {sum(counts.values()):g}")
 
+    def _backoff_reasons(self, facts: CallFacts) -> list[str]:
+        """The hour band or place whose recent outcomes for this type stray
+        furthest from the type's own, if any has been seen with it."""
+        parent = self._type_shares(facts.call_type)
+        best: tuple[float, str] | None = None
+        for facet, shares in self._backoff_shares(facts).items():
+            counts = self.backoff.get(facet, {}).get(facts.call_type, {})
+            if not counts:
+                continue
+            level = max(shares, key=lambda lv: shares[lv] - parent[lv])
+            gap = shares[level] - parent[level]
+            said = (f"recent '{facts.call_type}' calls at {facet}: {level} in "
+                    f"{counts.get(level, 0.0):.1f} of {sum(counts.values()):.1f} "
+                    f"(faded), {shares[level]:.0%} smoothed against "
+                    f"{parent[level]:.0%} for the type")
+            if best is None or gap > best[0]:
+                best = (gap, said)
+        return [best[1]] if best else []
+
     def _model_reasons(self, x: dict[str, float], level: str,
                        proba: dict[str, float]) -> list[str]:
         """The features that pushed towards ``level``, and the report's share.
 
         A feature's push is its value times its weight for ``level`` less its
         mean weight for the other levels; the share is how much of all pushes
-        came from the report itself rather than from the type's history.
+        came from the report itself rather than from past outcomes.
         """
         weights = self.classifier.weights
         others = [lv for lv in self.levels if lv != level]
@@ -230,10 +315,11 @@ class PriorityModel:
             pushes[name] = value * (mine - (sum(rest) / len(rest) if rest else 0.0))
         total = sum(abs(p) for name, p in pushes.items() if name != "bias")
         report = sum(abs(p) for name, p in pushes.items()
-                     if name != "bias" and not name.startswith("prior"))
+                     if name != "bias"
+                     and not name.startswith(("prior", "backoff:")))
         share = report / total if total else 0.0
         reasons = [f"model says {level} with p={proba[level]:.2f}; the report's "
-                   f"own features carry {share:.0%} of it, the type's history "
+                   f"own features carry {share:.0%} of it, past outcomes "
                    f"the rest"]
         strongest = sorted(((name, push) for name, push in pushes.items()
                             if name != "bias" and push > 0),
@@ -285,14 +371,25 @@ class PriorityModel:
             "weights": {lv: dict(w) for lv, w in self.classifier.weights.items()},
             "gate_gain": dict(self.gate_gain),
             "seen": self.seen,
+            "backoff_alpha": self.backoff_alpha,
+            "backoff_keep": self.backoff_keep,
+            "backoff": self.backoff,
         }
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> PriorityModel:
         """A model from ``snapshot``; it predicts and learns as the original."""
         keeps = tuple(float(keep) for keep, _ in state["priors"])
+        # Snapshots from before the back-off have none of its keys.
+        alpha = state.get("backoff_alpha")
         model = cls(tuple(state["levels"]), bool(state["with_taker"]),
-                    float(state["learning_rate"]), keeps)
+                    float(state["learning_rate"]), keeps,
+                    None if alpha is None else float(alpha),
+                    float(state.get("backoff_keep", 0.99)))
+        model.backoff = {
+            facet: {call_type: {lv: float(c) for lv, c in counts.items()}
+                    for call_type, counts in by_type.items()}
+            for facet, by_type in state.get("backoff", {}).items()}
         for keep, by_type in state["priors"]:
             model.priors[float(keep)] = {
                 call_type: {lv: float(c) for lv, c in counts.items()}
@@ -315,6 +412,9 @@ def _described(feature: str) -> str:
         keep = name.removeprefix("prior")
         which = "all" if keep == "1" else "recent"
         return f"{which} outcomes of this call type ({value})"
+    if name.startswith("backoff:"):
+        return f"recent outcomes of this type at {name.removeprefix('backoff:')}" \
+            f"={value.rpartition('=')[0]} ({value.rpartition('=')[2]})"
     if name == "taker_outcomes":
         return f"outcomes of this taker priority ({value})"
     return f"{name} '{value}'"

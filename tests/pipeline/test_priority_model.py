@@ -127,3 +127,67 @@ def test_a_legacy_taker_code_reads_as_its_usual_final_level() -> None:
 
     assert guess.priority == "A"
     assert guess.reasons[0].startswith("taker's priority A kept")
+
+
+def test_backoff_learns_a_places_recent_outcomes_for_a_type() -> None:
+    # Same type, two districts: MISSION's well-being checks end A, RICHMOND's C.
+    model = PriorityModel(LEVELS, backoff_alpha=2.0)
+    mission = CallFacts("WELL BEING CHECK", "", (("district", "MISSION"),), 14)
+    richmond = CallFacts("WELL BEING CHECK", "", (("district", "RICHMOND"),), 14)
+    for _ in range(40):
+        model.learn_one(mission, "A")
+        model.learn_one(richmond, "C")
+
+    towards_a = model.predict_one(mission)
+    towards_c = model.predict_one(richmond)
+
+    assert (towards_a.priority, towards_c.priority) == ("A", "C")
+    assert towards_a.reasons[1].startswith(
+        "recent 'WELL BEING CHECK' calls at district=MISSION: A in ")
+    assert "smoothed against 50% for the type" in towards_a.reasons[1]
+
+
+def test_backoff_is_smoothed_towards_the_types_own_shares() -> None:
+    model = PriorityModel(LEVELS, backoff_alpha=5.0)
+    for _ in range(20):
+        model.learn_one(CallFacts("ASSAULT", "", (("district", "BAYVIEW"),)), "A")
+    model.learn_one(CallFacts("ASSAULT", "", (("district", "PARK"),)), "C")
+
+    x = model._x(CallFacts("ASSAULT", "", (("district", "PARK"),)))
+
+    # One C at PARK against 20 A elsewhere: (1 + 5 * 1.33/22) / 6 for C.
+    assert x["backoff:district=PARK=C"] == pytest.approx((1 + 5 * (1 + 1 / 3) / 22) / 6)
+    assert x["backoff:district=PARK=A"] > x["backoff:district=PARK=C"]
+
+
+def test_without_backoff_no_backoff_features_or_reasons() -> None:
+    model = _trained()
+
+    guess = model.predict_one(CallFacts("SHOTS FIRED", "", PLACES, hour=22))
+
+    assert not any(name.startswith("backoff:") for name in model._x(
+        CallFacts("SHOTS FIRED", "", PLACES, hour=22)))
+    assert not any(reason.startswith("recent ") for reason in guess.reasons)
+    assert model.backoff == {}
+
+
+def test_backoff_snapshot_round_trips_and_old_snapshots_restore() -> None:
+    model = PriorityModel(LEVELS, backoff_alpha=5.0, backoff_keep=0.9)
+    for facts, final in _calls(20):
+        model.learn_one(facts, final)
+    restored = PriorityModel.restore(json.loads(json.dumps(model.snapshot())))
+    probe = CallFacts("SHOTS FIRED", "", PLACES, 3)
+
+    assert restored.predict_one(probe) == model.predict_one(probe)
+    assert restored.snapshot() == model.snapshot()
+
+    old = _trained(10).snapshot()
+    for key in ("backoff_alpha", "backoff_keep", "backoff"):
+        del old[key]
+    assert PriorityModel.restore(old).backoff_alpha is None
+
+
+@pytest.mark.parametrize(("alpha", "keep"), [(0.0, 0.99), (5.0, 0.0), (5.0, 1.5)])
+def test_backoff_settings_out_of_range_are_refused(alpha: float, keep: float) -> None:
+    with pytest.raises(ValueError, match="back-off"):
+        PriorityModel(LEVELS, backoff_alpha=alpha, backoff_keep=keep)
