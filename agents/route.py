@@ -19,7 +19,15 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from agents import metrics
-from agents.app import Change, Context, Outbox, Step, now_ms, record_failed
+from agents.app import (
+    Change,
+    Context,
+    Outbox,
+    Step,
+    now_ms,
+    record_failed,
+    table_get,
+)
 from agents.units import geo_key, hash_key
 from pipeline.geo import EARTH_RADIUS_M
 from pipeline.route import RouteParams, Slot, UnitPool, recommend_units
@@ -136,7 +144,7 @@ def step(ctx: Context) -> Step:
 
         def status_of(unit_id: str) -> UnitStatus | None:
             if unit_id not in decoded:
-                value = table.get(unit_id)
+                value = table_get(table, unit_id)
                 decoded[unit_id] = UnitStatus.from_dict(value) if value else None
             return decoded[unit_id]
 
