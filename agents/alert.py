@@ -29,6 +29,7 @@ from agents.app import (
     each_change,
     now_ms,
     read_batch,
+    table_get,
 )
 from agents.exceptions import ConfigError
 from pipeline.alert import Firing, SentLog, alert_id_for, local_minute
@@ -137,7 +138,7 @@ def step(ctx: Context) -> Step:
         incident_id = change["incident_id"]
         priority = change.get("priority") or UNSCORED
         units = bool(change.get("units"))
-        stored = sent_table.get(incident_id)
+        stored = table_get(sent_table, incident_id)
         already = set(fired_rules(stored))
         states = {r: AlertState.from_dict(s) for r, s in
                   (stored.get("alerts", {}) if isinstance(stored, dict) else {}).items()
@@ -243,7 +244,7 @@ def step(ctx: Context) -> Step:
             raise ValueError(f"an ack of {incident_id} must be keyed by that "
                              f"incident id (partition "
                              f"{partition_for(incident_id.encode(), partitions)})")
-        stored = sent_table.get(incident_id)
+        stored = table_get(sent_table, incident_id)
         if not isinstance(stored, dict) or rule_id not in stored.get("alerts", {}):
             # Forgotten (quiet past seen_ttl_s) or never sent: nothing to record.
             metrics.ALERT_ACKS.labels(rule_id or "-", "unknown").inc()
@@ -263,7 +264,7 @@ def step(ctx: Context) -> Step:
         at = now_ms()
         watch = watched(partition)
         for incident_id in list(watch):
-            stored = sent_table.get(incident_id)
+            stored = table_get(sent_table, incident_id)
             if not isinstance(stored, dict) or not waiting(stored):
                 watch.discard(incident_id)  # forgotten, acknowledged or done
                 continue

@@ -20,7 +20,7 @@ import faust
 import orjson
 from aiokafka.errors import MessageSizeTooLargeError
 from faust.streams import _current_event
-from faust.types import EventT, StreamT, TopicT
+from faust.types import EventT, StreamT, TableT, TopicT
 
 from agents import metrics
 from agents.health import RedisHealth
@@ -62,6 +62,21 @@ def describe(event: EventT) -> str:
     digest = hashlib.sha256(key).hexdigest()[:12] if key else "-"
     return (f"topic={message.topic} partition={message.partition} "
             f"offset={message.offset} key_sha256={digest}")
+
+
+def table_get(table: TableT, key: str) -> Any:
+    """A table's value for ``key``, or None when it holds none.
+
+    Read from the table's store: ``Table.get`` goes through ``Mapping.get``,
+    Faust's sensors and, for a key the table lacks, ``__missing__`` and a
+    caught KeyError. The hot paths mostly miss (a new incident has no alert
+    state, follow-up or stored cells yet). The memory store keeps its values
+    in a plain dict, read directly; another store answers through its own
+    ``get``.
+    """
+    store = table.data
+    values = getattr(store, "data", None)
+    return (values if isinstance(values, dict) else store).get(key)
 
 
 def as_current(event: EventT) -> None:

@@ -41,6 +41,7 @@ from agents.app import (
     each_change,
     now_ms,
     records_of,
+    table_get,
 )
 from agents.exceptions import ConfigError
 from pipeline.alert import SentLog
@@ -98,7 +99,7 @@ class CitizenDesk:
         return partition_for(incident_id.encode(), self.partitions)
 
     def get(self, incident_id: str) -> FollowUp | None:
-        stored = self.table.get(incident_id)
+        stored = table_get(self.table, incident_id)
         return FollowUp.from_dict(stored) if stored else None
 
     async def store_and_send(self, out: Outbox, event: EventT, before: FollowUp | None,

@@ -15,6 +15,7 @@ first time the worker sees the region.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
-from agents.app import Context, Outbox, as_current, each_record
+from agents.app import Context, Outbox, as_current, each_record, table_get
 from pipeline.dedupe import IncidentMatcher, Region, SplitRefused, region_key
 from pipeline.schema import Report
 
@@ -50,8 +51,8 @@ class RegionBatch:
         else:
             region = self.regions.get(key)
             if region is None:
-                region = self.regions[key] = Region(key, self.cells.get,
-                                                    self.cells.items)
+                region = self.regions[key] = Region(
+                    key, functools.partial(table_get, self.cells), self.cells.items)
                 region.rebuild(self.cells.items())
             region.begin()
         self.used[key] = region

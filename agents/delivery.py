@@ -28,6 +28,7 @@ from agents.app import (
     each_change,
     now_ms,
     read_batch,
+    table_get,
 )
 from pipeline.bundle import partition_for
 from pipeline.delivery import (
@@ -107,7 +108,7 @@ def install(ctx: Context) -> None:
 
         def log_of(key: str) -> RecipientLog:
             if key not in logs:
-                logs[key] = RecipientLog.from_dict(table.get(key) or {})
+                logs[key] = RecipientLog.from_dict(table_get(table, key) or {})
             return logs[key]
 
         async def handle(out: Outbox, event: EventT, record: dict[str, Any]) -> None:

@@ -19,7 +19,15 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from agents import metrics
-from agents.app import Change, Context, Outbox, Step, now_ms, record_failed
+from agents.app import (
+    Change,
+    Context,
+    Outbox,
+    Step,
+    now_ms,
+    record_failed,
+    table_get,
+)
 from agents.units import geo_key, hash_key
 from pipeline.geo import EARTH_RADIUS_M
 from pipeline.route import RouteParams, Slot, UnitPool, recommend_units
@@ -94,8 +102,24 @@ def step(ctx: Context) -> Step:
             priority = kind.priority
         return plans.slots_for(kind.name, kind.needs, priority)
 
+    # Unit statuses decoded in earlier batches, with the table value each came
+    # from: the units stage replaces a unit's value, never changes it in
+    # place, so a value that is still the same object decodes the same. Saves
+    # a UnitStatus.from_dict (4.5 us) per candidate and batch.
+    statuses: dict[str, tuple[dict[str, Any], UnitStatus]] = {}
+
+    def decode(unit_id: str, value: dict[str, Any]) -> UnitStatus:
+        known = statuses.get(unit_id)
+        if known is not None and known[0] is value:
+            return known[1]
+        status = UnitStatus.from_dict(value)
+        statuses[unit_id] = (value, status)
+        return status
+
     async def run(out: Outbox, batch: list[Change]) -> list[Change]:
         table = ctx.units_table
+        if len(statuses) > 2 * len(table) + 1024:
+            statuses.clear()  # units that left the table: keep the cache bounded
         now = now_ms()
         sources: Counter[str] = Counter()
 
@@ -136,8 +160,8 @@ def step(ctx: Context) -> Step:
 
         def status_of(unit_id: str) -> UnitStatus | None:
             if unit_id not in decoded:
-                value = table.get(unit_id)
-                decoded[unit_id] = UnitStatus.from_dict(value) if value else None
+                value = table_get(table, unit_id)
+                decoded[unit_id] = decode(unit_id, value) if value else None
             return decoded[unit_id]
 
         routed: list[Change] = []
@@ -154,8 +178,8 @@ def step(ctx: Context) -> Step:
                     sources["redis" if not shortfall else "shortfall"] += 1
                 if ids is None or shortfall:
                     if pool is None:
-                        pool = UnitPool((UnitStatus.from_dict(v)
-                                         for v in table.values() if v), plans)
+                        pool = UnitPool((decode(k, v) for k, v in table.items()
+                                         if v), plans)
                     picks, shortfall = recommend_units(
                         slots[index], lat, lon, pool.able_to_fill(slots[index]),
                         now, params)

@@ -14,7 +14,7 @@ from typing import Any
 from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
-from agents.app import Context, Outbox, as_current, each_record
+from agents.app import Context, Outbox, as_current, each_record, table_get
 from pipeline.alert import SentLog
 from pipeline.bundle import partition_for
 from pipeline.dedupe import region_key
@@ -41,7 +41,7 @@ class ThreadBatch:
         key = report.reporter
         state = self.states.get(key)
         if state is None:
-            state = self.states[key] = dict(self.threads.get(key) or {})
+            state = self.states[key] = dict(table_get(self.threads, key) or {})
         followed = follow_up(state, report, self.params)
         self.lent += followed is not report
         self.last_event[key] = event
