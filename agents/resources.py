@@ -17,6 +17,7 @@ from pipeline.districts import Districts
 from pipeline.fields import NormalizeConfig, SourceArea
 from pipeline.geo import Box
 from pipeline.kinds import KindTable
+from pipeline.learned_score import LearnedScorer, ModelRule
 from pipeline.localtime import zone
 from pipeline.places import Gazetteer
 from pipeline.route import RouteParams
@@ -85,6 +86,8 @@ class Models:
     places: Gazetteer
     #: Status updates and surveys to reporters (``pipeline/citizen.py``).
     citizen: CitizenTemplates
+    #: The rules' priority with the online model's say (``score_model.yaml``).
+    learned: LearnedScorer
 
 
 def match_follow_up_s(models_dir: Path) -> float:
@@ -124,11 +127,12 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             reporter_key=(reporter_key or "intake-default-reporter-key").encode(),
         )
         fleet = read_yaml(models_dir / "fleet.yaml")
+        scorer = PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml"))
         return Models(
             kinds=kinds,
             normalize=normalize,
             match=MatchParams.from_config(read_yaml(models_dir / "dedupe.yaml")),
-            scorer=PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml")),
+            scorer=scorer,
             route=RouteParams.from_config(
                 fleet, read_yaml(models_dir / "response_plans.yaml")),
             fleet=fleet,
@@ -138,6 +142,10 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
             citizen=CitizenTemplates.from_config(
                 read_yaml(models_dir / "citizen.yaml")),
+            learned=LearnedScorer(
+                scorer,
+                ModelRule.from_config(read_yaml(models_dir / "score_model.yaml")),
+                {name: source.zone for name, source in sources.items()}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
