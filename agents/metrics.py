@@ -248,3 +248,14 @@ SCORE_FACTS_FORGOTTEN = Counter(
     "Incidents whose facts left the table score-facts (expired or over max_facts)",
     registry=REGISTRY,
 )
+POSTS_JUDGED = Counter(
+    "intake_posts_judged_total",
+    "Social posts judged at normalize: emergency, or not_an_emergency",
+    ["verdict"], registry=REGISTRY,
+)
+POSTS_HELD = Counter(
+    "intake_posts_held_total",
+    "Posts judged not an emergency that dedupe kept off the incidents "
+    "(on reports.irrelevant)",
+    registry=REGISTRY,
+)

@@ -22,6 +22,7 @@ from pipeline.localtime import zone
 from pipeline.places import Gazetteer
 from pipeline.route import RouteParams
 from pipeline.score import PriorityScorer
+from pipeline.social import PostTriage, RelevanceRule
 from pipeline.surge import SurgeParams
 from pipeline.thread import ThreadParams
 
@@ -88,6 +89,24 @@ class Models:
     citizen: CitizenTemplates
     #: The rules' priority with the online model's say (``score_model.yaml``).
     learned: LearnedScorer
+    #: Whether social posts are judged, and where their classifiers are.
+    relevance: RelevanceRule
+    models_dir: Path
+
+
+def load_triage(models: Models) -> PostTriage | None:
+    """The social-post classifiers, loaded by the worker that judges posts
+    (not by every tool that reads the rule tables); None when the gate is off."""
+    rule = models.relevance
+    if not rule.enabled:
+        return None
+    path = models.models_dir / rule.snapshot
+    try:
+        return PostTriage.load(path, rule.threshold)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} is missing: run python -m "
+                          f"benchmarks.train_relevance, or set enabled: false in "
+                          f"relevance.yaml") from exc
 
 
 def match_follow_up_s(models_dir: Path) -> float:
@@ -146,6 +165,9 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
                 scorer,
                 ModelRule.from_config(read_yaml(models_dir / "score_model.yaml")),
                 {name: source.zone for name, source in sources.items()}),
+            relevance=RelevanceRule.from_config(
+                read_yaml(models_dir / "relevance.yaml")),
+            models_dir=models_dir,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
