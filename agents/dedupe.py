@@ -26,6 +26,7 @@ from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, table_get
 from pipeline.dedupe import IncidentMatcher, Region, SplitRefused, region_key
 from pipeline.schema import Report
+from pipeline.social import NOT_AN_EMERGENCY
 
 logger = logging.getLogger(__name__)
 STAGE = "dedupe"
@@ -41,6 +42,7 @@ class RegionBatch:
         self.used: dict[str, Region] = {}
         self.last_event: dict[str, EventT] = {}
         self.changes: dict[str, int] = {}
+        self.held = 0
 
     def region_of(self, key: str) -> Region:
         region = self.used.get(key)
@@ -63,6 +65,11 @@ class RegionBatch:
             await self.command(out, event, record)
             return
         report = Report.from_dict(record)
+        if NOT_AN_EMERGENCY in report.flags:
+            # Judged at normalize: kept and counted, but no incident's.
+            self.held += 1
+            await out.send("reports.irrelevant", report.report_id, record)
+            return
         key = region_key(report)
         # Before anything can fail: the region's cells are written back with
         # the changelog partition of its messages, whatever this record does.
@@ -163,4 +170,5 @@ def install(ctx: Context) -> None:
 
             for outcome, count in batch.changes.items():
                 metrics.INCIDENT_CHANGES.labels(outcome).inc(count)
+            metrics.POSTS_HELD.inc(batch.held)
             metrics.batch_done(STAGE, done, started)

@@ -220,3 +220,42 @@ REDIS_CATCH_UPS = Counter(
     "Times Redis was rewritten from the unit table (it lost units or missed writes)",
     registry=REGISTRY,
 )
+SCORE_OUTCOMES = Counter(
+    "intake_score_outcomes_total",
+    "Dispatcher outcomes the score stage read, by what it did with them: learnt, "
+    "repeat (taught already), no_priority, no_facts (the incident's facts expired "
+    "or never seen here), misrouted, invalid",
+    ["outcome"], registry=REGISTRY,
+)
+SCORE_MODEL_OUTCOMES = Gauge(
+    "intake_score_model_outcomes",
+    "Outcomes learnt by the priority model of each partition this worker holds",
+    ["partition"], registry=REGISTRY,
+)
+SCORE_SNAPSHOTS = Counter(
+    "intake_score_snapshots_total",
+    "Priority model snapshots written to the table score-model, or refused "
+    "(too_large: over max_snapshot_bytes)",
+    ["outcome"], registry=REGISTRY,
+)
+SCORE_MOVED = Counter(
+    "intake_score_model_moved_total",
+    "Incident changes whose rules' priority the model moved, by direction",
+    ["direction"], registry=REGISTRY,
+)
+SCORE_FACTS_FORGOTTEN = Counter(
+    "intake_score_facts_forgotten_total",
+    "Incidents whose facts left the table score-facts (expired or over max_facts)",
+    registry=REGISTRY,
+)
+POSTS_JUDGED = Counter(
+    "intake_posts_judged_total",
+    "Social posts judged at normalize: emergency, or not_an_emergency",
+    ["verdict"], registry=REGISTRY,
+)
+POSTS_HELD = Counter(
+    "intake_posts_held_total",
+    "Posts judged not an emergency that dedupe kept off the incidents "
+    "(on reports.irrelevant)",
+    registry=REGISTRY,
+)

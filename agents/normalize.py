@@ -1,6 +1,11 @@
 """normalize: raw channel payloads -> reports.normalized (keyed by region), or
 reports.by_reporter when a report has a reporter (its thread comes first), or
-reports.deadletter."""
+reports.deadletter.
+
+A social post is judged here, where it becomes a report (``pipeline/social.py``):
+its verdict goes into ``details["relevance"]``, and a post that is not an
+emergency is flagged ``not_an_emergency`` and counts in no surge window; dedupe
+then keeps it off the incidents (``reports.irrelevant``)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ from faust.types import EventT, StreamT
 
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
+from agents.resources import load_triage
 from pipeline.dedupe import region_key
 from pipeline.normalize import Rejection, normalize
+from pipeline.social import NOT_AN_EMERGENCY
 from pipeline.surge import surge_keys
 
 logger = logging.getLogger(__name__)
@@ -39,6 +46,7 @@ def install(ctx: Context) -> None:
     formats = {name: ctx.specs[name].format or "" for name in raw_names}
     source = ctx.app.topic(*raw_names, value_serializer="raw", key_serializer="raw")
     config = ctx.models.normalize
+    triage = load_triage(ctx.models)
 
     @ctx.app.agent(source, name="normalize")
     async def normalize_agent(stream: StreamT) -> None:
@@ -47,6 +55,7 @@ def install(ctx: Context) -> None:
             started = time.perf_counter()
             now = now_ms()
             good = bad = 0
+            posts = {"emergency": 0, "not_an_emergency": 0}
             for event in events:
                 ref = raw_ref(event)
                 try:
@@ -59,6 +68,11 @@ def install(ctx: Context) -> None:
                         await out.dead_letter(event, result.reason, result.detail)
                         continue
                     good += 1
+                    held = False
+                    if triage is not None and result.channel == "social":
+                        result = triage.triaged(result)
+                        held = NOT_AN_EMERGENCY in result.flags
+                        posts["not_an_emergency" if held else "emergency"] += 1
                     if result.reporter:
                         # Through the reporter's thread first (agents/thread.py).
                         await out.send("reports.by_reporter", result.reporter,
@@ -67,7 +81,7 @@ def install(ctx: Context) -> None:
                         await out.send("reports.normalized",
                                        region_key(result),
                                        result.to_dict())
-                    for key in surge_keys(result):
+                    for key in () if held else surge_keys(result):
                         await out.send("reports.by_area", key,
                                        {"key": key, "event_ms": result.event_ms})
                 except Exception as exc:
@@ -76,4 +90,7 @@ def install(ctx: Context) -> None:
                     await out.dead_letter(event, "normalize_error", repr(exc))
             await out.delivered()
             metrics.STAGE_EVENTS.labels(STAGE, "dead_letter").inc(bad)
+            for verdict, count in posts.items():
+                if count:
+                    metrics.POSTS_JUDGED.labels(verdict).inc(count)
             metrics.batch_done(STAGE, good, started)

@@ -368,6 +368,9 @@ def format_summary(figures: dict[str, Any], zone_name: str = "UTC") -> str:
         f"  dead-lettered       {figures['dead_lettered_total']:>9,}  "
         f"{figures['dead_lettered'] or ''}",
         f"  incidents           {figures['incidents']:>9,}",
+        f"  scored, reasons     {figures['incidents_scored']:>9,}  with reasons "
+        f"{figures['incidents_with_reasons']:,}, moved by the model "
+        f"{figures['priority_model_moved']:,}, by priority {figures['priorities']}",
         f"  merges              {figures['merges']:>9,}",
         f"  repeats ignored     {figures['repeats']:>9,}",
         f"  newer versions      {figures['updates']:>9,}",

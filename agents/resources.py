@@ -17,10 +17,12 @@ from pipeline.districts import Districts
 from pipeline.fields import NormalizeConfig, SourceArea
 from pipeline.geo import Box
 from pipeline.kinds import KindTable
+from pipeline.learned_score import LearnedScorer, ModelRule
 from pipeline.localtime import zone
 from pipeline.places import Gazetteer
 from pipeline.route import RouteParams
 from pipeline.score import PriorityScorer
+from pipeline.social import PostTriage, RelevanceRule
 from pipeline.surge import SurgeParams
 from pipeline.thread import ThreadParams
 
@@ -85,6 +87,26 @@ class Models:
     places: Gazetteer
     #: Status updates and surveys to reporters (``pipeline/citizen.py``).
     citizen: CitizenTemplates
+    #: The rules' priority with the online model's say (``score_model.yaml``).
+    learned: LearnedScorer
+    #: Whether social posts are judged, and where their classifiers are.
+    relevance: RelevanceRule
+    models_dir: Path
+
+
+def load_triage(models: Models) -> PostTriage | None:
+    """The social-post classifiers, loaded by the worker that judges posts
+    (not by every tool that reads the rule tables); None when the gate is off."""
+    rule = models.relevance
+    if not rule.enabled:
+        return None
+    path = models.models_dir / rule.snapshot
+    try:
+        return PostTriage.load(path, rule.threshold)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} is missing: run python -m "
+                          f"benchmarks.train_relevance, or set enabled: false in "
+                          f"relevance.yaml") from exc
 
 
 def match_follow_up_s(models_dir: Path) -> float:
@@ -124,11 +146,12 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             reporter_key=(reporter_key or "intake-default-reporter-key").encode(),
         )
         fleet = read_yaml(models_dir / "fleet.yaml")
+        scorer = PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml"))
         return Models(
             kinds=kinds,
             normalize=normalize,
             match=MatchParams.from_config(read_yaml(models_dir / "dedupe.yaml")),
-            scorer=PriorityScorer(kinds, read_yaml(models_dir / "priority.yaml")),
+            scorer=scorer,
             route=RouteParams.from_config(
                 fleet, read_yaml(models_dir / "response_plans.yaml")),
             fleet=fleet,
@@ -138,6 +161,13 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
             citizen=CitizenTemplates.from_config(
                 read_yaml(models_dir / "citizen.yaml")),
+            learned=LearnedScorer(
+                scorer,
+                ModelRule.from_config(read_yaml(models_dir / "score_model.yaml")),
+                {name: source.zone for name, source in sources.items()}),
+            relevance=RelevanceRule.from_config(
+                read_yaml(models_dir / "relevance.yaml")),
+            models_dir=models_dir,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(

@@ -280,3 +280,21 @@ class SentLog:
         for incident_id in gone:
             del self._last[incident_id]
         return gone
+
+    def trim(self, limit: int) -> list[str]:
+        """The longest-quiet incidents beyond ``limit``, removed from the log:
+        a bound on memory when event time stands still.
+
+        >>> log = SentLog(keep_ms=100)
+        >>> log.touch("I-1", 0); log.touch("I-2", 5); log.touch("I-3", 7)
+        >>> log.trim(2), len(log)
+        (['I-1'], 2)
+        """
+        excess = len(self._last) - limit
+        if excess <= 0:
+            return []
+        gone = [incident_id for incident_id, _ in zip(self._last, range(excess),
+                                                      strict=False)]
+        for incident_id in gone:
+            del self._last[incident_id]
+        return gone

@@ -214,6 +214,18 @@ class PriorityModel:
 
     # -- the verbs -----------------------------------------------------------
 
+    def probabilities(self, facts: CallFacts) -> tuple[str | None, dict[str, float]]:
+        """The most probable level and every level's probability, no reasons:
+        the cheap path for a caller that words its own (None before any
+        outcome is learnt)."""
+        return self._best(self._x(facts))
+
+    def earned_gate(self) -> float | None:
+        """The confidence from which overriding the taker has paid off most so
+        far (``with_taker``); None while no threshold has a net gain."""
+        earned = [float(t) for t, gain in self.gate_gain.items() if gain > 0]
+        return max(earned, key=lambda t: self.gate_gain[str(t)], default=None)
+
     def predict_one(self, facts: CallFacts) -> PriorityGuess:
         """The priority on the source's levels, with the reasons behind it."""
         x = self._x(facts)
@@ -347,8 +359,7 @@ class PriorityModel:
         if level == taker:
             return PriorityGuess(taker, round(confidence, 4),
                                  (f"taker's priority {taker} kept", *reasons))
-        earned = [float(t) for t, gain in self.gate_gain.items() if gain > 0]
-        best = max(earned, key=lambda t: self.gate_gain[str(t)], default=None)
+        best = self.earned_gate()
         if best is None or confidence < best:
             why = ("no change has paid off yet" if best is None
                    else f"p={confidence:.2f} below the gate {best}")

@@ -182,7 +182,8 @@ class RelevanceClassifier(Snapshots):
                 f"threshold {self.threshold:.2f})")
         if not self.learned:
             return (head, "model not trained yet")
-        weights = self.linear.weights
+        # The live vector, read in place: ``linear.weights`` copies all of it.
+        weights = self.linear._weights
         sign = 1.0 if is_emergency else -1.0
         pushes = sorted(((sign * weights.get(k, 0.0), k) for k in x
                          if k[0] in "wk"), reverse=True)

@@ -19,11 +19,15 @@ True
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from pipeline.schema import MERGED, REPEAT, SPLIT, UPDATED
+
+#: The model's reason when it moved a priority ends with the shift: ": -1".
+MOVED = re.compile(r": [+-]\d+$")
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -182,12 +186,25 @@ class RunSummary:
                     # "12 busy" and "3 busy" are one kind of shortfall.
                     head, _, rest = reason.partition(" ")
                     shortfall[rest if head.isdigit() else reason] += 1
+        # Each incident as the board last showed it: scored, with the reasons,
+        # and whether the online model moved the rules' priority.
+        scored = [r for r in self.incidents.values() if r.get("priority") is not None]
+        model_said = [r["priority_reasons"][-1] for r in scored
+                      if r.get("priority_reasons")
+                      and str(r["priority_reasons"][-1]).startswith("model:")]
         return {
             "reports_read": self.reports_read,
             "reports_accounted": len(self.accounted),
             "dead_lettered": dict(sorted(self.dead_letters.items())),
             "dead_lettered_total": sum(self.dead_letters.values()),
             "incidents": len(self.incidents),
+            "incidents_scored": len(scored),
+            "incidents_with_reasons": sum(1 for r in scored
+                                          if r.get("priority_reasons")),
+            "priorities": dict(sorted(Counter(
+                str(r["priority"]) for r in scored).items())),
+            "priority_model_moved": sum(1 for reason in model_said
+                                        if MOVED.search(reason)),
             "merges": self.changes.get(MERGED, 0),
             "repeats": self.changes.get(REPEAT, 0),
             "updates": self.changes.get(UPDATED, 0),

@@ -132,3 +132,39 @@ def test_a_text_after_a_call_from_one_number_joins_the_call_s_incident(
     assert follow["incident_id"] == first["incident_id"]
     assert "same reporter (a follow-up)" in follow["merge"]["reasons"]
     assert follow["reporter"] == first["reporter"] != ""
+
+
+def test_a_post_that_is_no_emergency_is_kept_but_opens_no_incident(
+        intake: tuple[LivePipeline, dict[str, Any]]) -> None:
+    pipeline, _ = intake
+    posts = {
+        "E2E-P1": "house fire on elm street, smoke everywhere, kids inside",
+        "E2E-P2": "this new song is fire lol",
+    }
+    refs = produce(pipeline.bootstrap, [
+        ("reports.raw.social", key.encode(), orjson.dumps({
+            "post_id": key, "handle": f"@{key}", "text": text,
+            "time": "2016-02-10T08:00:00-05:00", "source": "montgomery_pa",
+            "geotag": {"lat": 40.1213, "lon": -75.3431}}), key)
+        for key, text in posts.items()])
+    by_ref = refs  # raw ref -> post id
+    board: dict[str, dict[str, Any]] = {}
+    held: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 30
+    while (not board or not held) and time.monotonic() < deadline:
+        board = {r["raw_ref"]: r for r in read_topic(
+            pipeline.bootstrap, "incidents.board", quiet_s=0.5)
+            if r.get("raw_ref") in refs}
+        held = {r["raw_ref"]: r for r in read_topic(
+            pipeline.bootstrap, "reports.irrelevant", quiet_s=0.5)
+            if r.get("raw_ref") in refs}
+    assert {by_ref.get(ref) for ref in board} == {"E2E-P1"}
+    assert {by_ref.get(ref) for ref in held} == {"E2E-P2"}
+    (kept,) = held.values()
+    assert "not_an_emergency" in kept["flags"]
+    assert kept["details"]["relevance"]["emergency"] is False
+    assert kept["text"] == posts["E2E-P2"]
+    # The shared feeds' posts were judged too, and some held back.
+    metrics = pipeline.metrics()
+    assert 'intake_posts_judged_total{verdict="not_an_emergency"}' in metrics
+    assert "intake_posts_held_total" in metrics

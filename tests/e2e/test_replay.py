@@ -79,9 +79,16 @@ def test_every_incident_is_scored_and_routed_with_reasons(
     for record in replayed["board"]:
         assert 1 <= record["priority"] <= 5
         assert record["priority_reasons"][0].startswith("kind ")
+        # No dispatcher outcome in a replay: the model says it leaves it to the
+        # rules, on every incident.
+        assert record["priority_reasons"][-1].startswith("model: no dispatcher")
         assert record["units"] or record["route_shortfall"]
     figures = replayed["figures"]
     assert figures["units_assigned"] > 0.9 * figures["incidents"]
+    assert figures["incidents_with_reasons"] == figures["incidents_scored"] \
+        == figures["incidents"]
+    assert figures["priority_model_moved"] == 0
+    assert sum(figures["priorities"].values()) == figures["incidents"]
 
 
 def test_alerts_name_existing_incidents_once_per_rule(replayed: dict[str, Any]) -> None:
