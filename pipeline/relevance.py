@@ -252,14 +252,15 @@ class RelevanceClassifier(Snapshots):
         if not self.learned:
             return (head, "model not trained yet")
         sign = 1.0 if is_emergency else -1.0
-        pushes = sorted(((sign * self.push(k), k) for k in x if k[0] in "wk"),
-                        reverse=True)
+        weights = self.linear.weights  # a copy: take it once per post
+        pushes = sorted(((sign * self.push(k, weights), k) for k in x
+                         if k[0] in "wk"), reverse=True)
         named = [f"{'keyword' if k[0] == 'k' else 'word'} '{k[2:]}' "
                  f"({'+' if w * sign > 0 else '-'}{abs(w):.2f})"
                  for w, k in pushes[:top] if w > 0]
         return (head, *named)
 
-    def push(self, name: str) -> float:
+    def push(self, name: str, weights: dict[str, float]) -> float:
         """How far one feature moves the verdict towards "emergency": naive
         Bayes' log count ratio and the regression's weight, in their shares."""
         bayes = self.bayes
@@ -268,7 +269,7 @@ class RelevanceClassifier(Snapshots):
         else:
             ratio = math.log(bayes.p_feature_given_class(name, True)
                              / bayes.p_feature_given_class(name, False))
-        weight = self.linear.weights.get(name, 0.0)
+        weight = weights.get(name, 0.0)
         return (1 - self.linear_weight) * ratio + self.linear_weight * weight
 
 
