@@ -109,3 +109,40 @@ def test_info_type_learns_and_explains() -> None:
     copy = InfoTypeClassifier.restore(model.snapshot())
     assert copy.predict_one("power outage downtown") == model.predict_one(
         "power outage downtown")
+
+
+def test_fixed_threshold_and_bayes_alone_for_unseen_events() -> None:
+    model = RelevanceClassifier(linear_weight=0.0, threshold=0.5,
+                                skip_unseen=True, refit_every=10, min_history=20)
+    for _ in range(5):
+        for yes, no in zip(EMERGENCIES, EVERYDAY, strict=True):
+            model.learn_one(yes, True)
+            model.learn_one(no, False)
+    assert model.threshold == 0.5  # never tuned
+    assert not model.history
+    assert not model.linear.weights  # the regression is skipped
+    assert model.predict_one("wildfire spreads, evacuation ordered").is_emergency
+    # Words it never saw are no evidence: balanced classes give even odds.
+    assert model.predict_one("zzyzx qwerty").probability == pytest.approx(0.5)
+    verdict = model.predict_one("evacuation ordered, wildfire spreads")
+    assert any("'evacuation'" in r or "'wildfire'" in r for r in verdict.reasons)
+
+
+def test_unseen_words_lean_to_the_wordier_class_by_default() -> None:
+    """river's way: an unseen word counts against the wordier class."""
+    model = RelevanceClassifier(linear_weight=0.0, threshold=0.5)
+    for _ in range(3):
+        model.learn_one("fire trapped evacuation smoke injured people", True)
+        model.learn_one("lol", False)
+    assert model.predict_one("zzyzx qwerty").probability < 0.5
+    skipping = RelevanceClassifier(linear_weight=0.0, threshold=0.5,
+                                   skip_unseen=True)
+    for _ in range(3):
+        skipping.learn_one("fire trapped evacuation smoke injured people", True)
+        skipping.learn_one("lol", False)
+    assert skipping.predict_one("zzyzx qwerty").probability == pytest.approx(0.5)
+
+
+def test_linear_weight_is_a_share() -> None:
+    with pytest.raises(ValueError, match="linear_weight"):
+        RelevanceClassifier(linear_weight=1.5)
