@@ -63,17 +63,22 @@ class ChangelogFences:
         if not self.written:
             return
         written, self.written = self.written, set()
-        sends = [await producer.send(topic, self.keys[topic], None, partition, None,
-                                     None)
-                 for topic, partition in sorted(written)]
+        sends: list[Any] = []
+        failed: list[BaseException] = []
+        for topic, partition in sorted(written):
+            try:
+                sends.append(await producer.send(topic, self.keys[topic], None,
+                                                 partition, None, None))
+            except Exception as exc:  # noqa: BLE001 - counted and logged below
+                failed.append(exc)
         results = await asyncio.gather(*sends, return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
+        failed += [r for r in results if isinstance(r, BaseException)]
         if failed:
             # The commit goes on: a missing fence costs what it cost before
             # (a recovery may stop short), never the input itself.
             logger.warning("%d changelog fences not written: %r", len(failed),
                            failed[0])
-        metrics.CHANGELOG_FENCES.inc(len(sends) - len(failed))
+        metrics.CHANGELOG_FENCES.inc(len(written) - len(failed))
 
 
 def install(app: faust.App) -> ChangelogFences:
