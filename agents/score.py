@@ -40,6 +40,7 @@ from agents.app import (
     as_current,
     each_change,
     records_of,
+    table_get,
 )
 from agents.exceptions import ConfigError
 from pipeline.alert import SentLog
@@ -75,7 +76,7 @@ class ScoreDesk:
     def model_of(self, partition: int) -> PriorityModel:
         model = self.models.get(partition)
         if model is None:
-            stored = self.snapshots.get(f"{MODEL_KEY}{partition}")
+            stored = table_get(self.snapshots, f"{MODEL_KEY}{partition}")
             model = unpack(stored) if stored else self.learned.new_model()
             self.models[partition] = model
             self.written_at[partition] = time.monotonic()
@@ -97,7 +98,7 @@ class ScoreDesk:
         then forget the incidents past keeping."""
         last_event: dict[int, EventT] = {}
         for incident_id, (event, facts) in changed.items():
-            stored = self.facts.get(incident_id)
+            stored = table_get(self.facts, incident_id)
             if stored:
                 facts[LEARNT] = stored[LEARNT]  # an outcome is not learnt twice
                 if stored == facts:
@@ -147,7 +148,7 @@ class ScoreDesk:
         partition = event.message.partition
         if self.partition_of(outcome.incident_id) != partition:
             return "misrouted"  # citizen-outcomes dead-letters it
-        facts = self.facts.get(outcome.incident_id)
+        facts = table_get(self.facts, outcome.incident_id)
         if not facts:
             return "no_facts"
         model = self.model_of(partition)
