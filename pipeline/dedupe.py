@@ -611,6 +611,10 @@ class IncidentMatcher:
         else:
             kind_score = 0.25
             kind_reason = f"kind {report.kind}: the words name no kind"
+        if evidence == WEAK and (said := _said_type(where, incident)):
+            # A town fits many incidents: the call type both give tells them
+            # apart.
+            kind_score, kind_reason = 1.5, f"both say {said}"
         confidence = round(0.5 * place + 0.3 * (1 - gap_s / window_s)
                            + 0.2 * kind_score, 3)
         merge = Merge(

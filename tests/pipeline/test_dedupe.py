@@ -19,6 +19,7 @@ from pipeline.dedupe import (
     region_key,
 )
 from pipeline.geo import distance_m
+from pipeline.places import Gazetteer
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,
@@ -580,3 +581,22 @@ def test_records_of_two_addresses_or_far_apart_in_time_stay_apart(
     # A wireless fix at the same spot is matched with the usual radius.
     fix = dataclasses.replace(report("e", north_m=apart, minute=3), accuracy_m=20.0)
     assert matcher.apply(region, fix).change == "merged"
+
+
+def test_a_town_with_two_incidents_gives_the_post_to_the_one_of_its_call_type(
+        models: Models) -> None:
+    towns = Gazetteer({"test": {"norristown": (LAT, LON, 3000.0)}})
+    matcher = IncidentMatcher(models.kinds, models.match, towns)
+    region = Region()
+    crash = matcher.apply(region, dataclasses.replace(
+        report("a", north_m=500), type_text="VEHICLE ACCIDENT"))
+    matcher.apply(region, report("b", minute=1))  # at the town's centre
+    post = dataclasses.replace(
+        sms("p", "vehicle accident by the park, lots of lights", 6),
+        channel="social", address="Norristown, PA")
+
+    joined = matcher.apply(region, post)
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert "both say vehicle accident" in joined.merge["reasons"]
