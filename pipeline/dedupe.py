@@ -20,9 +20,9 @@ with a point for an incident opened with none, joins by its call type
 ("cardiac emergency" in its type or words) within ``typed_window_s``, when
 exactly one recent incident of the region has that type. Points of addresses
 (a CAD's geocode: an address, no uncertainty) are matched by
-``address_radius_m`` and ``address_window_s``; two at one point are one
-incident whatever kinds their words give (the county posts one record per
-discipline). A
+``address_radius_m`` and ``address_window_s``; a record of a responding
+discipline at the very point of one is of that incident whatever kind its
+words give (a county posts one record per discipline). A
 follow-up from a reporter of an open incident joins it (``follow_up_s``). An
 incident's point is its most precise fix so far (a fix of unknown
 uncertainty never replaces one; an incident opened without a point takes the
@@ -569,14 +569,16 @@ class IncidentMatcher:
 
         dist: float | None = None
         evidence = STRONG
+        one_address = False
         if placed:
             assert report.lat is not None and report.lon is not None
             dist = distance_m(report.lat, report.lon, incident["lat"], incident["lon"])
             if _address_point(report) and incident.get("address_point"):
                 # Two addresses' points: one address is one point, and the
-                # disciplines a call sends each post it there.
+                # disciplines a call sends (EMS, fire, traffic) each post a
+                # record of their own type there.
                 limit_m = params.address_radius_m
-                kind_free = kind_free or dist < SAME_POINT_M
+                one_address = dist < SAME_POINT_M and bool(report.discipline)
             else:
                 limit_m = (params.radius_m + min(report.accuracy_m or 0.0,
                                                  params.max_accuracy_m)
@@ -598,7 +600,7 @@ class IncidentMatcher:
                 place_reason = f"no place; both say {said}"
             else:
                 return None
-        if not (compatible or same_reporter or kind_free):
+        if not (compatible or same_reporter or kind_free or one_address):
             return None
 
         if same_reporter:
@@ -608,6 +610,10 @@ class IncidentMatcher:
         elif compatible:
             kind_score = 0.5
             kind_reason = f"kind {report.kind} compatible with {incident['kind']}"
+        elif one_address and not kind_free:
+            kind_score = 0.5
+            kind_reason = (f"{report.discipline} record of kind {report.kind} at "
+                           "the incident's address")
         else:
             kind_score = 0.25
             kind_reason = f"kind {report.kind}: the words name no kind"

@@ -548,10 +548,11 @@ def test_a_located_report_joins_an_incident_opened_with_no_place_by_its_type(
 
 
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
-        kind: str = "collision") -> Report:
+        kind: str = "collision", discipline: str = "Traffic") -> Report:
     """A CAD record: an address's point, with no uncertainty."""
     return dataclasses.replace(report(report_id, north_m=north_m, minute=minute,
-                                      kind=kind), address="MAIN ST & OAK RD")
+                                      kind=kind), address="MAIN ST & OAK RD",
+                               discipline=discipline)
 
 
 def test_records_of_one_address_are_one_incident_whatever_their_kinds(
@@ -559,9 +560,24 @@ def test_records_of_one_address_are_one_incident_whatever_their_kinds(
     region = Region()
     first = matcher.apply(region, cad("traffic"))
 
-    ems = matcher.apply(region, cad("ems", minute=4, kind="service"))
+    ems = matcher.apply(region, cad("ems", minute=4, kind="service",
+                                    discipline="EMS"))
 
     assert ems.change == "merged" and ems.incident_id == first.incident_id
+    assert ems.merge is not None
+    assert ems.merge["reasons"][2] == \
+        "EMS record of kind service at the incident's address"
+
+
+def test_an_alarm_of_another_kind_at_an_address_stays_apart(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, cad("traffic"))
+    # An alarm company's signal names no responding discipline.
+    alarm = dataclasses.replace(cad("alarm", minute=1, kind="burglar_alarm"),
+                                discipline="", channel="sensor")
+
+    assert matcher.apply(region, alarm).change == "new"
 
 
 def test_records_of_two_addresses_or_far_apart_in_time_stay_apart(
