@@ -15,6 +15,14 @@ A report without a point still says where: a street it names
 circle (``models/places.yaml``) holds the incident's point, within
 ``placeless_window_s``. A town's circle is weak evidence: when it fits two
 incidents about equally well (``weak_margin``) the report joins neither. A
+report that says nothing of where (no point, street or known town), or one
+with a point for an incident opened with none, joins by its call type
+("cardiac emergency" in its type or words) within ``typed_window_s``, when
+exactly one recent incident of the region has that type. Points of addresses
+(a CAD's geocode: an address, no uncertainty) are matched by
+``address_radius_m`` and ``address_window_s``; a record of a responding
+discipline at the very point of one is of that incident whatever kind its
+words give (a county posts one record per discipline). A
 follow-up from a reporter of an open incident joins it (``follow_up_s``). An
 incident's point is its most precise fix so far (a fix of unknown
 uncertainty never replaces one; an incident opened without a point takes the
@@ -88,7 +96,12 @@ MAX_REPORTERS = 20
 MAX_STREETS = 12
 MAX_VOICE_WORDS = 24
 MAX_EVENT_WORDS = 60
-STRONG, WEAK = "strong", "weak"
+MAX_TYPES = 4
+#: A call type shorter than this ("MVA") is too loose to find inside a text.
+MIN_TYPE_CHARS = 5
+#: Two points this close are one point.
+SAME_POINT_M = 1.0
+STRONG, WEAK, TYPED = "strong", "weak", "typed"
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
 
@@ -120,6 +133,16 @@ class MatchParams:
     #: this close in time (``pipeline/thread.py``).
     link_window_s: float = 1800.0
     link_min_words: int = 2
+    #: A report with no place at all (no point, street or known town) joins
+    #: the one incident of the region that it names the call type of ("cardiac
+    #: emergency"), this long apart; none when two such incidents are open.
+    typed_window_s: float = 0.0
+    #: Two points without an uncertainty (addresses a CAD geocoded) this close
+    #: can be one incident; at one point, whatever kinds their words give.
+    address_radius_m: float = 150.0
+    #: ...and this close in event time (the records one call sends each
+    #: discipline carry the call's time).
+    address_window_s: float = 900.0
 
     def __post_init__(self) -> None:
         for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
@@ -290,6 +313,11 @@ class _Where(NamedTuple):
     circle: tuple[float, float, float] | None
     #: That town's name reduced to its core ("lower merion").
     town: str
+    #: Its call type in lower case ("cardiac emergency"), if it has one.
+    type: str = ""
+    #: Its type and text in lower case, where another report's type is looked
+    #: for.
+    said: str = ""
 
 
 class SplitRefused(ValueError):
@@ -414,8 +442,11 @@ class IncidentMatcher:
 
     def _where(self, report: Report) -> _Where:
         circle = self.places.find(report.source, report.address)
+        kind_of_call = report.type_text.strip().lower()
         return _Where(_streets_of(report), circle,
-                      place_name(report.address) if circle is not None else "")
+                      place_name(report.address) if circle is not None else "",
+                      kind_of_call if len(kind_of_call) >= MIN_TYPE_CHARS else "",
+                      f"{report.type_text} {report.text}".lower())
 
     def _own_key(self, region: Region, report: Report) -> str:
         """The cell that remembers a report: its point's, or for a report
@@ -481,7 +512,34 @@ class IncidentMatcher:
         if best.evidence == WEAK and len(candidates) > 1 and (
                 best.confidence - candidates[1].confidence < self.params.weak_margin):
             return None  # a town's circle that fits two incidents decides nothing
+        if best.evidence == TYPED and self._typed_rival(region, report, where, best):
+            return None  # a call type that two open incidents have decides nothing
         return best
+
+    def _typed_rival(self, region: Region, report: Report, where: _Where,
+                     best: _Candidate) -> bool:
+        """Another recent incident of the region that the report's call type
+        fits as well as ``best``'s."""
+        for incident_id, (home, _) in list(region.recent.items()):
+            if incident_id == best.incident["id"]:
+                continue
+            incident = self._expired(region, home).open.get(incident_id)
+            if incident is None:
+                region.forget(incident_id)
+                continue
+            if (_gap_s(incident, report.event_ms) <= self.params.typed_window_s
+                    and _said_type(where, incident)
+                    and not self._one_place(incident, best.incident)):
+                return True
+        return False
+
+    def _one_place(self, one: dict[str, Any], other: dict[str, Any]) -> bool:
+        """Two incidents whose points are close enough to be one place."""
+        if one["lat"] is None or other["lat"] is None:
+            return False
+        limit_m = (self.params.radius_m + min(one["acc_m"], self.params.max_accuracy_m)
+                   + min(other["acc_m"], self.params.max_accuracy_m))
+        return distance_m(one["lat"], one["lon"], other["lat"], other["lon"]) <= limit_m
 
     def _candidate(self, report: Report, where: _Where, key: str,
                    incident: dict[str, Any]) -> _Candidate | None:
@@ -493,6 +551,8 @@ class IncidentMatcher:
         placed = report.has_point and incident["lat"] is not None
         if same_reporter:
             window_s = params.follow_up_s
+        elif placed and _address_point(report) and incident.get("address_point"):
+            window_s = params.address_window_s
         elif placed:
             window_s = params.window_s
         else:
@@ -500,6 +560,8 @@ class IncidentMatcher:
         gap_s = _gap_s(incident, report.event_ms)
         if gap_s > window_s:
             return None  # the cheap test first: most incidents in reach fail it
+        if report.report_id in incident["report_ids"]:
+            return None  # a copy (its place lost) of a report it holds
         same_kind = report.kind in incident["kinds"]
         compatible = same_kind or any(
             self.kinds.compatible(report.kind, k) for k in incident["kinds"])
@@ -507,15 +569,23 @@ class IncidentMatcher:
 
         dist: float | None = None
         evidence = STRONG
+        one_address = False
         if placed:
             assert report.lat is not None and report.lon is not None
-            limit_m = (params.radius_m + min(report.accuracy_m or 0.0,
-                                             params.max_accuracy_m)
-                       + min(incident["acc_m"], params.max_accuracy_m))
             dist = distance_m(report.lat, report.lon, incident["lat"], incident["lon"])
+            if _address_point(report) and incident.get("address_point"):
+                # Two addresses' points: one address is one point, and the
+                # disciplines a call sends (EMS, fire, traffic) each post a
+                # record of their own type there.
+                limit_m = params.address_radius_m
+                one_address = dist < SAME_POINT_M and bool(report.discipline)
+            else:
+                limit_m = (params.radius_m + min(report.accuracy_m or 0.0,
+                                                 params.max_accuracy_m)
+                           + min(incident["acc_m"], params.max_accuracy_m))
             if dist > limit_m:
                 return None
-            place = 1 - dist / limit_m
+            place = 1 - dist / limit_m if limit_m > 0 else 1.0
             place_reason = f"distance {dist:.0f} m <= {limit_m:.0f} m"
         else:
             found = self._place_evidence(report, where, incident)
@@ -523,9 +593,14 @@ class IncidentMatcher:
                 place, place_reason, evidence = found
             elif same_reporter:
                 place, place_reason = 0.5, "no place; the reporter's open incident"
+            elif gap_s <= params.typed_window_s and (
+                    said := _said_type(where, incident)) and (
+                        _placeless(report, where) or _unplaced(incident)):
+                place, evidence = 0.2, TYPED
+                place_reason = f"no place; both say {said}"
             else:
                 return None
-        if not (compatible or same_reporter or kind_free):
+        if not (compatible or same_reporter or kind_free or one_address):
             return None
 
         if same_reporter:
@@ -535,9 +610,17 @@ class IncidentMatcher:
         elif compatible:
             kind_score = 0.5
             kind_reason = f"kind {report.kind} compatible with {incident['kind']}"
+        elif one_address and not kind_free:
+            kind_score = 0.5
+            kind_reason = (f"{report.discipline} record of kind {report.kind} at "
+                           "the incident's address")
         else:
             kind_score = 0.25
             kind_reason = f"kind {report.kind}: the words name no kind"
+        if evidence == WEAK and (said := _said_type(where, incident)):
+            # A town fits many incidents: the call type both give tells them
+            # apart.
+            kind_score, kind_reason = 1.5, f"both say {said}"
         confidence = round(0.5 * place + 0.3 * (1 - gap_s / window_s)
                            + 0.2 * kind_score, 3)
         merge = Merge(
@@ -603,6 +686,8 @@ class IncidentMatcher:
             "lat": report.lat if report.has_point else None,
             "lon": report.lon if report.has_point else None,
             "acc_m": report.accuracy_m or 0.0,
+            # A point without an uncertainty: an address's, as a CAD gives it.
+            "address_point": _address_point(report),
             "area": report.area,
             "first_ms": report.event_ms,
             "last_ms": report.event_ms,
@@ -611,6 +696,7 @@ class IncidentMatcher:
             "texts": [_text_of(report)],
             "reporters": [report.reporter] if report.reporter else [],
             "streets": sorted(where.streets)[:MAX_STREETS],
+            "types": [where.type] if where.type else [],
         }
         self._voice(incident, report)
         if not report.has_point and where.circle is not None:
@@ -655,6 +741,7 @@ class IncidentMatcher:
             # fix than the one it has: later reports are matched against it.
             incident["lat"], incident["lon"] = report.lat, report.lon
             incident["acc_m"] = report.accuracy_m or 0.0
+            incident["address_point"] = _address_point(report)
         incident["first_ms"] = min(incident["first_ms"], report.event_ms)
         incident["last_ms"] = max(incident["last_ms"], report.event_ms)
         incident["count"] += 1
@@ -667,6 +754,9 @@ class IncidentMatcher:
         reporters = incident.setdefault("reporters", [])
         if report.reporter and report.reporter not in reporters:
             reporters[:] = [*reporters, report.reporter][-MAX_REPORTERS:]
+        types = incident.setdefault("types", [])
+        if where.type and where.type not in types:
+            types[:] = [*types, where.type][-MAX_TYPES:]
         streets = where.streets.difference(incident.get("streets", ()))
         if streets:
             incident["streets"] = [*incident.get("streets", ()),
@@ -792,6 +882,33 @@ def _gap_s(incident: dict[str, Any], event_ms: int) -> float:
     first, last = incident["first_ms"], incident["last_ms"]
     edge = first if event_ms < first else last
     return abs(event_ms - edge) / 1000
+
+
+def _address_point(report: Report) -> bool:
+    """A point an address gives, without an uncertainty: a CAD's geocode."""
+    return report.has_point and report.accuracy_m is None and bool(report.address)
+
+
+def _placeless(report: Report, where: _Where) -> bool:
+    """Nothing in a report says where: no point, street or known town."""
+    return not (report.has_point or where.streets or where.circle)
+
+
+def _unplaced(incident: dict[str, Any]) -> bool:
+    """Nothing the reports of an incident said tells where it is."""
+    return incident["lat"] is None and not incident.get("streets") and \
+        not incident.get("place")
+
+
+def _said_type(where: _Where, incident: dict[str, Any]) -> str:
+    """The call type a report and an incident share: one of the incident's
+    types in the report's words, or the report's type in the incident's."""
+    for said in incident.get("types", ()):
+        if said in where.said:
+            return str(said)
+    if where.type and any(where.type in text.lower() for text in incident["texts"]):
+        return where.type
+    return ""
 
 
 def _streets_of(report: Report) -> frozenset[str]:

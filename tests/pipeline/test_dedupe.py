@@ -19,6 +19,7 @@ from pipeline.dedupe import (
     region_key,
 )
 from pipeline.geo import distance_m
+from pipeline.places import Gazetteer
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,
@@ -77,7 +78,9 @@ def test_real_params_are_loaded(models: Models) -> None:
     assert models.match == MatchParams(cell_deg=0.05, radius_m=150.0, window_s=900,
                                        stale_after_s=7200, max_open_per_cell=500,
                                        max_texts=5, seen_ttl_s=86_400,
-                                       max_seen_per_cell=20_000)
+                                       max_seen_per_cell=20_000,
+                                       typed_window_s=300, address_radius_m=40,
+                                       address_window_s=600)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
@@ -335,7 +338,8 @@ def test_report_without_a_point_or_a_place_opens_its_own_incident(
 ) -> None:
     cell = Region()
     matcher.apply(cell, report("a"))
-    lost = report("lost", located=False)
+    # Another call type than the open incident's: nothing ties it to one.
+    lost = report("lost", located=False, kind="structure_fire")
 
     first = matcher.apply(cell, lost)
     again = matcher.apply(cell, lost)
@@ -486,3 +490,129 @@ def test_a_copy_without_a_place_never_resets_the_incident_it_opened(
     assert matcher.apply(cell, report("r2", north_m=20, minute=2)).report_count == 2
     again = matcher.apply(Region(), report("r1", located=False))
     assert again.incident_id == copy.incident_id  # stable across redelivery
+
+
+def sms(report_id: str, text: str, minute: float) -> Report:
+    """A text with no fix, no street and no town: only its words."""
+    return Report(report_id=report_id, source="test", channel="sms",
+                  event_ms=T0_MS + int(minute * MINUTE_MS),
+                  received_ms=T0_MS + int(minute * MINUTE_MS) + 1_000,
+                  kind="collision", type_text="", text=text, lat=None, lon=None,
+                  location=LOCATION_UNKNOWN, area="UNKNOWN", raw_ref=f"t:0:{report_id}")
+
+
+def test_a_report_with_no_place_joins_the_one_incident_of_its_call_type(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    crash = matcher.apply(region, report("a"))
+    matcher.apply(region, report("b", north_m=3000, kind="structure_fire"))
+
+    joined = matcher.apply(region, sms("t", "need help collision cant talk", 3))
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert joined.merge["reasons"][0] == "no place; both say collision"
+    assert joined.merge["distance_m"] is None
+
+
+def test_a_call_type_two_open_incidents_have_joins_neither(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a"))
+    matcher.apply(region, report("b", north_m=3000, minute=1))
+
+    alone = matcher.apply(region, sms("t", "need help collision cant talk", 3))
+
+    assert alone.change == "new" and alone.report_count == 1
+
+
+def test_a_call_type_joins_only_within_the_typed_window(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a"))
+    late = matcher.params.typed_window_s / 60 + 1
+
+    assert matcher.apply(region, sms("t", "collision on my street", late)).change \
+        == "new"
+
+
+def test_a_located_report_joins_an_incident_opened_with_no_place_by_its_type(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, sms("t", "collision, i cannot say where", 0))
+
+    located = matcher.apply(region, report("a", minute=2))
+
+    assert located.change == "merged" and located.incident_id == first.incident_id
+    assert (located.lat, located.lon) == (LAT, LON)  # the incident takes the point
+
+
+def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
+        kind: str = "collision", discipline: str = "Traffic") -> Report:
+    """A CAD record: an address's point, with no uncertainty."""
+    return dataclasses.replace(report(report_id, north_m=north_m, minute=minute,
+                                      kind=kind), address="MAIN ST & OAK RD",
+                               discipline=discipline)
+
+
+def test_records_of_one_address_are_one_incident_whatever_their_kinds(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, cad("traffic"))
+
+    ems = matcher.apply(region, cad("ems", minute=4, kind="service",
+                                    discipline="EMS"))
+
+    assert ems.change == "merged" and ems.incident_id == first.incident_id
+    assert ems.merge is not None
+    assert ems.merge["reasons"][2] == \
+        "EMS record of kind service at the incident's address"
+
+
+def test_an_alarm_of_another_kind_at_an_address_stays_apart(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, cad("traffic"))
+    # An alarm company's signal names no responding discipline.
+    alarm = dataclasses.replace(cad("alarm", minute=1, kind="burglar_alarm"),
+                                discipline="", channel="sensor")
+
+    assert matcher.apply(region, alarm).change == "new"
+
+
+def test_records_of_two_addresses_or_far_apart_in_time_stay_apart(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, cad("a"))
+    params = matcher.params
+    apart = params.address_radius_m + 30
+
+    next_door = matcher.apply(region, cad("b", north_m=apart, minute=1))
+    later = matcher.apply(region, cad("c", minute=params.address_window_s / 60 + 1))
+    near = matcher.apply(region, cad("d", north_m=params.address_radius_m / 2,
+                                     minute=2))
+
+    assert next_door.change == "new" and later.change == "new"
+    assert near.change == "merged" and near.incident_id == first.incident_id
+    # A wireless fix at the same spot is matched with the usual radius.
+    fix = dataclasses.replace(report("e", north_m=apart, minute=3), accuracy_m=20.0)
+    assert matcher.apply(region, fix).change == "merged"
+
+
+def test_a_town_with_two_incidents_gives_the_post_to_the_one_of_its_call_type(
+        models: Models) -> None:
+    towns = Gazetteer({"test": {"norristown": (LAT, LON, 3000.0)}})
+    matcher = IncidentMatcher(models.kinds, models.match, towns)
+    region = Region()
+    crash = matcher.apply(region, dataclasses.replace(
+        report("a", north_m=500), type_text="VEHICLE ACCIDENT"))
+    matcher.apply(region, report("b", minute=1))  # at the town's centre
+    post = dataclasses.replace(
+        sms("p", "vehicle accident by the park, lots of lights", 6),
+        channel="social", address="Norristown, PA")
+
+    joined = matcher.apply(region, post)
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert "both say vehicle accident" in joined.merge["reasons"]
