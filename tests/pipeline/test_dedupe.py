@@ -123,10 +123,12 @@ def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
     assert joined.kind == "collision"
     assert joined.kinds == ("collision", "vehicle_fire")
     assert joined.merge is not None
+    # Points without a stated uncertainty count as half the radius each.
     assert joined.merge["reasons"] == [
-        "distance 100 m <= 150 m",
-        "10.0 min apart <= 15 min",
+        "distance 100 m, 0.9 times the fixes' spread (107 m)",
+        "10.0 min apart",
         "kind vehicle_fire compatible with collision",
+        "evidence +0.7 >= +0.0",
     ]
     assert joined.merge["distance_m"] == pytest.approx(100.0, abs=0.1)
     assert joined.merge["gap_s"] == 600.0
@@ -134,7 +136,7 @@ def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
     assert (joined.first_ms, joined.last_ms) == (T0_MS, T0_MS + 10 * MINUTE_MS)
 
 
-def test_same_kind_same_place_same_time_is_full_confidence(
+def test_same_kind_same_place_same_time_is_near_certain(
     matcher: IncidentMatcher,
 ) -> None:
     cell = Region()
@@ -142,7 +144,7 @@ def test_same_kind_same_place_same_time_is_full_confidence(
     joined = matcher.apply(cell, report("b"))
 
     assert joined.merge is not None
-    assert joined.merge["confidence"] == 1.0
+    assert joined.merge["confidence"] >= 0.99
     assert joined.merge["reasons"][2] == "same kind collision"
 
 
@@ -163,14 +165,26 @@ def test_too_far_apart_does_not_merge(matcher: IncidentMatcher) -> None:
     assert matcher.apply(cell, report("b", north_m=160, minute=1)).change == "new"
 
 
-def test_fix_uncertainty_widens_the_radius(matcher: IncidentMatcher) -> None:
+def test_distance_is_weighed_against_the_fixes_uncertainty(
+        matcher: IncidentMatcher) -> None:
     cell = Region()
-    matcher.apply(cell, report("a", accuracy_m=30.0))
-    joined = matcher.apply(cell, report("b", north_m=200, minute=1, accuracy_m=30.0))
+    wide = matcher.apply(cell, report("a", accuracy_m=120.0))
+    joined = matcher.apply(cell, report("b", north_m=200, minute=1, accuracy_m=120.0))
 
-    assert joined.change == "merged"
+    assert joined.change == "merged" and joined.incident_id == wide.incident_id
     assert joined.merge is not None
-    assert joined.merge["reasons"][0] == "distance 200 m <= 210 m"
+    assert joined.merge["reasons"][0] == \
+        "distance 200 m, 1.2 times the fixes' spread (170 m)"
+
+    # Two fixes good to 10 m, 120 m apart (inside the old 150 m radius): two
+    # places, whatever the kind and time say.
+    sharp = Region()
+    first = matcher.apply(sharp, report("c", accuracy_m=10.0))
+    apart = matcher.apply(sharp, report("d", north_m=120, minute=1, accuracy_m=10.0))
+    assert apart.change == "new" and apart.incident_id != first.incident_id
+    # ...but 20 m apart they are one.
+    close = matcher.apply(sharp, report("e", north_m=20, minute=2, accuracy_m=10.0))
+    assert close.incident_id == first.incident_id
 
 
 def test_window_edge_merges_and_just_past_it_does_not(
