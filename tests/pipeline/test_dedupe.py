@@ -80,7 +80,8 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
                                        typed_window_s=300, address_radius_m=40,
-                                       address_window_s=600, town_min_p=0.2)
+                                       address_window_s=600, town_min_p=0.2,
+                                       fix_spread_m=60.0)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
@@ -125,10 +126,10 @@ def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
     assert joined.merge is not None
     # Points without a stated uncertainty count as half the radius each.
     assert joined.merge["reasons"] == [
-        "distance 100 m, 0.9 times the fixes' spread (107 m)",
+        "distance 100 m, 0.8 times the fixes' spread (122 m)",
         "10.0 min apart",
         "kind vehicle_fire compatible with collision",
-        "evidence +0.7 >= +0.0",
+        "evidence +1.0 >= +0.0",
     ]
     assert joined.merge["distance_m"] == pytest.approx(100.0, abs=0.1)
     assert joined.merge["gap_s"] == 600.0
@@ -174,13 +175,13 @@ def test_distance_is_weighed_against_the_fixes_uncertainty(
     assert joined.change == "merged" and joined.incident_id == wide.incident_id
     assert joined.merge is not None
     assert joined.merge["reasons"][0] == \
-        "distance 200 m, 1.2 times the fixes' spread (170 m)"
+        "distance 200 m, 1.1 times the fixes' spread (180 m)"
 
-    # Two fixes good to 10 m, 120 m apart (inside the old 150 m radius): two
-    # places, whatever the kind and time say.
+    # Two fixes good to 10 m, 160 m apart (inside the outer 150 + 10 + 10 m):
+    # two places, whatever the kind and time say.
     sharp = Region()
     first = matcher.apply(sharp, report("c", accuracy_m=10.0))
-    apart = matcher.apply(sharp, report("d", north_m=120, minute=1, accuracy_m=10.0))
+    apart = matcher.apply(sharp, report("d", north_m=160, minute=1, accuracy_m=10.0))
     assert apart.change == "new" and apart.incident_id != first.incident_id
     # ...but 20 m apart they are one.
     close = matcher.apply(sharp, report("e", north_m=20, minute=2, accuracy_m=10.0))

@@ -74,7 +74,7 @@ def test_two_reports_30_m_apart_across_a_cell_border_are_one_incident(
 def test_reports_either_side_of_the_180th_meridian_are_one_incident(
         matcher: IncidentMatcher) -> None:
     region = Region()
-    # 106 m apart: fixes good to 60 m (10 m ones that far apart are two places).
+    # 106 m apart, with fixes good to 60 m.
     west = matcher.apply(region, report("w", -17.0, 179.9995, accuracy_m=60))
     east = matcher.apply(region, report("e", -17.0, -179.9995, minute=1,
                                         accuracy_m=60))
