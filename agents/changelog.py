@@ -32,18 +32,6 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED = 20_000
 
 
-def before_commit(app: Any, write: Callable[[], None]) -> None:
-    """Have ``write`` make its table writes right before each offset commit.
-
-    A stage whose state changes with every batch may write it only then: the
-    writes of many batches fold into one per key, and what a commit covers is
-    still in the tables before it (``Changelog.flush``)."""
-    hooks = getattr(app, "_intake_before_commit", None)
-    if hooks is None:
-        hooks = app._intake_before_commit = []
-    hooks.append(write)
-
-
 class Write(NamedTuple):
     topic: str
     partition: int
@@ -138,8 +126,6 @@ class Changelog:
         A refused write is sent again only when no later write of its key was
         made (a later one carries the newer value); one task sends, in order.
         """
-        for write in getattr(self.app, "_intake_before_commit", ()):
-            write()
         backoff_s = 0.2
         while True:
             while self.queued or (self.task is not None and not self.task.done()):

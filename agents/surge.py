@@ -40,7 +40,6 @@ from faust.types import EventT, StreamT
 from agents import metrics
 from agents.alert import TICK, send_ticks
 from agents.app import Context, Outbox, as_current, describe, now_ms, records_of
-from agents.changelog import before_commit
 from pipeline.surge import SURGE, ClosedWindow, SurgeMonitor
 
 logger = logging.getLogger(__name__)
@@ -72,21 +71,8 @@ def install(ctx: Context) -> None:
                 params, table.get(f"{CLOCK}{partition}"), keys)
         return monitor
 
-    #: Partition -> its last event whose changes are not written yet.
-    unwritten: dict[int, EventT] = {}
-
-    def store_unwritten() -> None:
-        """Write what changed since the last commit, right before the next:
-        a key that changed in many batches is written once."""
-        for partition, event in list(unwritten.items()):
-            if partition in monitors:
-                store(partition, event)
-        unwritten.clear()
-
-    before_commit(ctx.app, store_unwritten)
-
     def store(partition: int, event: EventT) -> None:
-        """Write what changed in a partition's state, to its changelog."""
+        """Write what the batch changed in a partition's state, to its changelog."""
         monitor = monitors[partition]
         changed, clock = monitor.take_changed()
         as_current(event)
@@ -157,10 +143,9 @@ def install(ctx: Context) -> None:
                                                wall_ms)
             # Anomalies out first: a state write lost after them closes a
             # window twice (the alert stage sends one alert), never loses one.
-            # The state is written right before the next commit.
             await out.delivered()
             for partition, event in last_event.items():
-                unwritten[partition] = event
+                store(partition, event)
                 late, quiet, repeats, outliers, folded = (
                     after - was for after, was in
                     zip(counters(monitors[partition]), before[partition],
@@ -179,8 +164,6 @@ def install(ctx: Context) -> None:
         rebuilt from the table."""
         for tp in revoked:
             if tp.topic == SOURCE:
-                if tp.partition in unwritten and tp.partition in monitors:
-                    store(tp.partition, unwritten.pop(tp.partition))
                 monitors.pop(tp.partition, None)
 
     # Faust calls its signal receivers with keyword ``signal``; its stub types
