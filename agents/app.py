@@ -187,9 +187,6 @@ class Outbox:
         for topic, partition, bundle in self.packer.drain():
             self.outgoing.append((topic, None, bundle, partition))
         outgoing, self.outgoing = self.outgoing, []
-        changelog = getattr(self.ctx.app, "_intake_changelog", None)
-        if changelog is not None:
-            await changelog.ebb()  # table writes queued past the limit
         backoff_s = 0.2
         while outgoing:
             outgoing = await self._send_once(outgoing)

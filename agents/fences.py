@@ -29,7 +29,6 @@ import faust
 from faust.types import FutureMessage
 
 from agents import metrics
-from agents.changelog import Changelog
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +58,6 @@ class ChangelogFences:
 
         table._on_changelog_sent = sent
 
-    def wrote(self, topic: str, partition: int) -> None:
-        """Note a write sent without Faust (``agents/changelog.py``)."""
-        self.written.add((topic, partition))
-
     async def fence(self, producer: Any) -> None:
         """A tombstone for ``FENCE_KEY`` on each partition written, acknowledged."""
         if not self.written:
@@ -87,16 +82,11 @@ class ChangelogFences:
 
 
 def install(app: faust.App) -> ChangelogFences:
-    """Send every table's writes of ``app`` straight to the producer
-    (``agents/changelog.py``) and fence them at each commit (create its tables
-    first)."""
+    """Fence every table of ``app`` (create its tables first) at each commit."""
     fences = ChangelogFences()
-    changelog = Changelog(app, fences.wrote)
     for table in app.tables.values():
         fences.watch(table)
-        changelog.watch(table)
     app._intake_fences = fences  # type: ignore[attr-defined]
-    app._intake_changelog = changelog  # type: ignore[attr-defined]
     _fence_after_flush()
     return fences
 
@@ -116,11 +106,7 @@ def _fence_after_flush() -> None:
     producer_class._intake_original_flush = original
 
     async def flush(self: Any) -> None:
-        changelog = getattr(self.app, "_intake_changelog", None)
-        if changelog is None:
-            await original(self)
-        else:
-            await changelog.flush(lambda: original(self))
+        await original(self)
         fences = getattr(self.app, "_intake_fences", None)
         if fences is not None:
             await fences.fence(self)

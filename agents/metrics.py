@@ -167,12 +167,6 @@ OUTBOX_WRITE_ERRORS = Counter(
     "Batches of deliveries the local outbox could not write (sent on the topic)",
     registry=REGISTRY,
 )
-CHANGELOG_RETRIES = Counter(
-    "intake_changelog_retries_total",
-    "Table writes the broker refused, sent again before an offset commit "
-    "(agents/changelog.py)",
-    registry=REGISTRY,
-)
 CHANGELOG_FENCES = Counter(
     "intake_changelog_fences_total",
     "Fences written to changelog partitions before offset commits "
