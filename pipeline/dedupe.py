@@ -678,9 +678,14 @@ class IncidentMatcher:
         """Two incidents whose points are close enough to be one place."""
         if one["lat"] is None or other["lat"] is None:
             return False
-        limit_m = (self.params.radius_m + min(one["acc_m"], self.params.max_accuracy_m)
-                   + min(other["acc_m"], self.params.max_accuracy_m))
-        return distance_m(one["lat"], one["lon"], other["lat"], other["lon"]) <= limit_m
+        return distance_m(one["lat"], one["lon"], other["lat"], other["lon"]) \
+            <= self._reach_m(one["acc_m"], other["acc_m"])
+
+    def _reach_m(self, accuracy_m: float, other_m: float) -> float:
+        """How far apart two fixes can be one place: ``radius_m`` plus both
+        uncertainties, each counted up to ``max_accuracy_m``."""
+        most = self.params.max_accuracy_m
+        return self.params.radius_m + min(accuracy_m, most) + min(other_m, most)
 
     def _candidate(self, report: Report, where: _Where, key: str,
                    incident: dict[str, Any]) -> _Candidate | None:
@@ -690,9 +695,11 @@ class IncidentMatcher:
         same_reporter = bool(report.reporter) and report.reporter in \
             incident.get("reporters", ())
         placed = report.has_point and incident["lat"] is not None
+        addresses = placed and _address_point(report) and bool(
+            incident.get("address_point"))
         if same_reporter:
             window_s = params.follow_up_s
-        elif placed and _address_point(report) and incident.get("address_point"):
+        elif addresses:
             window_s = params.address_window_s
         elif placed:
             window_s = params.window_s
@@ -714,24 +721,21 @@ class IncidentMatcher:
         if placed:
             assert report.lat is not None and report.lon is not None
             dist = distance_m(report.lat, report.lon, incident["lat"], incident["lon"])
-            if _address_point(report) and incident.get("address_point"):
-                # Two addresses' points: one address is one point, and the
-                # disciplines a call sends (EMS, fire, traffic) each post a
-                # record of their own type there.
-                limit_m = params.address_radius_m
-                one_address = dist < SAME_POINT_M and bool(report.discipline)
-            else:
-                limit_m = (params.radius_m + min(report.accuracy_m or 0.0,
-                                                 params.max_accuracy_m)
-                           + min(incident["acc_m"], params.max_accuracy_m))
-            if dist > limit_m:
-                return None
-            place = 1 - dist / limit_m if limit_m > 0 else 1.0
-            place_reason = f"distance {dist:.0f} m <= {limit_m:.0f} m"
-            if not (_address_point(report) and incident.get("address_point")):
+            if not addresses:
+                if dist > self._reach_m(report.accuracy_m or 0.0, incident["acc_m"]):
+                    return None
                 return self._fix_candidate(report, key, incident, dist, gap_s,
                                            same_reporter, same_kind, compatible,
                                            kind_free)
+            # Two addresses' points: one address is one point, and the
+            # disciplines a call sends (EMS, fire, traffic) each post a record
+            # of their own type there.
+            limit_m = params.address_radius_m
+            if dist > limit_m:
+                return None
+            one_address = dist < SAME_POINT_M and bool(report.discipline)
+            place = 1 - dist / limit_m if limit_m > 0 else 1.0
+            place_reason = f"distance {dist:.0f} m <= {limit_m:.0f} m"
         else:
             found = self._place_evidence(report, where, incident)
             if found is not None:
