@@ -11,10 +11,11 @@ becomes the thread's last fix. The thread never joins two incidents: it only
 lends a place; dedupe decides.
 
 One person may use two identities: a post from a handle, then a call from a
-number. Inside one incident, dedupe takes two identities on different
-channels for one person when they say the same things no other reporter of
-the incident said, close in time (``link_voice``); the change carries the
-link with its reasons, and the two identities are one thread from then on.
+number. Inside one incident, dedupe takes a call (or a text or an app tip)
+from a new identity for the person of an earlier post when the two say the
+same things no other reporter of the incident said, close in time
+(``link_voice``); the change carries the link with its reasons, and the two
+identities are one thread from then on.
 Identity alone never joins a report to an incident; a link never merges two.
 
 >>> from pipeline.schema import Report
@@ -121,23 +122,29 @@ def link_voice(voices: dict[str, list[Any]], reporter: str, channel: str,
 
     ``voices`` maps each reporter of the incident to ``[channel, last event ms,
     words, the identity it is linked to or ""]``; a voice already linked is
-    not linked again (one handle, one number: never a chain of phones). Two
-    voices are one person when one is a social handle and the other a phone
-    or an app account (one person's two identities; a call and
-    a text from one person share their number already), they speak within
-    ``window_s``, and they share at least ``min_words`` words that no other
-    voice of the incident used (what they noticed, not what everyone says).
-    A new identity is linked at most once, to the voice sharing the most such
-    words; a tie links nothing.
+    not linked again (one handle, one number: never a chain of phones). A new
+    phone or app account is one person with an earlier social handle (one
+    person's two identities; a call and a text from one person share their
+    number already) when they speak within ``window_s`` and share at least
+    ``min_words`` words that no other voice of the incident used (what they
+    noticed, not what everyone says). A new identity is linked at most once,
+    to the voice sharing the most such words; a tie links nothing.
+
+    The post comes first, then the call: a link is decided when the call
+    comes, never when a post comes after calls. A post weighed against the
+    calls before it would be linked to one that shares its words by chance
+    before its author's own call comes: on generated streams (seed 1), 95 of
+    the 101 wrong links were made so, and 12 of the 503 right ones.
     """
-    if not reporter or reporter in voices or len(words) < min_words:
+    if (not reporter or channel == SOCIAL or reporter in voices
+            or len(words) < min_words):
         return None
     best: tuple[int, str, frozenset[str], float, str] | None = None
     tied = False
     for other, voice in voices.items():
         other_channel, last_ms, other_words = voice[:3]
         gap_s = abs(event_ms - last_ms) / 1000
-        if (other_channel == SOCIAL) == (channel == SOCIAL) or gap_s > window_s:
+        if other_channel != SOCIAL or gap_s > window_s:
             continue
         if len(voice) > 3 and voice[3]:
             continue  # already one person with another identity

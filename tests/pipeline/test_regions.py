@@ -290,23 +290,36 @@ def test_a_post_and_a_call_saying_the_same_things_are_one_person(
         matcher: IncidentMatcher) -> None:
     region = Region()
     matcher.apply(region, report("c1", 40.12, -75.34, reporter="rp:phone1",
-                                 text="car on its roof; a blue pickup"))
-    matcher.apply(region, report("c2", 40.1201, -75.34, minute=1,
-                                 reporter="rp:phone2",
                                  text="car on its roof; outside the pharmacy"))
-    post = matcher.apply(region, report(
-        "p", None, None, minute=6, channel="social", reporter="rp:handle",
+    matcher.apply(region, report(
+        "p", None, None, minute=2, channel="social", reporter="rp:handle",
         address="Norristown", text="crash near me, a blue pickup flipped"))
-    assert post.change == MERGED
-    assert post.link is not None
-    assert post.link["reporter"] == "rp:handle"
-    assert post.link["same_as"] == "rp:phone1"
-    assert post.link["reasons"][0] == "both say blue pickup"
+    call = matcher.apply(region, report("c2", 40.1201, -75.34, minute=6,
+                                        reporter="rp:phone2",
+                                        text="car on its roof; a blue pickup"))
+    assert call.change == MERGED
+    assert call.link is not None
+    assert call.link["reporter"] == "rp:phone2"
+    assert call.link["same_as"] == "rp:handle"
+    assert call.link["reasons"][0] == "both say blue pickup"
     # A second caller who says what everyone says is linked to nobody.
     other = matcher.apply(region, report("c3", 40.1202, -75.34, minute=7,
                                          reporter="rp:phone3",
                                          text="car on its roof"))
     assert other.link is None
+
+
+def test_a_post_after_the_calls_is_linked_to_none_of_them(
+        matcher: IncidentMatcher) -> None:
+    # The caller who says "blue pickup" may be another witness of the same
+    # pickup: the author's own call, if any, is still to come.
+    region = Region()
+    matcher.apply(region, report("c1", 40.12, -75.34, reporter="rp:phone1",
+                                 text="car on its roof; a blue pickup"))
+    post = matcher.apply(region, report(
+        "p", None, None, minute=6, channel="social", reporter="rp:handle",
+        address="Norristown", text="crash near me, a blue pickup flipped"))
+    assert post.change == MERGED and post.link is None
 
 
 def test_a_split_report_takes_its_reporter_and_their_follow_ups_with_it(
