@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pipeline.places import NOT_A_NAME, SUFFIXES
 from pipeline.schema import LOCATION_KNOWN, Report
 
 
@@ -95,10 +96,22 @@ SOCIAL = "social"
 def personal_words(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The words of a text that can tell one witness from another: three
     letters or more, not common, not in ``exclude`` (the incident's own words:
-    its type, its streets)."""
+    its type, its streets), nor the first words of a street's name.
+
+    A street is known by its last name word and suffix ("run ct",
+    ``pipeline/places.py``), which the incident's streets exclude; the words
+    before them ("deer" of "Deer Run Ct", "valley" of "Valley Forge Rd") are
+    the address too, whoever says it.
+    """
     skip = COMMON_WORDS.union(exclude)
-    return frozenset(w for w in _WORDS.findall(text.lower())
-                     if len(w) > 2 and w not in skip)
+    words = _WORDS.findall(text.lower())
+    for index, word in enumerate(words):
+        if word in SUFFIXES and index > 1 and words[index - 1] not in NOT_A_NAME:
+            for before in range(index - 2, max(index - 4, -1), -1):
+                if words[before] in COMMON_WORDS or words[before] in SUFFIXES:
+                    break
+                words[before] = ""
+    return frozenset(w for w in words if len(w) > 2 and w not in skip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +179,4 @@ def link_voice(voices: dict[str, list[Any]], reporter: str, channel: str,
         f"{gap_s / 60:.1f} min apart",
         f"{other_channel} then {channel}, in one incident",
     ))
+

@@ -18,6 +18,15 @@ def test_personal_words_leave_out_what_everyone_says() -> None:
         == {"ave", "blue", "pickup"}
 
 
+def test_the_first_words_of_a_street_name_are_the_address() -> None:
+    # "run ct" is how the incident knows the street; "deer" and "valley" are
+    # the address too, not something the witness noticed.
+    assert personal_words("at Deer Run Ct & Valley Hill Trl; a tree down") == {
+        "run", "hill", "trl", "tree"}
+    assert personal_words("a blue pickup near main st") == {"blue", "pickup",
+                                                            "main"}
+
+
 def test_a_number_links_to_the_one_handle_that_said_the_same() -> None:
     voices = {"rp:a": ["social", 0, sorted(words("crash; a blue pickup"))],
               "rp:b": ["social", MIN_MS, sorted(words("crash; a white van"))]}
@@ -41,6 +50,8 @@ def test_no_link_on_a_tie_on_one_channel_kind_too_late_or_few_words() -> None:
                       1800, 2) is None
     assert link_voice(posts, "rp:c", "911", 0, words("blue thing"), 1800,
                       2) is None
+    assert link_voice(posts, "rp:c", "911", 0, words("blue thing"), 1800,
+                      1) is not None  # one word that nobody else said
     assert link_voice(posts, "rp:a", "911", 0, words("blue pickup"), 1800,
                       2) is None  # already a voice of the incident
 
