@@ -96,7 +96,14 @@ from pipeline.schema import (
     Merge,
     Report,
 )
-from pipeline.thread import SOCIAL, VoiceLink, link_voice, personal_words
+from pipeline.thread import (
+    SOCIAL,
+    PostLinkParams,
+    RecentPosts,
+    VoiceLink,
+    link_voice,
+    personal_words,
+)
 
 MAX_REPORT_IDS = 100
 MAX_REPORTERS = 20
@@ -176,6 +183,13 @@ class MatchParams:
     #: this close in time (``pipeline/thread.py``).
     link_window_s: float = 1800.0
     link_min_words: int = 2
+    #: A new caller is the author of a post in another incident when the call
+    #: comes this long after the post at most, within ``post_link_reach``
+    #: radii of the post's town, and the two share ``post_link_min_words``
+    #: words no other post there said (``RecentPosts``, ``pipeline/thread.py``).
+    post_link_window_s: float = 600.0
+    post_link_min_words: int = 2
+    post_link_reach: float = 1.25
     #: A report with no place at all (no point, street or known town) joins
     #: the one incident of the region that it names the call type of ("cardiac
     #: emergency"), this long apart; none when two such incidents are open.
@@ -272,6 +286,8 @@ class Region:
     restart (``rebuild``). An entry leaves once its incident is quiet past
     the longest window the index serves (``prune``), or leaves its cell, so
     the index holds only the last half hour or so of a region's incidents.
+    ``posts`` (``pipeline/thread.py``) holds the last minutes' posts by their
+    words, rebuilt likewise from the incidents' voices.
     """
 
     def __init__(self, name: str = "r:",
@@ -286,6 +302,8 @@ class Region:
         self.recent: dict[str, list[Any]] = {}
         #: The recent incidents whose home is a cell of reports without a point.
         self.unplaced: dict[str, list[Any]] = {}
+        #: The posts of the last minutes, by their words (``pipeline/thread.py``).
+        self.posts = RecentPosts()
         self.clock_ms = 0
 
     def index(self, incident: dict[str, Any], home: str) -> None:
@@ -332,6 +350,7 @@ class Region:
             self.clock_ms = max(self.clock_ms, state.clock_ms)
             for incident in state.open.values():
                 self.index(incident, key)
+                self.posts.restore(incident)
 
     def locate(self, report_id: str) -> tuple[str, list[Any]] | None:
         """The cell that remembers a report, and what it remembers of it."""
@@ -407,11 +426,14 @@ class IncidentMatcher:
         # this long after their last change.
         self._index_keep_ms = 1000 * max(params.placeless_window_s,
                                          params.follow_up_s)
+        self._post_link = PostLinkParams(
+            params.post_link_window_s, params.post_link_min_words,
+            params.post_link_reach, params.max_accuracy_m)
 
     def apply(self, region: Region, report: Report) -> IncidentChange:
         """Add ``report`` to ``region`` (in place) and say what changed."""
         if not _matchable(report):
-            alone = self._open(region, None, report, self._where(report))
+            alone, _ = self._open(region, None, report, self._where(report))
             return self._change(alone, report, NEW, None)
 
         own = self._own_key(region, report)
@@ -430,11 +452,12 @@ class IncidentMatcher:
         where = self._where(report)
         best = self._best_match(region, report, where)
         if best is None:
-            incident = self._open(region, own, report, where)
-            return self._change(incident, report, NEW, None)
-
-        link = self._join(region, best.home, best.incident, own, report, where)
-        change = self._change(best.incident, report, MERGED, best.merge.to_dict())
+            incident, link = self._open(region, own, report, where)
+            change = self._change(incident, report, NEW, None)
+        else:
+            link = self._join(region, best.home, best.incident, own, report, where)
+            change = self._change(best.incident, report, MERGED,
+                                  best.merge.to_dict())
         return change if link is None else replace(change, link=link.to_dict())
 
     def split(self, region: Region, incident_id: str, report_id: str, by: str,
@@ -864,11 +887,12 @@ class IncidentMatcher:
         return None
 
     def _open(self, region: Region, home: str | None, report: Report,
-              where: _Where) -> dict[str, Any]:
+              where: _Where) -> tuple[dict[str, Any], VoiceLink | None]:
         # A report that cannot be matched (``home`` None) opens an incident of
         # its own, and one without a point opens one named apart from the one
         # the same report id opens with a point and a plausible time: a copy
-        # without them must not reset that one.
+        # without them must not reset that one. Its reporter may be the author
+        # of a post in another incident (the link).
         if home is None:
             name = f"alone:{report.report_id}"
         elif report.has_point:
@@ -894,12 +918,12 @@ class IncidentMatcher:
             "streets": sorted(where.streets)[:MAX_STREETS],
             "types": [where.type] if where.type else [],
         }
-        self._voice(incident, report)
+        link = self._voice(region, incident, report, where)
         if not report.has_point and where.circle is not None:
             incident["place"] = list(where.circle)
             incident["place_name"] = where.town
         if home is None:
-            return incident
+            return incident, link
         cell = region.cell(home)
         # Room for the new incident: the longest-quiet ones leave first.
         overflow = len(cell.open) - self.params.max_open_per_cell + 1
@@ -912,7 +936,7 @@ class IncidentMatcher:
         region.index(incident, home)
         region.changed.add(home)
         self._remember(region, home, incident, home, report)
-        return incident
+        return incident, link
 
     def _remember(self, region: Region, own: str, incident: dict[str, Any],
                   home: str, report: Report) -> None:
@@ -957,15 +981,17 @@ class IncidentMatcher:
         if streets:
             incident["streets"] = [*incident.get("streets", ()),
                                    *sorted(streets)][:MAX_STREETS]
-        link = self._voice(incident, report)
+        link = self._voice(region, incident, report, where)
         region.index(incident, home)
         region.changed.add(home)
         self._remember(region, own, incident, home, report)
         return link
 
-    def _voice(self, incident: dict[str, Any], report: Report) -> VoiceLink | None:
+    def _voice(self, region: Region, incident: dict[str, Any], report: Report,
+               where: _Where) -> VoiceLink | None:
         """Keep what each reporter of the incident said; link a new identity
-        to an earlier one that said the same (``pipeline/thread.py``)."""
+        to an earlier one that said the same, in the incident or, for a call,
+        in another (``pipeline/thread.py``)."""
         if not report.reporter:
             return None
         voices: dict[str, list[Any]] = incident.setdefault("voices", {})
@@ -980,17 +1006,18 @@ class IncidentMatcher:
                           words, self.params.link_window_s, self.params.link_min_words)
         voice = voices.get(report.reporter)
         if voice is None:
-            if len(voices) >= MAX_REPORTERS:
-                return link
-            voices[report.reporter] = [report.channel, report.event_ms,
-                                       sorted(words)[:MAX_VOICE_WORDS],
-                                       link.same_as if link else ""]
+            if len(voices) < MAX_REPORTERS:
+                voices[report.reporter] = [report.channel, report.event_ms,
+                                           sorted(words)[:MAX_VOICE_WORDS],
+                                           link.same_as if link else ""]
             if link is not None:
-                voices[link.same_as][3:] = [report.reporter]
+                voices[link.same_as][3:4] = [report.reporter]
         else:
             voice[1] = max(voice[1], report.event_ms)
             voice[2] = sorted(set(voice[2]) | words)[:MAX_VOICE_WORDS]
-        return link
+        return region.posts.hear(report, incident, voice is None, words,
+                                 where.circle, link, self._post_link,
+                                 region.clock_ms)
 
     def _update(self, region: Region, home: str, incident: dict[str, Any],
                 own: str, report: Report) -> None:

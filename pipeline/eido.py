@@ -105,6 +105,12 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 "personId": reporter, "personRole": "reporter",
                 "callReferences": []})
             person["callReferences"].append(report_id)
+            if link and link.get("same_as") not in persons:
+                # The caller's post is in another incident: the identity is
+                # named, with the reasons, though none of its posts is here.
+                person.setdefault("otherIdentities", []).append(
+                    {"personId": link["same_as"],
+                     "reasons": list(link.get("reasons", ()))})
         if change.get("change") == MERGED and change.get("merge"):
             merge = change["merge"]
             merges.append({

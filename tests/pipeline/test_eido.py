@@ -102,3 +102,19 @@ def test_two_identities_linked_as_one_person_are_one_person() -> None:
     assert person["callReferences"] == ["c1", "p1"]
     assert person["otherIdentities"] == [
         {"personId": "rp:handle", "reasons": ["both say blue pickup"]}]
+
+
+def test_a_caller_linked_to_a_post_in_another_incident_names_that_identity(
+        ) -> None:
+    changes: list[dict[str, Any]] = [
+        {"incident_id": "I-2", "change": "new", "report_id": "c1",
+         "kind": "collision", "reporter": "rp:phone", "channel": "911",
+         "link": {"reporter": "rp:phone", "same_as": "rp:handle",
+                  "reasons": ["both say blue pickup",
+                              "social then 911, the post in another incident"]}},
+    ]
+    (person,) = to_eido(changes)["personComponent"]
+    assert (person["personId"], person["callReferences"]) == ("rp:phone", ["c1"])
+    assert person["otherIdentities"] == [
+        {"personId": "rp:handle", "reasons": [
+            "both say blue pickup", "social then 911, the post in another incident"]}]

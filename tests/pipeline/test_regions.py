@@ -290,23 +290,109 @@ def test_a_post_and_a_call_saying_the_same_things_are_one_person(
         matcher: IncidentMatcher) -> None:
     region = Region()
     matcher.apply(region, report("c1", 40.12, -75.34, reporter="rp:phone1",
-                                 text="car on its roof; a blue pickup"))
-    matcher.apply(region, report("c2", 40.1201, -75.34, minute=1,
-                                 reporter="rp:phone2",
                                  text="car on its roof; outside the pharmacy"))
-    post = matcher.apply(region, report(
-        "p", None, None, minute=6, channel="social", reporter="rp:handle",
+    matcher.apply(region, report(
+        "p", None, None, minute=2, channel="social", reporter="rp:handle",
         address="Norristown", text="crash near me, a blue pickup flipped"))
-    assert post.change == MERGED
-    assert post.link is not None
-    assert post.link["reporter"] == "rp:handle"
-    assert post.link["same_as"] == "rp:phone1"
-    assert post.link["reasons"][0] == "both say blue pickup"
+    call = matcher.apply(region, report("c2", 40.1201, -75.34, minute=6,
+                                        reporter="rp:phone2",
+                                        text="car on its roof; a blue pickup"))
+    assert call.change == MERGED
+    assert call.link is not None
+    assert call.link["reporter"] == "rp:phone2"
+    assert call.link["same_as"] == "rp:handle"
+    assert call.link["reasons"][0] == "both say blue pickup"
     # A second caller who says what everyone says is linked to nobody.
     other = matcher.apply(region, report("c3", 40.1202, -75.34, minute=7,
                                          reporter="rp:phone3",
                                          text="car on its roof"))
     assert other.link is None
+
+
+def test_a_post_after_the_calls_is_linked_to_none_of_them(
+        matcher: IncidentMatcher) -> None:
+    # The caller who says "blue pickup" may be another witness of the same
+    # pickup: the author's own call, if any, is still to come.
+    region = Region()
+    matcher.apply(region, report("c1", 40.12, -75.34, reporter="rp:phone1",
+                                 text="car on its roof; a blue pickup"))
+    post = matcher.apply(region, report(
+        "p", None, None, minute=6, channel="social", reporter="rp:handle",
+        address="Norristown", text="crash near me, a blue pickup flipped"))
+    assert post.change == MERGED and post.link is None
+
+
+def _post_in_another_incident(matcher: IncidentMatcher, region: Region) -> str:
+    """A crash at Norristown's centre; a post from the town joins it."""
+    matcher.apply(region, report("f0", 40.121, -75.344, reporter="rp:phone0",
+                                 text="car on its roof"))
+    post = matcher.apply(region, report(
+        "p", None, None, minute=1, channel="social", reporter="rp:handle",
+        address="Norristown", text="crash on the pike, a blue pickup flipped"))
+    assert post.change == MERGED
+    return post.incident_id
+
+
+def test_a_call_is_linked_to_its_callers_post_in_another_incident(
+        matcher: IncidentMatcher) -> None:
+    # The author calls about a crash 1.2 km away, inside the town: another
+    # incident, but the post came first, from there, and says the same.
+    region = Region("r:test")
+    posted = _post_in_another_incident(matcher, region)
+    call = matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
+                                        reporter="rp:phone1",
+                                        text="car on its roof; a blue pickup"))
+    assert call.change == NEW and call.incident_id != posted
+    assert call.link is not None
+    assert (call.link["reporter"], call.link["same_as"]) == ("rp:phone1",
+                                                            "rp:handle")
+    assert call.link["reasons"] == [
+        "both say blue pickup", "4.0 min after the post",
+        "the call 1.2 km from the centre of Norristown, where the post was sent "
+        "from", "social then 911, the post in another incident"]
+    # A handle is one person with one number: a second caller saying the same
+    # is not linked to it.
+    again = matcher.apply(region, report("c2", 40.1318, -75.344, minute=6,
+                                         reporter="rp:phone2",
+                                         text="car on its roof; a blue pickup"))
+    assert again.link is None
+
+
+def test_a_post_after_a_restart_is_still_found(matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    stored = region.snapshot()
+    restarted = Region("r:test", stored.get)
+    restarted.rebuild(stored.items())
+    call = matcher.apply(restarted, report("c1", 40.1318, -75.344, minute=5,
+                                           reporter="rp:phone1",
+                                           text="car on its roof; a blue pickup"))
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
+
+
+@pytest.mark.parametrize("case", ["outside the town", "too late", "one word",
+                                  "two posts", "a text"])
+def test_no_link_across_incidents_without_place_time_and_words(
+        matcher: IncidentMatcher, case: str) -> None:
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    lat, minute, text, channel = 40.1318, 5.0, "car on its roof; a blue pickup", "911"
+    if case == "outside the town":
+        lat = 40.145  # 2.7 km from the centre: 1.8 radii
+    elif case == "too late":
+        minute = 12.0  # 11 min after the post
+    elif case == "one word":
+        text = "car on its roof; a blue van"
+    elif case == "two posts":
+        matcher.apply(region, report(
+            "p2", None, None, minute=2, channel="social", reporter="rp:handle2",
+            address="Norristown", text="traffic stopped, blue pickup in a ditch"))
+    else:
+        channel = "sms"
+    call = matcher.apply(region, report("c1", lat, -75.344, minute=minute,
+                                        channel=channel, reporter="rp:phone1",
+                                        text=text))
+    assert call.link is None
 
 
 def test_a_split_report_takes_its_reporter_and_their_follow_ups_with_it(

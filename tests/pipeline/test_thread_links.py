@@ -18,26 +18,47 @@ def test_personal_words_leave_out_what_everyone_says() -> None:
         == {"ave", "blue", "pickup"}
 
 
-def test_a_handle_links_to_the_one_number_that_said_the_same() -> None:
-    voices = {"rp:a": ["911", 0, sorted(words("crash; a blue pickup"))],
-              "rp:b": ["911", MIN_MS, sorted(words("crash; a white van"))]}
-    link = link_voice(voices, "rp:h", "social", 5 * MIN_MS,
-                      words("omg crash, blue pickup upside down"), 1800, 2)
+def test_the_first_words_of_a_street_name_are_the_address() -> None:
+    # "run ct" is how the incident knows the street; "deer" and "valley" are
+    # the address too, not something the witness noticed.
+    assert personal_words("at Deer Run Ct & Valley Hill Trl; a tree down") == {
+        "run", "hill", "trl", "tree"}
+    assert personal_words("a blue pickup near main st") == {"blue", "pickup",
+                                                            "main"}
+
+
+def test_a_number_links_to_the_one_handle_that_said_the_same() -> None:
+    voices = {"rp:a": ["social", 0, sorted(words("crash; a blue pickup"))],
+              "rp:b": ["social", MIN_MS, sorted(words("crash; a white van"))]}
+    link = link_voice(voices, "rp:c", "911", 5 * MIN_MS,
+                      words("caller reports a crash, blue pickup upside down"),
+                      1800, 2)
     assert link is not None and link.same_as == "rp:a"
     assert link.reasons == ("both say blue pickup", "5.0 min apart",
-                            "911 then social, in one incident")
+                            "social then 911, in one incident")
 
 
 def test_no_link_on_a_tie_on_one_channel_kind_too_late_or_few_words() -> None:
     said = sorted(words("a blue pickup"))
-    tie = {"rp:a": ["911", 0, said], "rp:b": ["sms", 0, said]}
-    assert link_voice(tie, "rp:h", "social", 0, words("blue pickup"), 1800, 2) is None
+    tie = {"rp:a": ["social", 0, said], "rp:b": ["social", 0, said]}
+    assert link_voice(tie, "rp:c", "911", 0, words("blue pickup"), 1800, 2) is None
     # Two voices that said it are not personal to either: nothing links.
-    phones = {"rp:a": ["911", 0, said]}
-    assert link_voice(phones, "rp:b", "sms", 0, words("blue pickup"), 1800, 2) is None
-    assert link_voice(phones, "rp:h", "social", 31 * MIN_MS, words("blue pickup"),
-                      1800, 2) is None
-    assert link_voice(phones, "rp:h", "social", 0, words("blue thing"), 1800,
+    posts = {"rp:a": ["social", 0, said]}
+    assert link_voice(posts, "rp:b", "social", 0, words("blue pickup"), 1800,
                       2) is None
-    assert link_voice(phones, "rp:a", "social", 0, words("blue pickup"), 1800,
+    assert link_voice(posts, "rp:c", "911", 31 * MIN_MS, words("blue pickup"),
+                      1800, 2) is None
+    assert link_voice(posts, "rp:c", "911", 0, words("blue thing"), 1800,
+                      2) is None
+    assert link_voice(posts, "rp:c", "911", 0, words("blue thing"), 1800,
+                      1) is not None  # one word that nobody else said
+    assert link_voice(posts, "rp:a", "911", 0, words("blue pickup"), 1800,
                       2) is None  # already a voice of the incident
+
+
+def test_a_post_after_a_call_links_to_nothing() -> None:
+    # The post comes first, then the call: a post is never linked to the
+    # calls before it, however much it shares with one.
+    calls = {"rp:a": ["911", 0, sorted(words("crash; a blue pickup"))]}
+    assert link_voice(calls, "rp:h", "social", 5 * MIN_MS,
+                      words("omg crash, blue pickup upside down"), 1800, 2) is None
