@@ -21,10 +21,11 @@ from the centre, how long after, kinds, call type and streets both give, the
 incident's priority and size, posts it has (``TOWN_WEIGHTS``); it joins the
 likeliest when that one holds ``town_min_p`` of the evidence and no other fits
 it alike. A
-report that says nothing of where (no point, street or known town), or one
-with a point for an incident opened with none, joins by its call type
-("cardiac emergency" in its type or words) within ``typed_window_s``, when
-exactly one recent incident of the region has that type. Points of addresses
+report whose place cannot be set against an incident's (it says nothing of
+where, or gives a point where the incident's reports gave only streets, or
+streets where they gave only a point) joins by its call type ("cardiac
+emergency" in its type or words) within ``typed_window_s``, when exactly one
+recent incident of the region has that type. Points of addresses
 (a CAD's geocode: an address, no uncertainty) are matched by
 ``address_radius_m`` and ``address_window_s``; a record of a responding
 discipline at the very point of one is of that incident whatever kind its
@@ -176,9 +177,10 @@ class MatchParams:
     #: this close in time (``pipeline/thread.py``).
     link_window_s: float = 1800.0
     link_min_words: int = 2
-    #: A report with no place at all (no point, street or known town) joins
-    #: the one incident of the region that it names the call type of ("cardiac
-    #: emergency"), this long apart; none when two such incidents are open.
+    #: A report whose place cannot be set against an incident's (no place at
+    #: all, or a point against streets) joins the one incident of the region
+    #: that it names the call type of ("cardiac emergency"), this long apart;
+    #: none when two such incidents are open.
     typed_window_s: float = 0.0
     #: Two points without an uncertainty (addresses a CAD geocoded) this close
     #: can be one incident; at one point, whatever kinds their words give.
@@ -744,7 +746,7 @@ class IncidentMatcher:
                 place, place_reason = 0.5, "no place; the reporter's open incident"
             elif gap_s <= params.typed_window_s and (
                     said := _said_type(where, incident)) and (
-                        _placeless(report, where) or _unplaced(incident)):
+                        _apart_places(report, where, incident)):
                 place, evidence = 0.2, TYPED
                 place_reason = f"no place; both say {said}"
             else:
@@ -1085,15 +1087,17 @@ def _address_point(report: Report) -> bool:
     return report.has_point and report.accuracy_m is None and bool(report.address)
 
 
-def _placeless(report: Report, where: _Where) -> bool:
-    """Nothing in a report says where: no point, street or known town."""
-    return not (report.has_point or where.streets or where.circle)
-
-
-def _unplaced(incident: dict[str, Any]) -> bool:
-    """Nothing the reports of an incident said tells where it is."""
-    return incident["lat"] is None and not incident.get("streets") and \
-        not incident.get("place")
+def _apart_places(report: Report, where: _Where, incident: dict[str, Any]) -> bool:
+    """A report and an incident whose places cannot be compared: what one
+    gives (a point, streets, a town) the other lacks. A call without a fix
+    names streets, a located one often none, and no geocoder is at hand; two
+    lists of streets, or a point and a town, are compared elsewhere."""
+    point = incident["lat"] is not None
+    if where.streets and incident.get("streets"):
+        return False
+    if where.circle is not None and (point or incident.get("place")):
+        return False
+    return not (report.has_point and incident.get("place"))
 
 
 def _said_type(where: _Where, incident: dict[str, Any]) -> str:

@@ -562,6 +562,38 @@ def test_a_located_report_joins_an_incident_opened_with_no_place_by_its_type(
     assert (located.lat, located.lon) == (LAT, LON)  # the incident takes the point
 
 
+def test_a_street_and_a_point_join_by_their_call_type(
+        matcher: IncidentMatcher) -> None:
+    # A call without a fix names its streets; a located call names none: no
+    # place tells them apart or together, their call type does.
+    region = Region()
+    named = dataclasses.replace(report("a", located=False),
+                                address="HAWS AVE & MAIN ST")
+    first = matcher.apply(region, named)
+
+    located = matcher.apply(region, report("b", minute=2))
+    later = matcher.apply(region, dataclasses.replace(
+        report("c", located=False, minute=3), address="OAK RD & ELM ST"))
+
+    assert located.change == "merged" and located.incident_id == first.incident_id
+    assert located.merge is not None
+    assert located.merge["reasons"][0] == "no place; both say collision"
+    # Streets the incident's reports never named are evidence against it.
+    assert later.change == "new"
+
+
+def test_a_street_joins_no_located_incident_when_two_have_its_call_type(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a"))
+    matcher.apply(region, report("b", north_m=3000, minute=1))
+
+    named = matcher.apply(region, dataclasses.replace(
+        report("c", located=False, minute=2), address="HAWS AVE & MAIN ST"))
+
+    assert named.change == "new"
+
+
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
         kind: str = "collision", discipline: str = "Traffic") -> Report:
     """A CAD record: an address's point, with no uncertainty."""
