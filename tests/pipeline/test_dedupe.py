@@ -80,7 +80,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
                                        typed_window_s=300, address_radius_m=40,
-                                       address_window_s=600, town_min_p=0.2,
+                                       address_window_s=600, town_min_p=0.3,
                                        fix_spread_m=60.0)
 
 
