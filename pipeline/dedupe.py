@@ -5,12 +5,12 @@ an agency's service area, meets in one partition) and matched there against
 the open incidents of the grid cells around them; a ``CellState`` holds the
 open incidents of one cell and is stored apart, so a batch reads and writes
 only the cells it touches (``Region``). A report with a point weighs the open
-incidents within ``radius_m`` plus both fixes' uncertainty (each counted up to
-``max_accuracy_m``), in any cell within reach, within ``window_s`` of event
-time and of a compatible kind: the distance against the fixes' spread, the
-time apart, the kinds and the reporter (``FIX_EVIDENCE``); it joins the one
-with the most evidence when that is ``fix_min_score``, otherwise it opens a
-new incident in its own cell.
+incidents within ``radius_m`` plus ``reach_factor`` times both fixes'
+uncertainty (each counted up to ``max_accuracy_m``), in any cell within
+reach, within ``window_s`` of event time and of a compatible kind: the
+distance against the fixes' spread, the time apart, the kinds and the
+reporter (``FIX_EVIDENCE``); it joins the one with the most evidence when
+that is ``fix_min_score``, otherwise it opens a new incident in its own cell.
 
 A report without a point still says where: a street it names
 (``pipeline/places.py``) that an incident's reports named too, within
@@ -171,6 +171,9 @@ class MatchParams:
     #: A fix's uncertainty counts up to this much; a worse one is no better
     #: than this (and bounds the cells searched around a point).
     max_accuracy_m: float = 1000.0
+    #: Two fixes are weighed (``FIX_EVIDENCE``) up to ``radius_m`` plus this
+    #: many times both their uncertainties apart.
+    reach_factor: float = 1.0
     #: A town's circle that fits two incidents this close in confidence
     #: joins neither.
     weak_margin: float = 0.05
@@ -539,7 +542,8 @@ class IncidentMatcher:
         """(home cell, incident) of every open incident ``report`` could join."""
         if report.has_point:
             assert report.lat is not None and report.lon is not None
-            reach_m = self.params.radius_m + 2 * self.params.max_accuracy_m
+            reach_m = self._reach_m(report.accuracy_m or 0.0,
+                                    self.params.max_accuracy_m)
             for key in cells_within(report.lat, report.lon, reach_m,
                                     self.params.cell_deg):
                 home = f"{region.name}|{key}"
@@ -687,9 +691,11 @@ class IncidentMatcher:
 
     def _reach_m(self, accuracy_m: float, other_m: float) -> float:
         """How far apart two fixes can be one place: ``radius_m`` plus both
-        uncertainties, each counted up to ``max_accuracy_m``."""
+        uncertainties, each counted up to ``max_accuracy_m``, times
+        ``reach_factor`` (a fix may be off by more than it states)."""
         most = self.params.max_accuracy_m
-        return self.params.radius_m + min(accuracy_m, most) + min(other_m, most)
+        return self.params.radius_m + self.params.reach_factor * (
+            min(accuracy_m, most) + min(other_m, most))
 
     def _candidate(self, report: Report, where: _Where, key: str,
                    incident: dict[str, Any]) -> _Candidate | None:

@@ -81,7 +81,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        max_seen_per_cell=20_000,
                                        typed_window_s=300, address_radius_m=40,
                                        address_window_s=600, town_min_p=0.3,
-                                       fix_spread_m=60.0)
+                                       fix_spread_m=60.0, reach_factor=1.5)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
