@@ -594,6 +594,24 @@ def test_a_street_joins_no_located_incident_when_two_have_its_call_type(
     assert named.change == "new"
 
 
+def test_one_street_joins_unless_the_report_names_another_corner_of_it(
+        matcher: IncidentMatcher) -> None:
+    def named(report_id: str, address: str, minute: float) -> Report:
+        return dataclasses.replace(report(report_id, located=False, minute=minute),
+                                   address=address)
+
+    region = Region()
+    first = matcher.apply(region, named("a", "HAWS AVE & MAIN ST", 0))
+
+    same_road = matcher.apply(region, named("b", "MAIN ST", 1))
+    elsewhere = matcher.apply(region, named("c", "MAIN ST & OAK RD", 2))
+
+    assert elsewhere.change == "new"
+    assert same_road.change == "merged" and same_road.incident_id == first.incident_id
+    assert same_road.merge is not None
+    assert same_road.merge["reasons"][0] == "both name main st"
+
+
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
         kind: str = "collision", discipline: str = "Traffic") -> Report:
     """A CAD record: an address's point, with no uncertainty."""
