@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab eval-score eval-priority eval-priority-bound eval-relevance clean bench-route
+.PHONY: help install demo test lint bench eval-intake eval-merge eval-nab eval-score eval-priority eval-priority-bound eval-relevance clean bench-route bench-budget
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ lint: $(STAMP)  ## ruff and mypy; never edits files
 
 bench: $(STAMP)  ## throughput of the pipeline and a plain five-hop chain; last line JSON
 	$(PY) -m benchmarks.throughput $(BENCH_ARGS)
+
+bench-budget: $(STAMP)  ## CPU per report of worker, broker, domain code and the chain; last line JSON
+	$(PY) -m benchmarks.cpu_budget $(BENCH_ARGS)
 
 bench-route: $(STAMP)  ## route latency with 10,000 units, Redis and table, p50/p99; last line JSON
 	$(PY) -m benchmarks.route_bench $(BENCH_ARGS)

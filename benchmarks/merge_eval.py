@@ -9,9 +9,12 @@ Two data sets, scored the same way in one run:
   posts one row per responding discipline, so rows at the same point within
   10 minutes are taken as one incident (``../shared/data/README.md``).
 
-Each report goes through ``normalize`` and the dedupe matcher exactly as the
-worker runs them (regions keyed by ``region_key``, reports in arrival order);
-the predicted incident of a report is the incident its change names. Threads
+Each report goes through ``normalize``, the social-post gate and the dedupe
+matcher exactly as the worker runs them (regions keyed by ``region_key``,
+reports in arrival order); the predicted incident of a report is the incident
+its change names. A post the gate judges not an emergency passes its
+reporter's thread but joins no incident, as in the worker (dedupe sends it to
+reports.irrelevant): it is an incident of its own. Threads
 are predicted by reporter identity (the keyed hash), with the identities
 dedupe links as one person (a post's handle and a call's number saying the
 same things in one incident) joined; a report with no reporter is a thread of
@@ -33,7 +36,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agents.feeds import shared_feeds
-from agents.resources import Models, load_models
+from agents.resources import Models, load_models, load_triage
 from agents.settings import Settings
 from benchmarks.scenario import (
     baseline_clusters,
@@ -46,6 +49,7 @@ from benchmarks.workload import say
 from pipeline.dedupe import IncidentMatcher, Region, region_key
 from pipeline.normalize import normalize
 from pipeline.schema import Report
+from pipeline.social import NOT_AN_EMERGENCY
 from pipeline.thread import follow_up
 
 #: Receipt a minute after the event: times are plausible, never "future".
@@ -68,6 +72,9 @@ def match(models: Models, reports: Iterable[Report], threads: bool = True,
         if threads and report.reporter:
             report = follow_up(reporters.setdefault(report.reporter, {}), report,
                                models.thread)
+        if NOT_AN_EMERGENCY in report.flags:
+            incident_of.setdefault(report.report_id, f"held:{report.report_id}")
+            continue
         key = region_key(report)
         region = regions.setdefault(key, Region(key))
         change = matcher.apply(region, report)
@@ -106,11 +113,14 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
     reports: list[Report] = []
     incident_truth: dict[str, str] = {}
     thread_truth: dict[str, str] = {}
+    triage = load_triage(models)
     for message in scenario.messages:
         report = normalize(message.value, message.topic.removeprefix("reports.raw."),
                            message.event_ms + RECEIPT_DELAY_MS, models.normalize)
         if not isinstance(report, Report):
             raise ValueError(f"a generated message was refused: {report}")
+        if triage is not None:
+            report = triage.triaged(report)
         reports.append(report)
         incident_truth[report.report_id] = message.truth.incident_id
         thread_truth[report.report_id] = message.truth.thread_id

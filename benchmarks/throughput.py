@@ -23,7 +23,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -130,8 +130,18 @@ def soak(rows: list[dict[str, str]], rate: int, minutes: float) -> dict[str, Any
     return figures
 
 
-def bench_chain(bootstrap: str, rows: list[dict[str, str]]) -> dict[str, Any]:
-    """Send the rows through the chain; time their arrival at its end."""
+class Meter(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def bench_chain(bootstrap: str, rows: list[dict[str, str]],
+                meter: Meter | None = None) -> dict[str, Any]:
+    """Send the rows through the chain; time their arrival at its end.
+
+    ``meter`` is started right before the first send and stopped right after
+    the last arrival (``benchmarks/cpu_budget.py`` reads CPU time with it).
+    """
     reports = len(rows)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              fetch_max_wait_ms=50)
@@ -157,6 +167,8 @@ def bench_chain(bootstrap: str, rows: list[dict[str, str]]) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise TimeoutError("no warm-up message came out of the chain")
 
+        if meter is not None:
+            meter.start()
         started = time.monotonic()
         for seq, row in enumerate(rows):
             value = orjson.dumps({"seq": seq, "sent_ms": time.time() * 1000,
@@ -181,6 +193,8 @@ def bench_chain(bootstrap: str, rows: list[dict[str, str]]) -> dict[str, Any]:
             if time.monotonic() - last_news > 120:
                 raise TimeoutError(f"the chain stalled at {len(seen)} of {reports}")
         elapsed = time.monotonic() - started
+        if meter is not None:
+            meter.stop()
     consumer.close()
     producer.close()
     latencies.sort()

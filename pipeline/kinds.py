@@ -11,10 +11,16 @@
 'other'
 >>> table.compatible("fire", "fire_alarm")
 True
+>>> table.named_call_type("smoke, then a fire alarm on Elm St")
+'fire_alarm'
+>>> table.named_call_type("campfire stories", max_priority=2) is None
+True
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +73,33 @@ class KindTable:
             if len(self._cache) < 10_000:
                 self._cache[key] = found
         return found
+
+    def named_call_type(self, text: str, max_priority: int = 3) -> str | None:
+        """The kind whose call type ``text`` names in words of its own, when
+        that kind's priority is ``max_priority`` or more urgent; else None.
+
+        A term counts only at the start of a word ("hemorrhag" in
+        "hemorrhaging", not "ems" in "systems"); the longest term found wins,
+        as in ``classify``.
+        """
+        found = [match.group(0) for match in self._term_at_word.finditer(
+            text.upper())]
+        if not found:
+            return None
+        name = self._kind_of_term[max(found, key=len)]
+        return name if self.kinds[name].priority <= max_priority else None
+
+    @functools.cached_property
+    def _kind_of_term(self) -> dict[str, str]:
+        kinds: dict[str, str] = {}
+        for term, _, name in self._terms:  # longest first, then table order
+            kinds.setdefault(term, name)
+        return kinds
+
+    @functools.cached_property
+    def _term_at_word(self) -> re.Pattern[str]:
+        terms = sorted(self._kind_of_term, key=len, reverse=True)
+        return re.compile(r"(?<![A-Z0-9])(?:" + "|".join(map(re.escape, terms)) + ")")
 
     def compatible(self, a: str, b: str) -> bool:
         """Whether reports of kinds ``a`` and ``b`` may describe one event."""

@@ -28,6 +28,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.kinds import KindTable
+from pipeline.places import street_names
 from pipeline.relevance import InfoTypeClassifier, RelevanceClassifier
 from pipeline.schema import Report
 
@@ -45,6 +47,11 @@ class RelevanceRule:
     #: A post is an emergency from this probability on; None: the classifier's
     #: own threshold (the F1-best cut over the posts it was trained on).
     threshold: float | None = None
+    #: A post that names a call type of priority 1-3 in words of its own
+    #: ("cardiac emergency", not "ems" in "systems") and a street is kept
+    #: whatever the classifier says: it reports something dispatchable at a
+    #: place, and the classifiers learnt disaster posts, not 911 call types.
+    keep_typed_at_street: bool = True
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RelevanceRule:
@@ -54,6 +61,8 @@ class RelevanceRule:
         rule = cls(**config)
         if not isinstance(rule.enabled, bool):
             raise ValueError("enabled must be true or false")
+        if not isinstance(rule.keep_typed_at_street, bool):
+            raise ValueError("keep_typed_at_street must be true or false")
         if not isinstance(rule.snapshot, str) or not rule.snapshot:
             raise ValueError("snapshot must name a file")
         if rule.threshold is not None and (
@@ -68,13 +77,16 @@ class PostTriage:
     """The relevance and information-type classifiers, and the verdict they give."""
 
     def __init__(self, relevance: RelevanceClassifier, info: InfoTypeClassifier,
-                 threshold: float | None = None):
+                 threshold: float | None = None, keep_typed_at_street: bool = True,
+                 kinds: KindTable | None = None):
         if threshold is not None:
             # A shallow copy: the learnt state is shared, the cut is this one's.
             relevance = copy.copy(relevance)
             relevance.threshold = threshold
         self.relevance = relevance
         self.info = info
+        #: The call types a kept post must spell out; None: nothing is kept so.
+        self.kinds = kinds if keep_typed_at_street else None
 
     @classmethod
     def untrained(cls) -> PostTriage:
@@ -83,13 +95,16 @@ class PostTriage:
         return cls(RelevanceClassifier(), InfoTypeClassifier())
 
     @classmethod
-    def load(cls, path: Path, threshold: float | None = None) -> PostTriage:
+    def load(cls, path: Path, threshold: float | None = None,
+             keep_typed_at_street: bool = True,
+             kinds: KindTable | None = None) -> PostTriage:
         """The classifiers ``save`` wrote (a trusted artefact of this project:
         they are pickled, so never load one from outside the deployment)."""
         with gzip.open(path, "rb") as handle:
             state = pickle.load(handle)
         return cls(RelevanceClassifier.restore(state["relevance"]),
-                   InfoTypeClassifier.restore(state["info_type"]), threshold)
+                   InfoTypeClassifier.restore(state["info_type"]), threshold,
+                   keep_typed_at_street, kinds)
 
     def save(self, path: Path) -> None:
         state = {"relevance": self.relevance.snapshot(),
@@ -111,6 +126,12 @@ class PostTriage:
         if report.channel != "social":
             return report
         verdict = self.judge(report.text)
+        if not verdict["emergency"] and self.kinds is not None:
+            named = self.kinds.named_call_type(report.text)
+            if named is not None and street_names(report.text):
+                verdict["emergency"] = True
+                verdict["reasons"].insert(0, f"kept: names a {named} call and "
+                                             "a street")
         flags = report.flags if verdict["emergency"] else (
             *report.flags, NOT_AN_EMERGENCY)
         return dataclasses.replace(

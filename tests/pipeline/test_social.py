@@ -78,3 +78,45 @@ def test_an_override_leaves_the_shipped_classifier_s_cut_alone(
     before = triage.relevance.threshold
     PostTriage(triage.relevance, triage.info, threshold=0.0)
     assert triage.relevance.threshold == before
+
+
+def shipped_config() -> NormalizeConfig:
+    """The shipped kinds (911 call types); the example config knows a few."""
+    return load_models(ROOT / "models").normalize
+
+
+def test_a_post_naming_a_call_type_and_a_street_is_kept_whatever_the_classifier(
+        triage: PostTriage) -> None:
+    # Call-type language the disaster-trained classifier scores low.
+    text = "cardiac emergency on Bethlehem Pike & Tennis Ave right now"
+    report = from_social(post(text), 0, shipped_config(), "t:0:1")
+    assert triage.judge(text)["emergency"] is False
+    judged = triage.triaged(report)
+    assert NOT_AN_EMERGENCY not in judged.flags
+    verdict = judged.details["relevance"]
+    assert verdict["emergency"] is True
+    assert verdict["reasons"][0] == "kept: names a medical_urgent call and a street"
+    # The classifier's own reasons stay beside the rule's.
+    assert any(r.startswith("relevance: not an emergency") for r in verdict["reasons"])
+
+    strict = PostTriage(triage.relevance, triage.info, keep_typed_at_street=False,
+                        kinds=shipped_config().kinds)
+    assert NOT_AN_EMERGENCY in strict.triaged(report).flags
+
+
+def test_a_typed_post_without_a_street_or_a_street_without_a_type_is_judged(
+        triage: PostTriage) -> None:
+    for text in ("looks like a cardiac emergency near the school",
+                 "traffic is so slow on Main St today lol"):
+        report = from_social(post(text), 0, shipped_config(), "t:0:1")
+        judged = triage.triaged(report)
+        verdict = judged.details["relevance"]
+        assert not verdict["reasons"][0].startswith("kept:"), text
+        assert (NOT_AN_EMERGENCY in judged.flags) == (not verdict["emergency"])
+
+
+def test_the_rule_file_refuses_a_keep_rule_that_is_no_boolean() -> None:
+    assert RelevanceRule.from_config({"keep_typed_at_street": False}) \
+        .keep_typed_at_street is False
+    with pytest.raises(ValueError, match="keep_typed_at_street"):
+        RelevanceRule.from_config({"keep_typed_at_street": "no"})
