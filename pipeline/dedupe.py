@@ -846,13 +846,12 @@ class IncidentMatcher:
         shared = where.streets.intersection(incident.get("streets", ()))
         if shared:
             # One street may be long (a pike, a turnpike); an intersection
-            # both name is one place, and a report naming an intersection
-            # that shares one street with the incident's is another place on
-            # that street.
+            # both name is one place, and two that share one street are two
+            # corners of it (one that names the street alone may be either).
             names = " and ".join(sorted(shared)[:2])
             if len(shared) > 1:
                 return 0.9, f"both name {names}", STRONG
-            if len(where.streets) > 1:
+            if len(where.streets) > 1 and len(incident.get("streets", ())) > 1:
                 return None
             return 0.7, f"both name {names}", WEAK
         circle = where.circle
