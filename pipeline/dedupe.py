@@ -5,12 +5,12 @@ an agency's service area, meets in one partition) and matched there against
 the open incidents of the grid cells around them; a ``CellState`` holds the
 open incidents of one cell and is stored apart, so a batch reads and writes
 only the cells it touches (``Region``). A report with a point weighs the open
-incidents within ``radius_m`` plus both fixes' uncertainty (each counted up to
-``max_accuracy_m``), in any cell within reach, within ``window_s`` of event
-time and of a compatible kind: the distance against the fixes' spread, the
-time apart, the kinds and the reporter (``FIX_EVIDENCE``); it joins the one
-with the most evidence when that is ``fix_min_score``, otherwise it opens a
-new incident in its own cell.
+incidents within ``radius_m`` plus ``reach_factor`` times both fixes'
+uncertainty (each counted up to ``max_accuracy_m``), in any cell within
+reach, within ``window_s`` of event time and of a compatible kind: the
+distance against the fixes' spread, the time apart, the kinds and the
+reporter (``FIX_EVIDENCE``); it joins the one with the most evidence when
+that is ``fix_min_score``, otherwise it opens a new incident in its own cell.
 
 A report without a point still says where: a street it names
 (``pipeline/places.py``) that an incident's reports named too, within
@@ -21,10 +21,11 @@ from the centre, how long after, kinds, call type and streets both give, the
 incident's priority and size, posts it has (``TOWN_WEIGHTS``); it joins the
 likeliest when that one holds ``town_min_p`` of the evidence and no other fits
 it alike. A
-report that says nothing of where (no point, street or known town), or one
-with a point for an incident opened with none, joins by its call type
-("cardiac emergency" in its type or words) within ``typed_window_s``, when
-exactly one recent incident of the region has that type. Points of addresses
+report whose place cannot be set against an incident's (it says nothing of
+where, or gives a point where the incident's reports gave only streets, or
+streets where they gave only a point) joins by its call type ("cardiac
+emergency" in its type or words) within ``typed_window_s``, when exactly one
+recent incident of the region has that type. Points of addresses
 (a CAD's geocode: an address, no uncertainty) are matched by
 ``address_radius_m`` and ``address_window_s``; a record of a responding
 discipline at the very point of one is of that incident whatever kind its
@@ -119,24 +120,26 @@ STRONG, WEAK, TYPED = "strong", "weak", "typed"
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
 #: How a report that names only its town and an incident there agree, as
-#: log-likelihood ratios (this incident against another one of the town),
-#: measured on generated streams (seed 1, 5,000 posts against 28,000
-#: incidents in reach): the incident's distance from the town's centre in
+#: the weights of a conditional logit (each post choosing among the town's
+#: incidents and a new one, whose weight is 0), fitted jointly on generated
+#: streams (seed 1, 5,100 posts against 14,000 incidents in reach; weighed
+#: one by one, as log-likelihood ratios, they counted what several features
+#: say together twice): the incident's distance from the town's centre in
 #: radii (up to each bound), the report's time after the incident's first
 #: report (a witness posts after calling, or not at all, within half an hour),
 #: kinds, a call type or streets both give, the incident's priority and
 #: reports (a fire draws posts, a lift assist does not), whether it has posts
 #: already, and the reporter's own earlier report.
-TOWN_PLACE = ((0.5, 1.3), (0.75, 1.0), (1.0, 0.6), (1.25, -0.1), (1.5, -1.5))
+TOWN_PLACE = ((0.5, 1.25), (0.75, 0.95), (1.0, 0.6), (1.25, -0.15), (1.5, -1.5))
 TOWN_WEIGHTS = {
-    "first_minutes": -0.7, "later": 0.35, "same_kind": 1.1, "compatible": -0.75,
-    "report_other": 0.0, "incident_other": -1.8, "other_kind": -2.1,
-    "said_type": 2.5, "not_said": -0.5, "one_street": 1.6, "two_streets": 4.8,
-    "serious": 0.35, "priority_3": -1.0, "minor": -1.3, "posted": 1.0,
-    "not_posted": -0.35, "same_reporter": 3.3,
+    "first_minutes": 0.3, "later": 0.85, "same_kind": 0.85, "compatible": -0.65,
+    "report_other": 1.1, "incident_other": 2.05, "other_kind": -2.25,
+    "said_type": 2.5, "not_said": -1.35, "one_street": 0.9, "two_streets": 2.65,
+    "serious": 2.1, "priority_3": 0.75, "minor": -1.7, "posted": 0.5,
+    "not_posted": 0.65, "same_reporter": 0.9,
 }
 #: By the incident's report count: 1, 2, 3, 4 or more.
-TOWN_COUNT = (-1.4, -0.3, 0.25, 0.45)
+TOWN_COUNT = (-0.3, 0.35, 0.6, 0.55)
 #: How two wireless fixes (or a fix and an incident's point) and their
 #: reports agree, as log-likelihood ratios (same incident against another one
 #: in reach), measured on generated streams (seed 1, 25,600 true and 36,600
@@ -175,6 +178,9 @@ class MatchParams:
     #: A fix's uncertainty counts up to this much; a worse one is no better
     #: than this (and bounds the cells searched around a point).
     max_accuracy_m: float = 1000.0
+    #: Two fixes are weighed (``FIX_EVIDENCE``) up to ``radius_m`` plus this
+    #: many times both their uncertainties apart.
+    reach_factor: float = 1.0
     #: A town's circle that fits two incidents this close in confidence
     #: joins neither.
     weak_margin: float = 0.05
@@ -190,9 +196,10 @@ class MatchParams:
     post_link_window_s: float = 600.0
     post_link_min_words: int = 2
     post_link_reach: float = 1.25
-    #: A report with no place at all (no point, street or known town) joins
-    #: the one incident of the region that it names the call type of ("cardiac
-    #: emergency"), this long apart; none when two such incidents are open.
+    #: A report whose place cannot be set against an incident's (no place at
+    #: all, or a point against streets) joins the one incident of the region
+    #: that it names the call type of ("cardiac emergency"), this long apart;
+    #: none when two such incidents are open.
     typed_window_s: float = 0.0
     #: Two points without an uncertainty (addresses a CAD geocoded) this close
     #: can be one incident; at one point, whatever kinds their words give.
@@ -558,7 +565,8 @@ class IncidentMatcher:
         """(home cell, incident) of every open incident ``report`` could join."""
         if report.has_point:
             assert report.lat is not None and report.lon is not None
-            reach_m = self.params.radius_m + 2 * self.params.max_accuracy_m
+            reach_m = self._reach_m(report.accuracy_m or 0.0,
+                                    self.params.max_accuracy_m)
             for key in cells_within(report.lat, report.lon, reach_m,
                                     self.params.cell_deg):
                 home = f"{region.name}|{key}"
@@ -706,9 +714,11 @@ class IncidentMatcher:
 
     def _reach_m(self, accuracy_m: float, other_m: float) -> float:
         """How far apart two fixes can be one place: ``radius_m`` plus both
-        uncertainties, each counted up to ``max_accuracy_m``."""
+        uncertainties, each counted up to ``max_accuracy_m``, times
+        ``reach_factor`` (a fix may be off by more than it states)."""
         most = self.params.max_accuracy_m
-        return self.params.radius_m + min(accuracy_m, most) + min(other_m, most)
+        return self.params.radius_m + self.params.reach_factor * (
+            min(accuracy_m, most) + min(other_m, most))
 
     def _candidate(self, report: Report, where: _Where, key: str,
                    incident: dict[str, Any]) -> _Candidate | None:
@@ -767,7 +777,7 @@ class IncidentMatcher:
                 place, place_reason = 0.5, "no place; the reporter's open incident"
             elif gap_s <= params.typed_window_s and (
                     said := _said_type(where, incident)) and (
-                        _placeless(report, where) or _unplaced(incident)):
+                        _apart_places(report, where, incident)):
                 place, evidence = 0.2, TYPED
                 place_reason = f"no place; both say {said}"
             else:
@@ -859,10 +869,13 @@ class IncidentMatcher:
         shared = where.streets.intersection(incident.get("streets", ()))
         if shared:
             # One street may be long (a pike, a turnpike); an intersection
-            # both name is one place.
+            # both name is one place, and two that share one street are two
+            # corners of it (one that names the street alone may be either).
             names = " and ".join(sorted(shared)[:2])
             if len(shared) > 1:
                 return 0.9, f"both name {names}", STRONG
+            if len(where.streets) > 1 and len(incident.get("streets", ())) > 1:
+                return None
             return 0.7, f"both name {names}", WEAK
         circle = where.circle
         if circle is not None and incident["lat"] is not None:
@@ -1112,15 +1125,17 @@ def _address_point(report: Report) -> bool:
     return report.has_point and report.accuracy_m is None and bool(report.address)
 
 
-def _placeless(report: Report, where: _Where) -> bool:
-    """Nothing in a report says where: no point, street or known town."""
-    return not (report.has_point or where.streets or where.circle)
-
-
-def _unplaced(incident: dict[str, Any]) -> bool:
-    """Nothing the reports of an incident said tells where it is."""
-    return incident["lat"] is None and not incident.get("streets") and \
-        not incident.get("place")
+def _apart_places(report: Report, where: _Where, incident: dict[str, Any]) -> bool:
+    """A report and an incident whose places cannot be compared: what one
+    gives (a point, streets, a town) the other lacks. A call without a fix
+    names streets, a located one often none, and no geocoder is at hand; two
+    lists of streets, or a point and a town, are compared elsewhere."""
+    point = incident["lat"] is not None
+    if where.streets and incident.get("streets"):
+        return False
+    if where.circle is not None and (point or incident.get("place")):
+        return False
+    return not (report.has_point and incident.get("place"))
 
 
 def _said_type(where: _Where, incident: dict[str, Any]) -> str:

@@ -19,6 +19,8 @@ was sent from. Matching such a report needs what these words give:
 ['reindeer ct']
 >>> street_names("caller reports vehicle accident, caller on scene")
 frozenset()
+>>> sorted(street_names("by the pizza place on Haws Place, caller reports road"))
+['haws pl']
 >>> g = Gazetteer({"t": {"lower merion": (40.01, -75.27, 4000.0)}})
 >>> g.find("t", "Lower Merion, PA")
 (40.01, -75.27, 4000.0)
@@ -50,6 +52,15 @@ NOT_A_NAME = frozenset({
     "a", "an", "the", "at", "on", "in", "near", "of", "and", "to", "by", "my",
     "our", "this", "that",
 })
+#: Suffixes spelt out that are also common nouns: after "the <word>" they
+#: are a description ("by the pizza place", "the food court"), not a street.
+COMMON_NOUNS = frozenset({
+    "place", "court", "circle", "square", "way", "lane", "drive", "path",
+    "walk", "row", "trail", "alley", "terrace",
+})
+#: Words of a call-taker's or witness's sentence, never a street's name
+#: ("caller reports road obstruction").
+NOT_A_STREET = frozenset({"reports", "reported", "caller", "passer", "by"})
 _WORD = re.compile(r"[a-z0-9']+")
 #: Words that end a place name given as "Town, PA" or "Town Township".
 _PLACE_TAIL = re.compile(
@@ -65,8 +76,13 @@ def street_names(text: str) -> frozenset[str]:
     for index in range(1, len(words)):
         suffix = SUFFIXES.get(words[index])
         name = words[index - 1]
-        if suffix and name not in NOT_A_NAME and name not in SUFFIXES:
-            found.add(f"{name} {suffix}")
+        if not suffix or name in NOT_A_NAME or name in SUFFIXES or \
+                name in NOT_A_STREET:
+            continue
+        if words[index] in COMMON_NOUNS and index > 1 and \
+                words[index - 2] in ("the", "a"):
+            continue
+        found.add(f"{name} {suffix}")
     return frozenset(found)
 
 

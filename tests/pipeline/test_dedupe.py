@@ -80,8 +80,9 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
                                        typed_window_s=300, address_radius_m=40,
-                                       address_window_s=600, town_min_p=0.2,
-                                       fix_spread_m=60.0, link_min_words=1)
+                                       address_window_s=600, town_min_p=0.3,
+                                       fix_spread_m=60.0, link_min_words=1,
+                                       reach_factor=1.5)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
@@ -560,6 +561,56 @@ def test_a_located_report_joins_an_incident_opened_with_no_place_by_its_type(
 
     assert located.change == "merged" and located.incident_id == first.incident_id
     assert (located.lat, located.lon) == (LAT, LON)  # the incident takes the point
+
+
+def test_a_street_and_a_point_join_by_their_call_type(
+        matcher: IncidentMatcher) -> None:
+    # A call without a fix names its streets; a located call names none: no
+    # place tells them apart or together, their call type does.
+    region = Region()
+    named = dataclasses.replace(report("a", located=False),
+                                address="HAWS AVE & MAIN ST")
+    first = matcher.apply(region, named)
+
+    located = matcher.apply(region, report("b", minute=2))
+    later = matcher.apply(region, dataclasses.replace(
+        report("c", located=False, minute=3), address="OAK RD & ELM ST"))
+
+    assert located.change == "merged" and located.incident_id == first.incident_id
+    assert located.merge is not None
+    assert located.merge["reasons"][0] == "no place; both say collision"
+    # Streets the incident's reports never named are evidence against it.
+    assert later.change == "new"
+
+
+def test_a_street_joins_no_located_incident_when_two_have_its_call_type(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a"))
+    matcher.apply(region, report("b", north_m=3000, minute=1))
+
+    named = matcher.apply(region, dataclasses.replace(
+        report("c", located=False, minute=2), address="HAWS AVE & MAIN ST"))
+
+    assert named.change == "new"
+
+
+def test_one_street_joins_unless_the_report_names_another_corner_of_it(
+        matcher: IncidentMatcher) -> None:
+    def named(report_id: str, address: str, minute: float) -> Report:
+        return dataclasses.replace(report(report_id, located=False, minute=minute),
+                                   address=address)
+
+    region = Region()
+    first = matcher.apply(region, named("a", "HAWS AVE & MAIN ST", 0))
+
+    same_road = matcher.apply(region, named("b", "MAIN ST", 1))
+    elsewhere = matcher.apply(region, named("c", "MAIN ST & OAK RD", 2))
+
+    assert elsewhere.change == "new"
+    assert same_road.change == "merged" and same_road.incident_id == first.incident_id
+    assert same_road.merge is not None
+    assert same_road.merge["reasons"][0] == "both name main st"
 
 
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,

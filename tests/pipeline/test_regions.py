@@ -135,17 +135,32 @@ def test_a_town_that_holds_two_incidents_alike_joins_neither(
     assert post.change == NEW
 
 
-def test_a_post_from_an_unknown_place_or_of_another_kind_stays_alone(
+def test_a_post_from_an_unknown_place_or_too_late_stays_alone(
         matcher: IncidentMatcher) -> None:
     region = Region()
     matcher.apply(region, report("a", 40.156, -75.221))
     unknown = matcher.apply(region, report("p", None, None, minute=5,
                                            address="Atlantis", kind="collision"))
-    fire = matcher.apply(region, report("q", None, None, minute=5,
-                                        address="Ambler", kind="structure_fire"))
     late = matcher.apply(region, report("r", None, None, minute=60,
                                         address="Ambler", kind="collision"))
-    assert (unknown.change, fire.change, late.change) == (NEW, NEW, NEW)
+    assert (unknown.change, late.change) == (NEW, NEW)
+
+
+def test_a_town_post_of_another_kind_goes_to_the_incident_of_its_own(
+        matcher: IncidentMatcher) -> None:
+    # A post's kind comes from its words and is often wrong (seed 1: 239 of
+    # the 3,796 incidents of another kind that town posts weighed were
+    # theirs), so another kind weighs against an incident, it does not veto
+    # it; an incident of the post's own kind in the town wins.
+    region = Region()
+    crash = matcher.apply(region, report("a", 40.156, -75.221))
+    fire = matcher.apply(region, report("b", 40.157, -75.222, minute=1,
+                                        kind="structure_fire"))
+    post = matcher.apply(region, report("q", None, None, minute=5,
+                                        address="Ambler", kind="structure_fire"))
+
+    assert post.change == "merged" and post.incident_id == fire.incident_id
+    assert fire.incident_id != crash.incident_id
 
 
 def test_an_incident_opened_without_a_point_takes_the_first_one_that_joins(
