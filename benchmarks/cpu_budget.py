@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,7 +110,8 @@ class Sampler:
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
-            self.process.send_signal(2)  # py-spy writes its samples on Ctrl-C
+            # py-spy writes its samples when interrupted, as on Ctrl-C.
+            self.process.send_signal(signal.SIGINT)
             self.process.wait(timeout=60)
 
     def share(self) -> float | None:
