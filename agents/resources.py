@@ -102,8 +102,8 @@ def load_triage(models: Models) -> PostTriage | None:
         return None
     path = models.models_dir / rule.snapshot
     try:
-        return PostTriage.load(path, rule.threshold, rule.keep_typed_at_street,
-                               models.normalize.kinds)
+        return PostTriage.load(path, rule.threshold, models.normalize.kinds
+                               if rule.keep_typed_at_street else None)
     except FileNotFoundError as exc:
         raise ConfigError(f"{path} is missing: run python -m "
                           f"benchmarks.train_relevance, or set enabled: false in "

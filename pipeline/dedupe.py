@@ -671,8 +671,8 @@ class IncidentMatcher:
         if not scored:
             return None
         scored.sort(key=lambda s: (-s[0], s[1]["id"]))
-        score, incident, home, dist, since_s, kind_reason = scored[0]
-        top = score
+        top, incident, home, dist, since_s, kind_reason = scored[0]
+        # The new incident's evidence is 0: exp(0 - top) in the denominator.
         share = 1.0 / (math.exp(-top) + sum(math.exp(s[0] - top) for s in scored))
         if share < params.town_min_p or (
                 len(scored) > 1 and scored[1][0] >= top - TOWN_TIE):

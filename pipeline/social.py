@@ -77,16 +77,16 @@ class PostTriage:
     """The relevance and information-type classifiers, and the verdict they give."""
 
     def __init__(self, relevance: RelevanceClassifier, info: InfoTypeClassifier,
-                 threshold: float | None = None, keep_typed_at_street: bool = True,
-                 kinds: KindTable | None = None):
+                 threshold: float | None = None, kinds: KindTable | None = None):
         if threshold is not None:
             # A shallow copy: the learnt state is shared, the cut is this one's.
             relevance = copy.copy(relevance)
             relevance.threshold = threshold
         self.relevance = relevance
         self.info = info
-        #: The call types a kept post must spell out; None: nothing is kept so.
-        self.kinds = kinds if keep_typed_at_street else None
+        #: The call types a kept post must spell out (``keep_typed_at_street``);
+        #: None: every post is the classifier's to judge.
+        self.kinds = kinds
 
     @classmethod
     def untrained(cls) -> PostTriage:
@@ -96,7 +96,6 @@ class PostTriage:
 
     @classmethod
     def load(cls, path: Path, threshold: float | None = None,
-             keep_typed_at_street: bool = True,
              kinds: KindTable | None = None) -> PostTriage:
         """The classifiers ``save`` wrote (a trusted artefact of this project:
         they are pickled, so never load one from outside the deployment)."""
@@ -104,7 +103,7 @@ class PostTriage:
             state = pickle.load(handle)
         return cls(RelevanceClassifier.restore(state["relevance"]),
                    InfoTypeClassifier.restore(state["info_type"]), threshold,
-                   keep_typed_at_street, kinds)
+                   kinds)
 
     def save(self, path: Path) -> None:
         state = {"relevance": self.relevance.snapshot(),

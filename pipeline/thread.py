@@ -188,7 +188,6 @@ def link_voice(voices: dict[str, list[Any]], reporter: str, channel: str,
     ))
 
 
-
 @dataclass(frozen=True, slots=True)
 class PostLinkParams:
     """How a call finds its caller's post in another incident (``RecentPosts``)."""

@@ -99,8 +99,7 @@ def test_a_post_naming_a_call_type_and_a_street_is_kept_whatever_the_classifier(
     # The classifier's own reasons stay beside the rule's.
     assert any(r.startswith("relevance: not an emergency") for r in verdict["reasons"])
 
-    strict = PostTriage(triage.relevance, triage.info, keep_typed_at_street=False,
-                        kinds=shipped_config().kinds)
+    strict = PostTriage(triage.relevance, triage.info, kinds=None)
     assert NOT_AN_EMERGENCY in strict.triaged(report).flags
 
 
