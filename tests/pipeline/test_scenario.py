@@ -26,6 +26,7 @@ from benchmarks.scenario import (
 )
 from pipeline.geo import distance_m
 from pipeline.normalize import normalize
+from pipeline.places import street_names
 from pipeline.schema import Report
 
 FORMATS = {"reports.raw.call": "call", "reports.raw.sms": "sms",
@@ -152,6 +153,27 @@ def test_serious_incidents_have_several_callers(scenario: Scenario,
             assert 2 <= count <= 6, incident
         else:
             assert 1 <= count <= 2, incident
+
+
+def test_an_incident_without_an_address_is_reported_without_one(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    """Distractors have no address: their callers and texters name no street,
+    and no stand-in words ("an address ...") appear where one would be.
+    (Posts are real texts, and some name streets of other cities.)"""
+    roles = {i.incident_id: i.role for i in scenario.incidents}
+    seed_streets = other_streets = 0
+    for message in scenario.messages:
+        report = reports[message.truth.report_id]
+        if report.channel == "social":
+            continue
+        named = bool(street_names(report.text))
+        if roles[message.truth.incident_id] == "seed":
+            seed_streets += named
+        elif roles[message.truth.incident_id] in ("near_other", "far_same"):
+            other_streets += named + ("address" in report.text)
+            assert not report.address, message
+    assert other_streets == 0
+    assert seed_streets > 100
 
 
 def test_written_files_hold_every_message_and_incident(scenario: Scenario,
