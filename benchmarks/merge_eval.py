@@ -38,6 +38,7 @@ from typing import Any
 from agents.feeds import shared_feeds
 from agents.resources import Models, load_models, load_triage
 from agents.settings import Settings
+from benchmarks.merge_ceiling import ceiling
 from benchmarks.scenario import (
     baseline_clusters,
     generate,
@@ -114,6 +115,7 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
     incident_truth: dict[str, str] = {}
     thread_truth: dict[str, str] = {}
     triage = load_triage(models)
+    held: set[str] = set()
     for message in scenario.messages:
         report = normalize(message.value, message.topic.removeprefix("reports.raw."),
                            message.event_ms + RECEIPT_DELAY_MS, models.normalize)
@@ -122,6 +124,8 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
         if triage is not None:
             report = triage.triaged(report)
         reports.append(report)
+        if NOT_AN_EMERGENCY in report.flags:
+            held.add(report.report_id)
         incident_truth[report.report_id] = message.truth.incident_id
         thread_truth[report.report_id] = message.truth.thread_id
     links: list[tuple[str, str]] = []
@@ -135,6 +139,8 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
                                            incident_truth),
         "thread": scored(threads_of(reports, links), thread_truth),
         "identity_links": len(links),
+        "held_posts": len(held),
+        "ceiling": ceiling(scenario, models, held=held),
         "baseline_incident": scored(baseline_clusters(reports), incident_truth),
         # The baseline threads: one thread per identity, nothing linked.
         "baseline_thread": scored(threads_of(reports), thread_truth),
@@ -195,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("incident", "incident_without_threads", "baseline_incident",
                  "thread", "baseline_thread"):
         print(f"  {name:<18} {gen[name]}")
+    top = gen["ceiling"]
+    print(f"  ceiling            incident F1 {top.f1} (P {top.precision} R "
+          f"{top.recall}); with the gate's {gen['held_posts']} held posts alone "
+          f"{top.f1_held_alone}; decided wrong or left alone {top.wrong}")
     print(f"montgomery: {mont['reports']} rows, {mont['heuristic_incidents']} "
           "incidents by the same-point heuristic")
     for name in ("incident", "baseline_incident"):
@@ -209,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         "thread_precision": gen["thread"]["precision"],
         "thread_recall": gen["thread"]["recall"],
         "identity_links": gen["identity_links"],
+        "ceiling_incident_f1": gen["ceiling"].f1,
+        "ceiling_incident_f1_held_alone": gen["ceiling"].f1_held_alone,
         "generated_reports": gen["reports"],
         "seed": args.seed,
         "montgomery_incident_f1": mont["incident"]["f1"],
