@@ -79,7 +79,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        stale_after_s=7200, max_open_per_cell=500,
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
-                                       typed_window_s=300, address_radius_m=40,
+                                       typed_window_s=900, address_radius_m=40,
                                        address_window_s=600, town_min_p=0.3,
                                        fix_spread_m=60.0, link_min_words=1,
                                        reach_factor=1.5)
@@ -542,6 +542,37 @@ def test_a_call_type_two_open_incidents_have_joins_neither(
     assert alone.change == "new" and alone.report_count == 1
 
 
+def test_a_report_with_no_place_joins_the_likeliest_incident_of_its_call_type(
+        matcher: IncidentMatcher) -> None:
+    # Callers of one event call within minutes of it: of two crashes, the
+    # one first reported a minute ago, not ten.
+    region = Region()
+    matcher.apply(region, report("a"))
+    recent = matcher.apply(region, report("b", north_m=3000, minute=9))
+
+    joined = matcher.apply(region, sms("t", "need help collision cant talk", 10))
+
+    assert joined.change == "merged" and joined.incident_id == recent.incident_id
+    assert joined.merge is not None
+    assert joined.merge["reasons"][1:] == [
+        "1.0 min from its first report",
+        "89% of the evidence among 2 incidents of the call type"]
+
+
+def test_a_call_type_joins_a_serious_incident_not_a_minor_one_alike(
+        matcher: IncidentMatcher) -> None:
+    # A crash draws several callers, a service call one or two: two minutes
+    # after each, a call of its type is likely the crash's, not the other's.
+    def two_minutes_after(kind: str) -> str:
+        region = Region()
+        matcher.apply(region, report("a", kind=kind))
+        return matcher.apply(region, dataclasses.replace(
+            sms("t", f"{kind} here, cannot say where", 2), kind=kind)).change
+
+    assert (two_minutes_after("collision"), two_minutes_after("service")) == (
+        "merged", "new")
+
+
 def test_a_call_type_joins_only_within_the_typed_window(
         matcher: IncidentMatcher) -> None:
     region = Region()
@@ -583,11 +614,11 @@ def test_a_street_and_a_point_join_by_their_call_type(
     assert later.change == "new"
 
 
-def test_a_street_joins_no_located_incident_when_two_have_its_call_type(
+def test_a_street_joins_no_located_incident_when_two_fit_its_call_type_alike(
         matcher: IncidentMatcher) -> None:
     region = Region()
     matcher.apply(region, report("a"))
-    matcher.apply(region, report("b", north_m=3000, minute=1))
+    matcher.apply(region, report("b", north_m=3000))
 
     named = matcher.apply(region, dataclasses.replace(
         report("c", located=False, minute=2), address="HAWS AVE & MAIN ST"))
