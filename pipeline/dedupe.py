@@ -626,7 +626,10 @@ class IncidentMatcher:
             # No place fits: the call type may, when the places cannot be
             # compared.
             return self._typed_match(region, report, where)
-        candidates.sort(key=lambda c: (-c.confidence, c.incident["id"]))
+        # A place both give (a point, an intersection, the reporter's own
+        # incident) outranks one that only fits (one street, a town's circle).
+        candidates.sort(key=lambda c: (c.evidence != STRONG, -c.confidence,
+                                       c.incident["id"]))
         best = candidates[0]
         if best.evidence == WEAK and len(candidates) > 1 and (
                 best.confidence - candidates[1].confidence < self.params.weak_margin):

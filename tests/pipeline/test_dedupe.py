@@ -644,6 +644,23 @@ def test_one_street_joins_unless_the_report_names_another_corner_of_it(
     assert same_road.merge["reasons"][0] == "both name main st"
 
 
+def test_an_intersection_both_name_outranks_one_street_and_a_call_type(
+        matcher: IncidentMatcher) -> None:
+    def named(report_id: str, address: str, minute: float) -> Report:
+        return dataclasses.replace(report(report_id, located=False, minute=minute),
+                                   address=address)
+
+    region = Region()
+    one_street = matcher.apply(region, named("a", "MAIN ST", 0))
+    corner = matcher.apply(region, named("b", "HAWS AVE & MAIN ST", 21))
+
+    # A late call at that corner, as close in time to either incident.
+    late = matcher.apply(region, named("c", "HAWS AVE & MAIN ST", 10))
+
+    assert corner.incident_id != one_street.incident_id
+    assert late.incident_id == corner.incident_id
+
+
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
         kind: str = "collision", discipline: str = "Traffic") -> Report:
     """A CAD record: an address's point, with no uncertainty."""
