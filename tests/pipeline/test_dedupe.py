@@ -79,7 +79,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        stale_after_s=7200, max_open_per_cell=500,
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
-                                       typed_window_s=300, address_radius_m=40,
+                                       typed_window_s=900, address_radius_m=40,
                                        address_window_s=600, town_min_p=0.3,
                                        fix_spread_m=60.0, link_min_words=1,
                                        reach_factor=1.5)
@@ -542,6 +542,37 @@ def test_a_call_type_two_open_incidents_have_joins_neither(
     assert alone.change == "new" and alone.report_count == 1
 
 
+def test_a_report_with_no_place_joins_the_likeliest_incident_of_its_call_type(
+        matcher: IncidentMatcher) -> None:
+    # Callers of one event call within minutes of it: of two crashes, the
+    # one first reported a minute ago, not ten.
+    region = Region()
+    matcher.apply(region, report("a"))
+    recent = matcher.apply(region, report("b", north_m=3000, minute=9))
+
+    joined = matcher.apply(region, sms("t", "need help collision cant talk", 10))
+
+    assert joined.change == "merged" and joined.incident_id == recent.incident_id
+    assert joined.merge is not None
+    assert joined.merge["reasons"][1:] == [
+        "1.0 min from its first report",
+        "89% of the evidence among 2 incidents of the call type"]
+
+
+def test_a_call_type_joins_a_serious_incident_not_a_minor_one_alike(
+        matcher: IncidentMatcher) -> None:
+    # A crash draws several callers, a service call one or two: two minutes
+    # after each, a call of its type is likely the crash's, not the other's.
+    def two_minutes_after(kind: str) -> str:
+        region = Region()
+        matcher.apply(region, report("a", kind=kind))
+        return matcher.apply(region, dataclasses.replace(
+            sms("t", f"{kind} here, cannot say where", 2), kind=kind)).change
+
+    assert (two_minutes_after("collision"), two_minutes_after("service")) == (
+        "merged", "new")
+
+
 def test_a_call_type_joins_only_within_the_typed_window(
         matcher: IncidentMatcher) -> None:
     region = Region()
@@ -583,11 +614,11 @@ def test_a_street_and_a_point_join_by_their_call_type(
     assert later.change == "new"
 
 
-def test_a_street_joins_no_located_incident_when_two_have_its_call_type(
+def test_a_street_joins_no_located_incident_when_two_fit_its_call_type_alike(
         matcher: IncidentMatcher) -> None:
     region = Region()
     matcher.apply(region, report("a"))
-    matcher.apply(region, report("b", north_m=3000, minute=1))
+    matcher.apply(region, report("b", north_m=3000))
 
     named = matcher.apply(region, dataclasses.replace(
         report("c", located=False, minute=2), address="HAWS AVE & MAIN ST"))
@@ -611,6 +642,23 @@ def test_one_street_joins_unless_the_report_names_another_corner_of_it(
     assert same_road.change == "merged" and same_road.incident_id == first.incident_id
     assert same_road.merge is not None
     assert same_road.merge["reasons"][0] == "both name main st"
+
+
+def test_an_intersection_both_name_outranks_one_street_and_a_call_type(
+        matcher: IncidentMatcher) -> None:
+    def named(report_id: str, address: str, minute: float) -> Report:
+        return dataclasses.replace(report(report_id, located=False, minute=minute),
+                                   address=address)
+
+    region = Region()
+    one_street = matcher.apply(region, named("a", "MAIN ST", 0))
+    corner = matcher.apply(region, named("b", "HAWS AVE & MAIN ST", 21))
+
+    # A late call at that corner, as close in time to either incident.
+    late = matcher.apply(region, named("c", "HAWS AVE & MAIN ST", 10))
+
+    assert corner.incident_id != one_street.incident_id
+    assert late.incident_id == corner.incident_id
 
 
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
