@@ -794,3 +794,19 @@ def test_the_author_of_a_held_post_is_linked_to_their_later_call(
     assert change.change == NEW and change.link is not None
     assert change.link["reporter"] == "rp:c" and change.link["same_as"] == "rp:h"
     assert change.link["reasons"][0] == "both say blue pickup"
+
+
+def test_a_fix_never_joins_an_incident_known_only_by_its_town(
+        models: Models) -> None:
+    matcher = town_matcher(models)
+    region = Region()
+    # A post from Norristown opens an incident there: a town, no point.
+    opened = matcher.apply(region, town_post("p", "crash downtown", 0))
+
+    call = matcher.apply(region, report("c", north_m=500, minute=3))
+    later = matcher.apply(region, town_post("q", "that crash downtown", 5))
+
+    assert opened.change == NEW and opened.lat is None
+    assert call.change == NEW and call.incident_id != opened.incident_id
+    # A later post from the town weighs the incidents with a point.
+    assert later.change == "merged" and later.incident_id == call.incident_id
