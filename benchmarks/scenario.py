@@ -145,13 +145,21 @@ KIND_KEYWORDS: dict[str, tuple[str, ...]] = {
     "medical_trauma": ("injured", "injury", "injuries"),
     "burn": ("electrocuted", "burned"),
 }
-_POST_TEMPLATES = ("{type} on {addr} right now", "looks like a {type} near {addr}",
-                   "{type} at {addr}, lots of lights", "anyone know what's going on "
-                   "at {addr}? {type}")
-_CALL_TEXTS = ("caller reports {type} at {addr}", "{type}, caller on scene",
-               "passer-by reports {type} near {addr}", "{type}; caller unsure of "
-               "exact location")
-_SMS_FIRST = ("{type} at {addr} cant talk", "need help {type} {addr}")
+#: Texts naming the incident's type and street address; the second of each
+#: pair is what the same person says when the log row has no address (they
+#: name no place: a call-taker types no placeholder).
+_POST_TEMPLATES = (("{type} on {addr} right now", "{type} right now"),
+                   ("looks like a {type} near {addr}", "looks like a {type} nearby"),
+                   ("{type} at {addr}, lots of lights", "{type}, lots of lights"),
+                   ("anyone know what's going on at {addr}? {type}",
+                    "anyone know what's going on? {type}"))
+_CALL_TEXTS = (("caller reports {type} at {addr}", "caller reports {type}"),
+               ("{type}, caller on scene", "{type}, caller on scene"),
+               ("passer-by reports {type} near {addr}", "passer-by reports {type}"),
+               ("{type}; caller unsure of exact location",
+                "{type}; caller unsure of exact location"))
+_SMS_FIRST = (("{type} at {addr} cant talk", "{type} cant talk"),
+              ("need help {type} {addr}", "need help {type}"))
 #: What one witness noticed and says again on every channel they use.
 SEEN_DETAILS = (
     "a blue pickup", "a white van", "a red sedan", "a silver minivan",
@@ -487,8 +495,7 @@ class _Builder:
         payload: dict[str, Any] = {
             "call_id": call_id, "source": SOURCE, "time": _iso(at_ms),
             "type": row.type_text, "caller_number": number,
-            "text": self._say(thread, rng.choice(_CALL_TEXTS).format(
-                type=row.type_text.lower(), addr=_street(row))),
+            "text": self._say(thread, _said(rng.choice(_CALL_TEXTS), row)),
         }
         method = rng.choices(("handset", "network", "civic", ""),
                              weights=(*p.fix_methods, 1 - sum(p.fix_methods)))[0]
@@ -509,8 +516,7 @@ class _Builder:
              row: _Row, first: bool) -> None:
         rng = self.rng
         message_id = self._next("sm")
-        text = self._say(thread, rng.choice(_SMS_FIRST).format(
-            type=row.type_text.lower(), addr=_street(row))
+        text = self._say(thread, _said(rng.choice(_SMS_FIRST), row)
             if first else rng.choice(_SMS_FOLLOW_UPS))
         spelt = f"+1 {number[2:5]} {number[5:8]} {number[8:]}"
         payload: dict[str, Any] = {"message_id": message_id, "sender": spelt,
@@ -529,9 +535,8 @@ class _Builder:
         post_id = self._next("post")
         if not text:
             texts = self.posts.get(row.kind)
-            text = self._say(thread, rng.choice(texts) if texts else rng.choice(
-                _POST_TEMPLATES).format(type=row.type_text.lower(),
-                                        addr=_street(row).title()))
+            text = self._say(thread, rng.choice(texts) if texts else _said(
+                rng.choice(_POST_TEMPLATES), row, title=True))
         place = f"{row.twp.title()}, PA" if row.twp else "Montgomery County, PA"
         payload = {"post_id": post_id, "handle": handle, "text": text,
                    "language": "en", "time": _iso(at_ms), "place_name": place,
@@ -566,8 +571,10 @@ class _Builder:
             TOPICS[channel], key.encode(), orjson.dumps(payload), at_ms, truth))
 
 
-def _street(row: _Row) -> str:
-    return row.addr.lower() or "an address the caller cannot name"
+def _said(templates: tuple[str, str], row: _Row, title: bool = False) -> str:
+    """A template's text for ``row``: its type and address, or without one."""
+    addr = row.addr.title() if title else row.addr.lower()
+    return templates[0 if addr else 1].format(type=row.type_text.lower(), addr=addr)
 
 
 def _iso(at_ms: int) -> str:

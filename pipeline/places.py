@@ -19,6 +19,8 @@ was sent from. Matching such a report needs what these words give:
 ['reindeer ct']
 >>> street_names("caller reports vehicle accident, caller on scene")
 frozenset()
+>>> sorted(street_names("HAZARDOUS ROAD CONDITIONS at Church Rd"))
+['church rd']
 >>> sorted(street_names("by the pizza place on Haws Place, caller reports road"))
 ['haws pl']
 >>> g = Gazetteer({"t": {"lower merion": (40.01, -75.27, 4000.0)}})
@@ -61,6 +63,12 @@ COMMON_NOUNS = frozenset({
 #: Words of a call-taker's or witness's sentence, never a street's name
 #: ("caller reports road obstruction").
 NOT_A_STREET = frozenset({"reports", "reported", "caller", "passer", "by"})
+#: Words after a suffix that make it a common noun, not a street's
+#: ("hazardous road conditions", "road rage", "a street fight").
+NOT_AFTER_SUFFIX = frozenset({
+    "conditions", "rage", "hazard", "hazards", "debris", "fight", "fights",
+    "patrol", "safety", "kill", "trip",
+})
 _WORD = re.compile(r"[a-z0-9']+")
 #: Words that end a place name given as "Town, PA" or "Town Township".
 _PLACE_TAIL = re.compile(
@@ -81,6 +89,8 @@ def street_names(text: str) -> frozenset[str]:
             continue
         if words[index] in COMMON_NOUNS and index > 1 and \
                 words[index - 2] in ("the", "a"):
+            continue
+        if index + 1 < len(words) and words[index + 1] in NOT_AFTER_SUFFIX:
             continue
         found.add(f"{name} {suffix}")
     return frozenset(found)

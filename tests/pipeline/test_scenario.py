@@ -29,6 +29,7 @@ from benchmarks.scenario import (
 from benchmarks.train_relevance import T6_PER_EVENT, relevance_posts
 from pipeline.geo import distance_m
 from pipeline.normalize import normalize
+from pipeline.places import street_names
 from pipeline.schema import Report
 
 FORMATS = {"reports.raw.call": "call", "reports.raw.sms": "sms",
@@ -180,6 +181,27 @@ def test_posts_about_no_emergency_are_alone_and_never_learnt(
     # The rest of the scenario is drawn as it would be without them.
     without = generate(1, 600, ScenarioParams(distractor_posts=0.0))
     assert [m for m in scenario.messages if m not in chatter] == without.messages
+
+
+def test_an_incident_without_an_address_is_reported_without_one(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    """Distractors have no address: their callers and texters name no street,
+    and no stand-in words ("an address ...") appear where one would be.
+    (Posts are real texts, and some name streets of other cities.)"""
+    roles = {i.incident_id: i.role for i in scenario.incidents}
+    seed_streets = other_streets = 0
+    for message in scenario.messages:
+        report = reports[message.truth.report_id]
+        if report.channel == "social":
+            continue
+        named = bool(street_names(report.text))
+        if roles[message.truth.incident_id] == "seed":
+            seed_streets += named
+        elif roles[message.truth.incident_id] in ("near_other", "far_same"):
+            other_streets += named + ("address" in report.text)
+            assert not report.address, message
+    assert other_streets == 0
+    assert seed_streets > 100
 
 
 def test_written_files_hold_every_message_and_incident(scenario: Scenario,
