@@ -65,16 +65,21 @@ class RegionBatch:
             await self.command(out, event, record)
             return
         report = Report.from_dict(record)
-        if NOT_AN_EMERGENCY in report.flags:
-            # Judged at normalize: kept and counted, but no incident's.
-            self.held += 1
-            await out.send("reports.irrelevant", report.report_id, record)
-            return
         key = region_key(report)
         # Before anything can fail: the region's cells are written back with
         # the changelog partition of its messages, whatever this record does.
         self.last_event[key] = event
-        change = self.matcher.apply(self.region_of(key), report)
+        if NOT_AN_EMERGENCY in report.flags:
+            # Judged at normalize: it opens no incident, and joins one only
+            # when it fits it beyond doubt; else it is kept and counted.
+            held = self.matcher.hold(self.region_of(key), report)
+            if held is None:
+                self.held += 1
+                await out.send("reports.irrelevant", report.report_id, record)
+                return
+            change = held
+        else:
+            change = self.matcher.apply(self.region_of(key), report)
         self.changes[change.change] = self.changes.get(change.change, 0) + 1
         await out.send("incidents.changes", change.incident_id, change.to_dict())
 

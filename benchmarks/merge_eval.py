@@ -13,8 +13,9 @@ Each report goes through ``normalize``, the social-post gate and the dedupe
 matcher exactly as the worker runs them (regions keyed by ``region_key``,
 reports in arrival order); the predicted incident of a report is the incident
 its change names. A post the gate judges not an emergency passes its
-reporter's thread but joins no incident, as in the worker (dedupe sends it to
-reports.irrelevant): it is an incident of its own. Threads
+reporter's thread and dedupe's ``hold``, as in the worker: it joins an open
+incident it fits beyond doubt, else it is an incident of its own (the worker
+sends it to reports.irrelevant). Threads
 are predicted by reporter identity (the keyed hash), with the identities
 dedupe links as one person (a post's handle and a call's number saying the
 same things in one incident) joined; a report with no reporter is a thread of
@@ -73,12 +74,16 @@ def match(models: Models, reports: Iterable[Report], threads: bool = True,
         if threads and report.reporter:
             report = follow_up(reporters.setdefault(report.reporter, {}), report,
                                models.thread)
-        if NOT_AN_EMERGENCY in report.flags:
-            incident_of.setdefault(report.report_id, f"held:{report.report_id}")
-            continue
         key = region_key(report)
         region = regions.setdefault(key, Region(key))
-        change = matcher.apply(region, report)
+        if NOT_AN_EMERGENCY in report.flags:
+            held = matcher.hold(region, report)
+            if held is None:
+                incident_of.setdefault(report.report_id, f"held:{report.report_id}")
+                continue
+            change = held
+        else:
+            change = matcher.apply(region, report)
         incident_of.setdefault(report.report_id, change.incident_id)
         if change.link and links is not None:
             links.append((change.link["reporter"], change.link["same_as"]))

@@ -62,6 +62,22 @@ The model, step by step (every draw comes from one ``random.Random(seed)``):
    person repeats when they report twice, and what lets a post and a call be
    linked to one person (two witnesses of one incident share a detail by
    chance 1 time in 40).
+9. Posts about no emergency. A social feed that listens to a service area
+   hears mostly posts that report nothing: "my car is on fire lol", "just had
+   lunch". ``distractor_posts`` (1.35) of them per post about an incident,
+   each from a handle of its own at a uniformly drawn time over the
+   scenario's span, naming the town of a random seed incident (its point is
+   the incident's truth, never sent). The text is a real post labelled not
+   relevant that the shipped relevance classifiers never learnt
+   (``benchmarks/train_relevance.py``: ``unlearnt_posts``), so the gate meets
+   it as it would a live post: a keyword-collected disaster tweet with
+   ``target = 0`` with probability ``p_distractor_keyword`` (0.5), else a
+   CrisisLexT6 post labelled off-topic. 1.35 is the share in the keyword-
+   collected disaster_tweets (3,468 not relevant against 2,576 relevant):
+   what a feed filtered by disaster words gets; a feed filtered by place
+   alone would get more. Each is its own true incident (role
+   ``no_emergency``) and its own thread; the draws come after every other,
+   so steps 1-8 give the same messages with or without them.
 
 Every message's source is ``montgomery_pa`` (zone and service area of the log);
 its truth is the true incident, the reporter thread (one phone number, handle or
@@ -95,6 +111,7 @@ import orjson
 
 from agents.resources import read_yaml
 from agents.settings import ROOT
+from benchmarks.train_relevance import unlearnt_posts
 from pipeline.geo import distance_m
 from pipeline.kinds import KindTable
 from pipeline.localtime import local_to_utc_ms, zone
@@ -179,7 +196,7 @@ NETWORK = FixAccuracy(100.0, 300.0, 30.0)
 
 @dataclass(frozen=True)
 class ScenarioParams:
-    """Every probability and range of the model (module docstring, steps 1-7)."""
+    """Every probability and range of the model (module docstring, steps 1-9)."""
 
     echo_window_s: float = 1800.0
     p_near_other: float = 0.3
@@ -203,6 +220,11 @@ class ScenarioParams:
     p_sms_follow_up: float = 0.25
     p_social: tuple[float, float] = (0.3, 0.05)
     p_app: tuple[float, float] = (0.15, 0.05)
+    #: Posts about no emergency per post about an incident (step 9)...
+    distractor_posts: float = 1.35
+    #: ...drawn from the keyword-collected disaster tweets with this
+    #: probability, else from the CrisisLexT6 off-topic posts.
+    p_distractor_keyword: float = 0.5
     handset: FixAccuracy = HANDSET
     network: FixAccuracy = NETWORK
 
@@ -233,7 +255,7 @@ class TrueIncident:
     lat: float
     lon: float
     event_ms: int
-    #: seed, near_other, far_same or later_same.
+    #: seed, near_other, far_same, later_same or no_emergency.
     role: str
     log_row: int
 
@@ -283,6 +305,7 @@ def generate(seed: int, incidents: int, params: ScenarioParams | None = None,
     builder = _Builder(random.Random(seed), seed, params or ScenarioParams(),
                        rows, _tweets(data / TWEETS))
     builder.draw(incidents)
+    builder.chatter(*_not_relevant(data))
     builder.messages.sort(key=lambda m: (m.event_ms, m.truth.report_id))
     return Scenario(seed, builder.incidents, builder.messages)
 
@@ -340,6 +363,9 @@ class _Builder:
         self.messages: list[ScenarioMessage] = []
         self._ids: Counter[str] = Counter()
         self.details: dict[str, str] = {}
+        #: The log rows of the seed incidents: where posts about nothing come
+        #: from.
+        self.seed_rows: list[_Row] = []
 
     def _next(self, what: str) -> str:
         self._ids[what] += 1
@@ -358,8 +384,27 @@ class _Builder:
                 continue
             kept[(row.lat, row.lon)] = row.event_ms
             self._incident(row, row.lat, row.lon, row.event_ms, "seed")
+            self.seed_rows.append(row)
             seeds += 1
             self._distractors(row)
+
+    def chatter(self, keyword: list[str], off_topic: list[str]) -> None:
+        """Posts about no emergency (module docstring, step 9)."""
+        rng, p = self.rng, self.params
+        posts = sum(m.topic == TOPICS["social"] for m in self.messages)
+        if not posts or not self.seed_rows:
+            return
+        first_ms = min(i.event_ms for i in self.incidents)
+        last_ms = max(i.event_ms for i in self.incidents)
+        for _ in range(round(posts * p.distractor_posts)):
+            row = rng.choice(self.seed_rows)
+            at_ms = first_ms + int(rng.uniform(0, (last_ms - first_ms) / 1000)) * 1000
+            incident = TrueIncident(self._next("i"), "other", "", row.lat, row.lon,
+                                    at_ms, "no_emergency", row.index)
+            self.incidents.append(incident)
+            pool = keyword if rng.random() < p.p_distractor_keyword else off_topic
+            handle, thread = f"@{self._next('user')}", self._next("r")
+            self._post(incident, thread, handle, at_ms, row, rng.choice(pool))
 
     def _distractors(self, row: _Row) -> None:
         rng, p = self.rng, self.params
@@ -484,12 +529,14 @@ class _Builder:
                    Truth(incident.incident_id, thread, f"sms:{SOURCE}:{message_id}"))
 
     def _post(self, incident: TrueIncident, thread: str, handle: str, at_ms: int,
-              row: _Row) -> None:
+              row: _Row, text: str = "") -> None:
+        """A post from ``row``'s town: ``text``, or one about the incident."""
         rng = self.rng
         post_id = self._next("post")
-        texts = self.posts.get(row.kind)
-        text = self._say(thread, rng.choice(texts) if texts else _said(
-            rng.choice(_POST_TEMPLATES), row, title=True))
+        if not text:
+            texts = self.posts.get(row.kind)
+            text = self._say(thread, rng.choice(texts) if texts else _said(
+                rng.choice(_POST_TEMPLATES), row, title=True))
         place = f"{row.twp.title()}, PA" if row.twp else "Montgomery County, PA"
         payload = {"post_id": post_id, "handle": handle, "text": text,
                    "language": "en", "time": _iso(at_ms), "place_name": place,
@@ -556,6 +603,15 @@ def _log_rows(path: Path, models_dir: Path) -> list[_Row]:
             rows.append(_Row(index, lat, lon, event_ms, type_text, kind,
                              kinds.get(kind).priority, row["addr"], row["twp"]))
     return rows
+
+
+@functools.cache
+def _not_relevant(data: Path) -> tuple[list[str], list[str]]:
+    """Texts of the posts labelled not relevant that the relevance classifiers
+    never learnt: keyword-collected disaster tweets, CrisisLexT6 off-topic."""
+    tweets, crisis = unlearnt_posts(data)
+    return ([text for text, relevant in tweets if not relevant and text.strip()],
+            [text for text, relevant in crisis if not relevant and text.strip()])
 
 
 @functools.cache

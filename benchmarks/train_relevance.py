@@ -38,6 +38,8 @@ from pipeline.social import PostTriage
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SEED = 6
+#: T6 posts of each event the shipped classifier learnt (``--t6-per-event``).
+T6_PER_EVENT = 3000
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -51,6 +53,28 @@ Posts = list[tuple[str, bool]]
 def relevance_posts(data: Path, per_event: int) -> tuple[Posts, Posts, Posts]:
     """Training posts, and two held-out sets: every fifth disaster tweet, and
     up to 500 T6 posts per event outside the sample."""
+    tweets, crisis, rests, rng = _split(data, per_event)
+    train = [t for i, t in enumerate(tweets) if i % 5] + crisis
+    rng.shuffle(train)
+    return train, tweets[::5], [post for rest in rests for post in rest[:500]]
+
+
+def unlearnt_posts(data: Path, per_event: int = T6_PER_EVENT) -> tuple[Posts, Posts]:
+    """The posts the shipped classifiers never learnt: every fifth disaster
+    tweet, and every T6 post outside its event's sample, but copies of a
+    learnt one (retweets) (the generator's posts about no emergency are drawn
+    from these, so the gate meets them as it would meet live posts)."""
+    tweets, crisis, rests, _ = _split(data, per_event)
+    learnt = {text for i, (text, _) in enumerate(tweets) if i % 5}
+    learnt.update(text for text, _ in crisis)
+    return ([post for post in tweets[::5] if post[0] not in learnt],
+            [post for rest in rests for post in rest if post[0] not in learnt])
+
+
+def _split(data: Path, per_event: int
+           ) -> tuple[Posts, Posts, list[Posts], random.Random]:
+    """Every disaster tweet, the T6 sample of ``per_event`` posts per event,
+    the rest of each event's posts, and the generator that shuffled them."""
     rng = random.Random(SEED)
     tweets = [(r["text"], r["target"] == "1")
               for r in rows(data / "disaster_tweets" / "train.csv")]
@@ -58,14 +82,12 @@ def relevance_posts(data: Path, per_event: int) -> tuple[Posts, Posts, Posts]:
     for r in rows(data / "crisislex" / "crisislex_t6_ontopic.csv"):
         on_topic = r["label"] == "on-topic"
         by_event.setdefault(r["event"], []).append((r["text"], on_topic))
-    crisis, crisis_held = [], []
+    crisis, rests = [], []
     for posts in by_event.values():
         rng.shuffle(posts)
         crisis.extend(posts[:per_event])
-        crisis_held.extend(posts[per_event:per_event + 500])
-    train = [t for i, t in enumerate(tweets) if i % 5] + crisis
-    rng.shuffle(train)
-    return train, tweets[::5], crisis_held
+        rests.append(posts[per_event:])
+    return tweets, crisis, rests, rng
 
 
 def held_out_f1(triage: PostTriage, posts: Posts) -> float:
@@ -92,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--out", type=Path,
                         default=ROOT / "models" / "relevance.pkl.gz")
-    parser.add_argument("--t6-per-event", type=int, default=3000)
+    parser.add_argument("--t6-per-event", type=int, default=T6_PER_EVENT)
     parser.add_argument("--min-count", type=int, default=3,
                         help="features in fewer posts are not shipped")
     args = parser.parse_args(argv)

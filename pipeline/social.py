@@ -5,7 +5,8 @@ relevance classifier's verdict, its probability and reasons, and the post's
 information type go into ``details["relevance"]``; a post judged not an
 emergency is also flagged ``not_an_emergency``. Such a post is still a
 normalized report (it is counted, kept, and visible), but dedupe does not let
-it open or join an incident: it goes to ``reports.irrelevant`` instead
+it open an incident, and lets it join one only when it fits it beyond doubt
+(``IncidentMatcher.hold``); otherwise it goes to ``reports.irrelevant``
 (``docs/schema.md``). Its surge counts are not taken either.
 
 The classifiers (``pipeline/relevance.py``) come pre-trained from

@@ -258,6 +258,16 @@ class RecentPosts:
                 voice[4:] = [[*town, report.address]]
         return link
 
+    def hear_held(self, report: Report, words: frozenset[str],
+                  town: tuple[float, float, float], params: PostLinkParams,
+                  clock_ms: int) -> None:
+        """Take in a post the relevance gate held, in no incident: a later
+        call of its author is linked to it like to a post of another
+        incident. Not restored after a restart (no incident holds it)."""
+        self.prune(clock_ms - params.window_s * 1000)
+        self._add(report.reporter, report.event_ms, report.event_ms, words,
+                  [*town, report.address], "", False)
+
     def restore(self, incident: dict[str, Any]) -> None:
         """Index the posts an incident's voices hold (after a restart)."""
         for handle, voice in incident.get("voices", {}).items():

@@ -82,7 +82,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        typed_window_s=900, address_radius_m=40,
                                        address_window_s=600, town_min_p=0.3,
                                        fix_spread_m=60.0, link_min_words=1,
-                                       reach_factor=1.5)
+                                       reach_factor=1.5, held_min_p=0.7)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
@@ -790,3 +790,71 @@ def test_a_town_post_that_fits_two_incidents_alike_opens_its_own(
 
     assert post.change == "new"
     assert post.incident_id not in (one.incident_id, two.incident_id)
+
+
+def test_a_held_post_joins_an_open_incident_its_words_name_but_opens_none(
+        models: Models) -> None:
+    matcher = town_matcher(models)
+    assert matcher.params.held_min_p is not None
+    region = Region()
+    crash = matcher.apply(region, report("a", north_m=1500))
+    matcher.apply(region, report("b", north_m=1600, minute=1))
+
+    joined = matcher.hold(region, town_post("p", "omg that crash, a blue pickup", 8))
+    # Words that name no kind, or no incident open in the town: held.
+    chatter = matcher.hold(region, town_post("q", "just had lunch", 9, kind="other"))
+    alone = matcher.hold(Region(), town_post("r", "a crash", 8))
+
+    assert joined is not None and joined.change == "merged"
+    assert joined.incident_id == crash.incident_id and joined.report_count == 3
+    assert joined.merge is not None
+    assert joined.merge["reasons"][-1] == (
+        "held by the relevance gate, but its words name collision >= 70%")
+    assert chatter is None and alone is None
+    assert len(region.open) == 1
+    # Redelivered: the joined post is a repeat, the other held again.
+    again = matcher.hold(region, town_post("p", "omg that crash, a blue pickup", 8))
+    assert again is not None and again.change == REPEAT
+    assert matcher.hold(region, town_post("q", "just had lunch", 9, kind="other")) \
+        is None
+
+
+def test_a_held_post_joins_nothing_when_the_rule_is_off(models: Models) -> None:
+    towns = Gazetteer({"test": {"norristown": (LAT, LON, 3000.0)}})
+    matcher = IncidentMatcher(
+        models.kinds, dataclasses.replace(models.match, held_min_p=None), towns)
+    region = Region()
+    matcher.apply(region, report("a", north_m=1500))
+    assert matcher.hold(region, town_post("p", "that crash, wow", 8)) is None
+
+
+def test_the_author_of_a_held_post_is_linked_to_their_later_call(
+        models: Models) -> None:
+    matcher = town_matcher(models)
+    region = Region()
+    post = town_post("p", "omg crash, blue pickup upside down", 0, reporter="rp:h")
+    assert matcher.hold(region, post) is None
+
+    call = dataclasses.replace(report("c", north_m=800, minute=5),
+                               text="crash; a blue pickup", reporter="rp:c")
+    change = matcher.apply(region, call)
+
+    assert change.change == NEW and change.link is not None
+    assert change.link["reporter"] == "rp:c" and change.link["same_as"] == "rp:h"
+    assert change.link["reasons"][0] == "both say blue pickup"
+
+
+def test_a_fix_never_joins_an_incident_known_only_by_its_town(
+        models: Models) -> None:
+    matcher = town_matcher(models)
+    region = Region()
+    # A post from Norristown opens an incident there: a town, no point.
+    opened = matcher.apply(region, town_post("p", "crash downtown", 0))
+
+    call = matcher.apply(region, report("c", north_m=500, minute=3))
+    later = matcher.apply(region, town_post("q", "that crash downtown", 5))
+
+    assert opened.change == NEW and opened.lat is None
+    assert call.change == NEW and call.incident_id != opened.incident_id
+    # A later post from the town weighs the incidents with a point.
+    assert later.change == "merged" and later.incident_id == call.incident_id

@@ -166,14 +166,17 @@ def test_a_town_post_of_another_kind_goes_to_the_incident_of_its_own(
 def test_an_incident_opened_without_a_point_takes_the_first_one_that_joins(
         matcher: IncidentMatcher) -> None:
     region = Region()
-    post = matcher.apply(region, report("p", None, None, address="Ambler, PA"))
-    call = matcher.apply(region, report("c", 40.156, -75.221, minute=3))
+    # A call without a fix that names its street: a place, but no point.
+    # (A town is no place for a fix: a post's incident takes none.)
+    opened = matcher.apply(region, report("p", None, None, text="crash on haws ave"))
+    call = matcher.apply(region, report("c", 40.156, -75.221, minute=3,
+                                        text="haws ave"))
     later = matcher.apply(region, report("d", 40.1562, -75.221, minute=5))
 
-    assert post.incident_id == incident_id_for("nofix:p")
-    assert (call.change, call.incident_id) == (MERGED, post.incident_id)
+    assert opened.incident_id == incident_id_for("nofix:p")
+    assert (call.change, call.incident_id) == (MERGED, opened.incident_id)
     assert (call.lat, call.lon) == (40.156, -75.221)
-    assert (later.change, later.incident_id) == (MERGED, post.incident_id)
+    assert (later.change, later.incident_id) == (MERGED, opened.incident_id)
     assert later.report_count == 3
 
 

@@ -15,8 +15,10 @@ from agents.resources import Models
 from benchmarks.scenario import (
     HANDSET,
     NETWORK,
+    SHARED_DATA,
     FixAccuracy,
     Scenario,
+    ScenarioParams,
     baseline_clusters,
     draw_error_m,
     generate,
@@ -24,6 +26,7 @@ from benchmarks.scenario import (
     pairwise_scores,
     write_jsonl,
 )
+from benchmarks.train_relevance import T6_PER_EVENT, relevance_posts
 from pipeline.geo import distance_m
 from pipeline.normalize import normalize
 from pipeline.places import street_names
@@ -149,10 +152,35 @@ def test_serious_incidents_have_several_callers(scenario: Scenario,
             callers[message.truth.incident_id].add(message.truth.thread_id)
     for incident in scenario.incidents:
         count = len(callers[incident.incident_id])
-        if models.kinds.get(incident.kind).priority <= 2:
+        if incident.role == "no_emergency":
+            assert count == 0, incident
+        elif models.kinds.get(incident.kind).priority <= 2:
             assert 2 <= count <= 6, incident
         else:
             assert 1 <= count <= 2, incident
+
+
+def test_posts_about_no_emergency_are_alone_and_never_learnt(
+        scenario: Scenario, reports: dict[str, Report]) -> None:
+    roles = {i.incident_id: i.role for i in scenario.incidents}
+    about = [m for m in scenario.messages if m.topic == "reports.raw.social"
+             and roles[m.truth.incident_id] != "no_emergency"]
+    chatter = [m for m in scenario.messages
+               if roles[m.truth.incident_id] == "no_emergency"]
+    assert {m.topic for m in chatter} == {"reports.raw.social"}
+    assert len(chatter) == round(1.35 * len(about))
+    # Each its own incident and thread, from a town of the service area.
+    assert len({m.truth.incident_id for m in chatter}) == len(chatter)
+    assert len({m.truth.thread_id for m in chatter}) == len(chatter)
+    assert all(reports[m.truth.report_id].address.endswith(", PA") for m in chatter)
+    # Real texts labelled not relevant, none of them learnt by the classifier.
+    learnt = {text for text, _ in relevance_posts(SHARED_DATA, T6_PER_EVENT)[0]}
+    texts = {orjson.loads(m.value)["text"] for m in chatter}
+    assert len(texts) > len(chatter) / 2
+    assert not texts & learnt
+    # The rest of the scenario is drawn as it would be without them.
+    without = generate(1, 600, ScenarioParams(distractor_posts=0.0))
+    assert [m for m in scenario.messages if m not in chatter] == without.messages
 
 
 def test_an_incident_without_an_address_is_reported_without_one(
