@@ -13,7 +13,7 @@ generous, as it
   the FCC error mixture, who posts);
 - knows every post's kind and whether it tells of an incident at all (no
   relevance gate: a real post labelled as a disaster but reading "My iPod
-  crashed" joins its incident);
+  crashed" joins its incident, and a post about no emergency stays alone);
 - places exactly every report whose words name a street, every app tip,
   civic fix and address, and every follow-up text (its number names its
   incident).
@@ -62,6 +62,8 @@ from benchmarks.scenario import (
 from pipeline.geo import distance_m
 from pipeline.places import street_names
 
+#: The role of a post about no emergency (scenario step 9): known as such.
+NO_EMERGENCY = "no_emergency"
 #: Posts come 2 to 30 minutes after their incident (scenario step 6).
 POST_DELAY_S = (120.0, 1800.0)
 #: The farthest a generated wireless fix falls (scenario step 4).
@@ -109,8 +111,10 @@ class _Likeliest:
     def __init__(self, scenario: Scenario, models: Models, params: ScenarioParams,
                  rng: random.Random):
         self.models, self.params, self.rng = models, params, rng
-        self.by_type = self._by_start(scenario.incidents, lambda i: i.type_text)
-        self.by_kind = self._by_start(scenario.incidents, lambda i: i.kind)
+        # Posts about no emergency (their own "incidents") are no candidates.
+        real = [i for i in scenario.incidents if i.role != NO_EMERGENCY]
+        self.by_type = self._by_start(real, lambda i: i.type_text)
+        self.by_kind = self._by_start(real, lambda i: i.kind)
         self.serious = {i.incident_id: models.kinds.get(i.kind).priority
                         <= params.serious_priority for i in scenario.incidents}
         self.callers = {True: _mean(params.serious_callers),
@@ -227,7 +231,8 @@ def _guesses(scenario: Scenario, models: Models, params: ScenarioParams,
         # follows the thread, right or wrong).
         known = message.truth.thread_id in threads
         threads.add(message.truth.thread_id)
-        if known or channel == "app" or value.get("address") or street_names(
+        if known or channel == "app" or true.role == NO_EMERGENCY or \
+                value.get("address") or street_names(
                 str(value.get("text", ""))):
             continue
         if channel == "social":

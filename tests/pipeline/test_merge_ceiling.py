@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
 from agents.resources import Models
-from benchmarks.merge_ceiling import area_density, ceiling
+from benchmarks.merge_ceiling import _guesses, area_density, ceiling
 from benchmarks.scenario import HANDSET, NETWORK, FixAccuracy, ScenarioParams, generate
 
 
@@ -55,3 +56,16 @@ def test_held_posts_left_alone_lower_the_ceiling(models: Models) -> None:
     found = ceiling(scenario, models, held=posts)
     assert found.f1_held_alone is not None
     assert found.f1_held_alone < found.f1
+
+
+def test_posts_about_no_emergency_stay_alone_and_are_nobody_s_candidate(
+        models: Models) -> None:
+    """The ceiling knows which posts tell of no incident (generous): they are
+    decided right, and no real report is put with one."""
+    params = ScenarioParams(distractor_posts=3.0)
+    scenario = generate(1, 600, params)
+    alone = {i.incident_id for i in scenario.incidents if i.role == "no_emergency"}
+    assert alone
+    truth, guesses = _guesses(scenario, models, params, random.Random(0))
+    assert not {rid for rid in guesses if truth[rid] in alone}
+    assert not {pick for _, pick, _ in guesses.values()} & alone
