@@ -189,6 +189,30 @@ def test_distance_is_weighed_against_the_fixes_uncertainty(
     assert close.incident_id == first.incident_id
 
 
+def test_streets_both_name_weigh_two_fixes(matcher: IncidentMatcher) -> None:
+    def call(report_id: str, north_m: float, text: str) -> Report:
+        return report(report_id, north_m=north_m, minute=1, accuracy_m=30.0,
+                      text=text)
+
+    # 100 m apart with 30 m fixes, a minute apart, one kind: one incident when
+    # the calls name no street, or the same corner...
+    for said in ("car on its side", "crash at Main St and Haws Ave"):
+        region = Region()
+        first = matcher.apply(region, report("a", accuracy_m=30.0,
+                                             text="crash at haws ave & main st"))
+        joined = matcher.apply(region, call("b", 100, said))
+        assert joined.incident_id == first.incident_id
+    assert joined.merge is not None
+    assert "both name haws ave and main st" in joined.merge["reasons"]
+
+    # ...two when they name another corner of one road, or other streets.
+    for said in ("crash at Main St & Oak Rd", "crash on Elm St"):
+        region = Region()
+        first = matcher.apply(region, report("a", accuracy_m=30.0,
+                                             text="crash at haws ave & main st"))
+        assert matcher.apply(region, call("b", 100, said)).change == "new"
+
+
 def test_window_edge_merges_and_just_past_it_does_not(
     matcher: IncidentMatcher,
 ) -> None:
