@@ -213,6 +213,28 @@ def test_streets_both_name_weigh_two_fixes(matcher: IncidentMatcher) -> None:
         assert matcher.apply(region, call("b", 100, said)).change == "new"
 
 
+def test_an_incidents_point_is_its_fixes_mean_by_precision(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a", accuracy_m=20.0))
+    two = matcher.apply(region, report("b", north_m=40, minute=1, accuracy_m=20.0))
+    # Alike fixes meet halfway, and the mean is surer than either.
+    assert two.lat is not None
+    assert distance_m(LAT, LON, two.lat, LON) == pytest.approx(20.0, abs=0.1)
+    assert region.open[two.incident_id]["acc_m"] == pytest.approx(20 / math.sqrt(2))
+
+    # A fix four times as sure pulls the point 16 / 17 of the way to it.
+    sure = matcher.apply(region, report("c", north_m=-20, minute=2,
+                                        accuracy_m=20 / math.sqrt(2) / 4))
+    assert sure.lat is not None
+    assert (sure.lat - LAT) / METRE_DEG == pytest.approx(20 - 40 * 16 / 17, abs=0.1)
+
+    # A fix the reporter's thread lends (their own, again) does not count.
+    lent = dataclasses.replace(report("d", north_m=30, minute=3, accuracy_m=1.0),
+                               flags=("location_from_thread",))
+    assert matcher.apply(region, lent).lat == sure.lat
+
+
 def test_window_edge_merges_and_just_past_it_does_not(
     matcher: IncidentMatcher,
 ) -> None:
