@@ -130,7 +130,7 @@ def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
         "distance 100 m, 0.8 times the fixes' spread (122 m)",
         "10.0 min apart",
         "kind vehicle_fire compatible with collision",
-        "evidence +1.0 >= +0.0",
+        "evidence +0.8 >= +0.0",
     ]
     assert joined.merge["distance_m"] == pytest.approx(100.0, abs=0.1)
     assert joined.merge["gap_s"] == 600.0
@@ -194,13 +194,13 @@ def test_streets_both_name_weigh_two_fixes(matcher: IncidentMatcher) -> None:
         return report(report_id, north_m=north_m, minute=1, accuracy_m=30.0,
                       text=text)
 
-    # 100 m apart with 30 m fixes, a minute apart, one kind: one incident when
+    # 110 m apart with 30 m fixes, a minute apart, one kind: one incident when
     # the calls name no street, or the same corner...
     for said in ("car on its side", "crash at Main St and Haws Ave"):
         region = Region()
         first = matcher.apply(region, report("a", accuracy_m=30.0,
                                              text="crash at haws ave & main st"))
-        joined = matcher.apply(region, call("b", 100, said))
+        joined = matcher.apply(region, call("b", 110, said))
         assert joined.incident_id == first.incident_id
     assert joined.merge is not None
     assert "both name haws ave and main st" in joined.merge["reasons"]
@@ -210,7 +210,23 @@ def test_streets_both_name_weigh_two_fixes(matcher: IncidentMatcher) -> None:
         region = Region()
         first = matcher.apply(region, report("a", accuracy_m=30.0,
                                              text="crash at haws ave & main st"))
-        assert matcher.apply(region, call("b", 100, said)).change == "new"
+        assert matcher.apply(region, call("b", 110, said)).change == "new"
+
+
+def test_a_sharp_incident_near_beats_a_loose_one_that_covers_the_report(
+        matcher: IncidentMatcher) -> None:
+    # 300 m from an 800 m fix is well inside its spread, 90 m from a 20 m fix
+    # is 1.4 spreads off; a loose fix fits every place around it, so the
+    # sharp one is likelier.
+    region = Region()
+    loose = matcher.apply(region, report("loose", north_m=-300, accuracy_m=800.0))
+    sharp = matcher.apply(region, report("sharp", north_m=90, accuracy_m=20.0,
+                                         kind="burglary"))
+    words_only = matcher.apply(region, report("r", minute=1, accuracy_m=10.0,
+                                              kind="other"))
+
+    assert sharp.change == "new" and sharp.incident_id != loose.incident_id
+    assert words_only.incident_id == sharp.incident_id
 
 
 def test_an_incidents_point_is_its_fixes_mean_by_precision(
