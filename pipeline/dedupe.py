@@ -1235,7 +1235,19 @@ def _street_agreement(streets: frozenset[str], other: frozenset[str]
 
 
 def _streets_of(report: Report) -> frozenset[str]:
-    return street_names(f"{report.address} {report.type_text} {report.text}")
+    """The streets a report names, field by field (a type "ROAD OBSTRUCTION"
+    before a text "road obstruction, ..." is no "obstruction rd"), without the
+    ones its call type's words make ("HAZARDOUS ROAD CONDITIONS": no street).
+
+    >>> report = Report(report_id="r", source="t", channel="911", event_ms=0,
+    ...                 received_ms=0, kind="road_hazard",
+    ...                 type_text="HAZARDOUS ROAD CONDITIONS",
+    ...                 text="hazardous road conditions at Haws Ave & Main St")
+    >>> sorted(_streets_of(report))
+    ['haws ave', 'main st']
+    """
+    named = street_names(report.address) | street_names(report.text)
+    return named - street_names(report.type_text)
 
 
 def _text_of(report: Report) -> str:

@@ -675,6 +675,20 @@ def test_one_street_joins_unless_the_report_names_another_corner_of_it(
     assert same_road.merge["reasons"][0] == "both name main st"
 
 
+def test_a_call_types_words_name_no_street(matcher: IncidentMatcher) -> None:
+    def call(report_id: str, minute: float) -> Report:
+        return dataclasses.replace(
+            report(report_id, located=False, minute=minute, kind="road_hazard"),
+            type_text="HAZARDOUS ROAD CONDITIONS",
+            text="hazardous road conditions, caller on scene")
+
+    region = Region()
+    first = matcher.apply(region, call("a", 0))
+    # No "hazardous rd" both name: ten minutes on, past the call-type window,
+    # nothing says the two are one place.
+    assert matcher.apply(region, call("b", 10)).incident_id != first.incident_id
+
+
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
         kind: str = "collision", discipline: str = "Traffic") -> Report:
     """A CAD record: an address's point, with no uncertainty."""
