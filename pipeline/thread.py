@@ -49,6 +49,9 @@ from pipeline.geo import distance_m
 from pipeline.places import NOT_A_NAME, SUFFIXES
 from pipeline.schema import LOCATION_KNOWN, Report
 
+#: The flag of a report whose point is its reporter's last fix, lent.
+LENT_FIX = "location_from_thread"
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadParams:
@@ -75,7 +78,7 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
     lat, lon, accuracy, _ = fix
     return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                    accuracy_m=accuracy + params.drift_m,
-                   flags=(*report.flags, "location_from_thread"))
+                   flags=(*report.flags, LENT_FIX))
 
 
 #: Words that say nothing about who is speaking: English function words and

@@ -130,7 +130,7 @@ def test_reports_100_m_and_10_min_apart_of_compatible_kinds_merge(
         "distance 100 m, 0.8 times the fixes' spread (122 m)",
         "10.0 min apart",
         "kind vehicle_fire compatible with collision",
-        "evidence +1.0 >= +0.0",
+        "evidence +0.8 >= +0.0",
     ]
     assert joined.merge["distance_m"] == pytest.approx(100.0, abs=0.1)
     assert joined.merge["gap_s"] == 600.0
@@ -187,6 +187,68 @@ def test_distance_is_weighed_against_the_fixes_uncertainty(
     # ...but 20 m apart they are one.
     close = matcher.apply(sharp, report("e", north_m=20, minute=2, accuracy_m=10.0))
     assert close.incident_id == first.incident_id
+
+
+def test_streets_both_name_weigh_two_fixes(matcher: IncidentMatcher) -> None:
+    def call(report_id: str, north_m: float, text: str) -> Report:
+        return report(report_id, north_m=north_m, minute=1, accuracy_m=30.0,
+                      text=text)
+
+    # 110 m apart with 30 m fixes, a minute apart, one kind: one incident when
+    # the calls name no street, or the same corner...
+    for said in ("car on its side", "crash at Main St and Haws Ave"):
+        region = Region()
+        first = matcher.apply(region, report("a", accuracy_m=30.0,
+                                             text="crash at haws ave & main st"))
+        joined = matcher.apply(region, call("b", 110, said))
+        assert joined.incident_id == first.incident_id
+    assert joined.merge is not None
+    assert "both name haws ave and main st" in joined.merge["reasons"]
+
+    # ...two when they name another corner of one road, or other streets.
+    for said in ("crash at Main St & Oak Rd", "crash on Elm St"):
+        region = Region()
+        first = matcher.apply(region, report("a", accuracy_m=30.0,
+                                             text="crash at haws ave & main st"))
+        assert matcher.apply(region, call("b", 110, said)).change == "new"
+
+
+def test_a_sharp_incident_near_beats_a_loose_one_that_covers_the_report(
+        matcher: IncidentMatcher) -> None:
+    # 300 m from an 800 m fix is well inside its spread, 90 m from a 20 m fix
+    # is 1.4 spreads off; a loose fix fits every place around it, so the
+    # sharp one is likelier.
+    region = Region()
+    loose = matcher.apply(region, report("loose", north_m=-300, accuracy_m=800.0))
+    sharp = matcher.apply(region, report("sharp", north_m=90, accuracy_m=20.0,
+                                         kind="burglary"))
+    words_only = matcher.apply(region, report("r", minute=1, accuracy_m=10.0,
+                                              kind="other"))
+
+    assert sharp.change == "new" and sharp.incident_id != loose.incident_id
+    assert words_only.incident_id == sharp.incident_id
+
+
+def test_an_incidents_point_is_its_fixes_mean_by_precision(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a", accuracy_m=20.0))
+    two = matcher.apply(region, report("b", north_m=40, minute=1, accuracy_m=20.0))
+    # Alike fixes meet halfway, and the mean is surer than either.
+    assert two.lat is not None
+    assert distance_m(LAT, LON, two.lat, LON) == pytest.approx(20.0, abs=0.1)
+    assert region.open[two.incident_id]["acc_m"] == pytest.approx(20 / math.sqrt(2))
+
+    # A fix four times as sure pulls the point 16 / 17 of the way to it.
+    sure = matcher.apply(region, report("c", north_m=-20, minute=2,
+                                        accuracy_m=20 / math.sqrt(2) / 4))
+    assert sure.lat is not None
+    assert (sure.lat - LAT) / METRE_DEG == pytest.approx(20 - 40 * 16 / 17, abs=0.1)
+
+    # A fix the reporter's thread lends (their own, again) does not count.
+    lent = dataclasses.replace(report("d", north_m=30, minute=3, accuracy_m=1.0),
+                               flags=("location_from_thread",))
+    assert matcher.apply(region, lent).lat == sure.lat
 
 
 def test_window_edge_merges_and_just_past_it_does_not(
@@ -659,6 +721,20 @@ def test_an_intersection_both_name_outranks_one_street_and_a_call_type(
 
     assert corner.incident_id != one_street.incident_id
     assert late.incident_id == corner.incident_id
+
+
+def test_a_call_types_words_name_no_street(matcher: IncidentMatcher) -> None:
+    def call(report_id: str, minute: float) -> Report:
+        return dataclasses.replace(
+            report(report_id, located=False, minute=minute, kind="road_hazard"),
+            type_text="HAZARDOUS ROAD CONDITIONS",
+            text="hazardous road conditions, caller on scene")
+
+    region = Region()
+    first = matcher.apply(region, call("a", 0))
+    # No "hazardous rd" both name: ten minutes on, past the call-type window,
+    # nothing says the two are one place.
+    assert matcher.apply(region, call("b", 10)).incident_id != first.incident_id
 
 
 def cad(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
