@@ -13,7 +13,12 @@ reporter and the streets both name, if any (``FIX_EVIDENCE``); it joins the
 one with the most evidence when that is ``fix_min_score``, otherwise it opens
 a new incident in its own cell.
 
-A report without a point still says where: a street it names
+A report without a point still says where: a corner it names (two streets)
+that located reports named before is weighed as a fix at the corner's learnt
+point (``pipeline/corners.py``, once ``corner_min_fixes`` taught it; the
+region's corners are kept in ``CORNER_SHARDS`` cells of their own, so they are
+stored and restored like the incidents), and opens an incident there when it
+joins none; failing that, a street it names
 (``pipeline/places.py``) that an incident's reports named too, within
 ``placeless_window_s``. A report that names only its town (a post from
 "Lower Merion, PA") weighs every incident with a point near the town's circle
@@ -55,7 +60,9 @@ a ``repeat``. Late reports (by event time) join like any other: the gap is
 measured to the incident's span of event times. Bounded: an incident with no
 report for ``stale_after_s`` of event time (by the region's clock) leaves its
 cell, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
-``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
+``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids; a corner
+untaught for ``corner_ttl_s`` leaves its shard when the shard next learns, and
+a shard keeps at most ``max_corners_per_shard`` corners.
 
 A report whose time is implausible (far future or past) cannot be matched by
 time, nor may it move a clock: it opens its own incident, whose id derives
@@ -694,8 +701,12 @@ class IncidentMatcher:
     def _best_match(self, region: Region, report: Report, where: _Where,
                     corner: tuple[str, CornerPoint] | None = None
                     ) -> _Candidate | None:
+        located = report
         if corner is not None:
-            found = self._corner_match(region, report, where, *corner)
+            name, point = corner
+            located = replace(report, lat=point.lat, lon=point.lon,
+                              accuracy_m=point.acc_m, location=LOCATION_KNOWN)
+            found = self._corner_match(region, located, where, name, point)
             if found is not None:
                 return found
         town_only = where.circle is not None and not report.has_point
@@ -710,8 +721,8 @@ class IncidentMatcher:
                       and not (town_only and incident["lat"] is not None)]
         if not candidates:
             # No place fits: the call type may, when the places cannot be
-            # compared.
-            return self._typed_match(region, report, where)
+            # compared (a corner's point can be, with an incident's point).
+            return self._typed_match(region, located, where)
         # A place both give (a point, an intersection, the reporter's own
         # incident) outranks one that only fits (one street, a town's circle).
         candidates.sort(key=lambda c: (c.evidence != STRONG, -c.confidence,
@@ -722,14 +733,12 @@ class IncidentMatcher:
             return None  # a town's circle that fits two incidents decides nothing
         return best
 
-    def _corner_match(self, region: Region, report: Report, where: _Where,
+    def _corner_match(self, region: Region, located: Report, where: _Where,
                       name: str, corner: CornerPoint) -> _Candidate | None:
         """The incident a report without a fix joins when weighed as a fix at
-        the learnt point of the corner it names; None unless one fits by a
-        point or by both streets (``STRONG``): the other ways are tried after
-        (a corner learnt from a stray fix may be off)."""
-        located = replace(report, lat=corner.lat, lon=corner.lon,
-                          accuracy_m=corner.acc_m, location=LOCATION_KNOWN)
+        the learnt point of the corner it names (``located``); None unless one
+        fits by a point or by both streets (``STRONG``): the other ways are
+        tried after (a corner learnt from a stray fix may be off)."""
         candidates = [c for key, incident in self._candidates(region, located)
                       if (c := self._candidate(located, where, key, incident))
                       is not None and c.evidence == STRONG]

@@ -117,3 +117,26 @@ def test_a_book_forgets_untaught_corners_and_keeps_its_bound() -> None:
                                      {"main st", "haws ave", "oak ln"}])
 def test_only_two_streets_name_a_corner(streets: set[str]) -> None:
     assert corner_key(frozenset(streets)) is None
+
+
+@pytest.mark.parametrize("corners", [True, False])
+def test_a_call_at_a_learnt_corner_joins_no_far_incident_by_its_call_type(
+        models: Models, corners: bool) -> None:
+    params = dataclasses.replace(
+        models.match, corner_min_fixes=models.match.corner_min_fixes if corners
+        else None)
+    matcher = IncidentMatcher(models.kinds, params, TOWNS)
+    region = Region("r:test")
+    matcher.apply(region, report("a", 40.12, -75.34, text=CORNER))
+    far = matcher.apply(region, dataclasses.replace(
+        report("b", 40.20, -75.10, minute=LATER_MIN), type_text="VEHICLE ACCIDENT"))
+    call = matcher.apply(region, dataclasses.replace(
+        report("c", None, None, minute=LATER_MIN + 1, text="main st & haws ave"),
+        type_text="VEHICLE ACCIDENT"))
+
+    # Without a point the call's place cannot be set against the far
+    # incident's, and the call type both give joins them; the corner's point
+    # can be, and is 22 km off.
+    assert (call.incident_id == far.incident_id) is not corners
+    assert call.change == (NEW if corners else MERGED)
+    assert call.lat == pytest.approx(40.12 if corners else 40.20)
