@@ -13,7 +13,12 @@ reporter and the streets both name, if any (``FIX_EVIDENCE``); it joins the
 one with the most evidence when that is ``fix_min_score``, otherwise it opens
 a new incident in its own cell.
 
-A report without a point still says where: a street it names
+A report without a point still says where: a corner it names (two streets)
+that located reports named before is weighed as a fix at the corner's learnt
+point (``pipeline/corners.py``, once ``corner_min_fixes`` taught it; the
+region's corners are kept in ``CORNER_SHARDS`` cells of their own, so they are
+stored and restored like the incidents), and opens an incident there when it
+joins none; failing that, a street it names
 (``pipeline/places.py``) that an incident's reports named too, within
 ``placeless_window_s``. A report that names only its town (a post from
 "Lower Merion, PA") weighs every incident with a point near the town's circle
@@ -55,7 +60,9 @@ a ``repeat``. Late reports (by event time) join like any other: the gap is
 measured to the incident's span of event times. Bounded: an incident with no
 report for ``stale_after_s`` of event time (by the region's clock) leaves its
 cell, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
-``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids.
+``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids; a corner
+untaught for ``corner_ttl_s`` leaves its shard when the shard next learns, and
+a shard keeps at most ``max_corners_per_shard`` corners.
 
 A report whose time is implausible (far future or past) cannot be matched by
 time, nor may it move a clock: it opens its own incident, whose id derives
@@ -92,11 +99,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
+from pipeline.corners import CornerBook, CornerPoint, corner_key
 from pipeline.geo import cell_key, cells_within, distance_m
 from pipeline.kinds import OTHER, KindTable
 from pipeline.localtime import IMPLAUSIBLE_TIME
 from pipeline.places import Gazetteer, place_name, street_names
 from pipeline.schema import (
+    LOCATION_KNOWN,
     MERGED,
     NEW,
     REPEAT,
@@ -131,6 +140,8 @@ STRONG, WEAK, TYPED = "strong", "weak", "typed"
 HELD = ""
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
+#: Cells the street corners one region learnt are kept in, by corner.
+CORNER_SHARDS = 64
 #: How a report that names only its town and an incident there agree, as
 #: the weights of a conditional logit (each post choosing among the town's
 #: incidents and a new one, whose weight is 0), fitted jointly on generated
@@ -277,6 +288,17 @@ class MatchParams:
     #: evidence and the post's words name its kind or call type; None: a held
     #: post joins nothing.
     held_min_p: float | None = None
+    #: A report without a fix that names a corner (two streets) located
+    #: reports named before (``pipeline/corners.py``) is weighed like a fix
+    #: at the corner's learnt point once ``corner_min_fixes`` taught it; its
+    #: uncertainty is the mean's and ``corner_spread_m`` together. None: no
+    #: corner is used (nor learnt).
+    corner_min_fixes: int | None = None
+    corner_spread_m: float = 50.0
+    #: A corner untaught this long (event time) is forgotten; a shard of a
+    #: region's corners keeps at most ``max_corners_per_shard``.
+    corner_ttl_s: float = 30 * 86_400.0
+    max_corners_per_shard: int = 2000
 
     def __post_init__(self) -> None:
         for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
@@ -325,9 +347,15 @@ class CellState:
         # kind, reporter, channel], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
+        #: Street corners learnt (``pipeline/corners.py``): only in the cells
+        #: that shard a region's corners.
+        self.corners: dict[str, list[Any]] = data.get("corners", {})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
+        state = {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
+        if self.corners:
+            state["corners"] = self.corners
+        return state
 
     def forget_seen(self, horizon_ms: float, keep: int) -> None:
         """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
@@ -535,13 +563,15 @@ class IncidentMatcher:
         region.clock_ms = max(region.clock_ms, report.event_ms)
         region.prune(region.clock_ms - self._index_keep_ms)
         where = self._where(report)
+        self._learn_corner(region, report, where)
+        corner = self._corner(region, report, where)
         best = (self._held_match(region, report, where) if held
-                else self._best_match(region, report, where))
+                else self._best_match(region, report, where, corner))
         if best is None and held:
             self._keep_held(region, own, report, where)
             return None
         if best is None:
-            incident, link = self._open(region, own, report, where)
+            incident, link = self._open(region, own, report, where, corner)
             change = self._change(incident, report, NEW, None)
         else:
             link = self._join(region, best.home, best.incident, own, report, where)
@@ -668,8 +698,17 @@ class IncidentMatcher:
                 continue
             yield home, found
 
-    def _best_match(self, region: Region, report: Report, where: _Where
+    def _best_match(self, region: Region, report: Report, where: _Where,
+                    corner: tuple[str, CornerPoint] | None = None
                     ) -> _Candidate | None:
+        located = report
+        if corner is not None:
+            name, point = corner
+            located = replace(report, lat=point.lat, lon=point.lon,
+                              accuracy_m=point.acc_m, location=LOCATION_KNOWN)
+            found = self._corner_match(region, located, where, name, point)
+            if found is not None:
+                return found
         town_only = where.circle is not None and not report.has_point
         if town_only:
             town = self._town_match(region, report, where)
@@ -682,8 +721,8 @@ class IncidentMatcher:
                       and not (town_only and incident["lat"] is not None)]
         if not candidates:
             # No place fits: the call type may, when the places cannot be
-            # compared.
-            return self._typed_match(region, report, where)
+            # compared (a corner's point can be, with an incident's point).
+            return self._typed_match(region, located, where)
         # A place both give (a point, an intersection, the reporter's own
         # incident) outranks one that only fits (one street, a town's circle).
         candidates.sort(key=lambda c: (c.evidence != STRONG, -c.confidence,
@@ -693,6 +732,60 @@ class IncidentMatcher:
                 best.confidence - candidates[1].confidence < self.params.weak_margin):
             return None  # a town's circle that fits two incidents decides nothing
         return best
+
+    def _corner_match(self, region: Region, located: Report, where: _Where,
+                      name: str, corner: CornerPoint) -> _Candidate | None:
+        """The incident a report without a fix joins when weighed as a fix at
+        the learnt point of the corner it names (``located``); None unless one
+        fits by a point or by both streets (``STRONG``): the other ways are
+        tried after (a corner learnt from a stray fix may be off)."""
+        candidates = [c for key, incident in self._candidates(region, located)
+                      if (c := self._candidate(located, where, key, incident))
+                      is not None and c.evidence == STRONG]
+        if not candidates:
+            return None
+        best = min(candidates, key=lambda c: (-c.confidence, c.incident["id"]))
+        reasons = (f"no fix; {name} is where {corner.fixes} located reports put "
+                   f"it (+/- {corner.acc_m:.0f} m)", *best.merge.reasons)
+        return replace(best, merge=replace(best.merge, reasons=reasons))
+
+    def _corner_book(self, region: Region, name: str) -> tuple[CornerBook, str]:
+        """The book of a region's corners that holds ``name``, and its cell."""
+        shard = int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)
+        key = f"{region.name}|g{shard % CORNER_SHARDS}"
+        book = CornerBook(region.cell(key).corners, self.params.max_accuracy_m,
+                          self.params.radius_m / 2)
+        return book, key
+
+    def _learn_corner(self, region: Region, report: Report, where: _Where) -> None:
+        """A report with a fix of its own that names a corner teaches where
+        the corner is (``pipeline/corners.py``)."""
+        params = self.params
+        name = corner_key(where.streets)
+        if (params.corner_min_fixes is None or name is None
+                or not report.has_point or LENT_FIX in report.flags):
+            return
+        assert report.lat is not None and report.lon is not None
+        book, key = self._corner_book(region, name)
+        book.forget(region.clock_ms - params.corner_ttl_s * 1000,
+                    params.max_corners_per_shard - 1)
+        book.learn_one(name, report.lat, report.lon, report.accuracy_m,
+                       report.event_ms)
+        region.changed.add(key)
+
+    def _corner(self, region: Region, report: Report, where: _Where
+                ) -> tuple[str, CornerPoint] | None:
+        """The corner a report without a fix names and its learnt point, once
+        ``corner_min_fixes`` taught it."""
+        min_fixes = self.params.corner_min_fixes
+        name = corner_key(where.streets)
+        if min_fixes is None or name is None or report.has_point:
+            return None
+        book, _ = self._corner_book(region, name)
+        point = book.point_of(name, self.params.corner_spread_m)
+        if point is None or point.fixes < min_fixes:
+            return None
+        return name, point
 
     def _held_match(self, region: Region, report: Report, where: _Where
                     ) -> _Candidate | None:
@@ -1050,7 +1143,8 @@ class IncidentMatcher:
         return None
 
     def _open(self, region: Region, home: str | None, report: Report,
-              where: _Where) -> tuple[dict[str, Any], VoiceLink | None]:
+              where: _Where, corner: tuple[str, CornerPoint] | None = None
+              ) -> tuple[dict[str, Any], VoiceLink | None]:
         # A report that cannot be matched (``home`` None) opens an incident of
         # its own, and one without a point opens one named apart from the one
         # the same report id opens with a point and a plausible time: a copy
@@ -1081,6 +1175,12 @@ class IncidentMatcher:
             "streets": sorted(where.streets)[:MAX_STREETS],
             "types": [where.type] if where.type else [],
         }
+        if corner is not None:
+            # The corner's learnt point, with its uncertainty: fixes that join
+            # move it by their precision (``_fuse``).
+            name, point = corner
+            incident.update(lat=point.lat, lon=point.lon, acc_m=point.acc_m,
+                            corner=name)
         link = self._voice(region, incident, report, where)
         if not report.has_point and where.circle is not None:
             incident["place"] = list(where.circle)

@@ -82,7 +82,8 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        typed_window_s=900, address_radius_m=40,
                                        address_window_s=600, town_min_p=0.3,
                                        fix_spread_m=60.0, link_min_words=1,
-                                       reach_factor=1.5, held_min_p=0.7)
+                                       reach_factor=1.5, held_min_p=0.7,
+                                       corner_min_fixes=1)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:
