@@ -124,6 +124,19 @@ def personal_words(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     return frozenset(w for w in words if len(w) > 2 and w not in skip)
 
 
+def fields_words(fields: Iterable[str]) -> frozenset[str]:
+    """The ``personal_words`` of each field, together: a street's name is read
+    inside its own field, never across two ("disabled vehicle" then "church
+    rd" then "road hazard" keeps "disabled" and "church").
+
+    >>> sorted(fields_words(["disabled vehicle", "church rd", "road hazard"]))
+    ['church', 'disabled', 'hazard', 'road', 'vehicle']
+    >>> sorted(personal_words("disabled vehicle church rd road hazard"))
+    ['hazard', 'road']
+    """
+    return frozenset().union(*(personal_words(field) for field in fields))
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceLink:
     """Two identities of one incident taken for one person, and why."""
