@@ -121,6 +121,7 @@ from pipeline.thread import (
     PostLinkParams,
     RecentPosts,
     VoiceLink,
+    fields_words,
     link_voice,
     personal_words,
 )
@@ -512,9 +513,9 @@ class IncidentMatcher:
         self.places = places or Gazetteer()
         # Words that name a kind of event ("smoke", "house fire", "accident")
         # describe the event, not the person reporting it.
-        self.kind_words = personal_words(" ".join(
+        self.kind_words = fields_words(
             [name.replace("_", " ") for name in kinds.kinds]
-            + [term for kind in kinds.kinds.values() for term in kind.match]))
+            + [term for kind in kinds.kinds.values() for term in kind.match])
         # The index serves reports without a point and incidents without one
         # this long after their last change.
         self._index_keep_ms = 1000 * max(params.placeless_window_s,
@@ -819,7 +820,7 @@ class IncidentMatcher:
             report.kind, report.reporter, report.channel]
         region.changed.add(own)
         if report.reporter and where.circle is not None:
-            event = personal_words(f"{report.type_text} {report.address}")
+            event = fields_words([report.type_text, report.address])
             words = personal_words(report.text, event | self.kind_words)
             region.posts.hear_held(report, words, where.circle, self._post_link,
                                    region.clock_ms)
@@ -1277,9 +1278,9 @@ class IncidentMatcher:
         voices: dict[str, list[Any]] = incident.setdefault("voices", {})
         # The event's own words (its types, kinds, addresses and streets, as
         # any report gave them) say nothing about who speaks.
-        event = set(incident.get("event_words", ())) | personal_words(" ".join([
+        event = set(incident.get("event_words", ())) | fields_words([
             report.type_text, report.address, *incident.get("streets", ()),
-            *(k.replace("_", " ") for k in incident["kinds"])]))
+            *(k.replace("_", " ") for k in incident["kinds"])])
         incident["event_words"] = sorted(event)[:MAX_EVENT_WORDS]
         words = personal_words(report.text, event | self.kind_words)
         link = link_voice(voices, report.reporter, report.channel, report.event_ms,

@@ -386,6 +386,24 @@ def test_a_call_is_linked_to_its_callers_post_in_another_incident(
     assert again.link is None
 
 
+def test_a_caller_before_the_post_is_no_rival_for_its_author(
+        matcher: IncidentMatcher) -> None:
+    # A caller spoke of the blue pickup before the post was sent (reaching
+    # us late): a second witness, not its author; the author's call still
+    # links, though that caller's incident heard "blue pickup" already.
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    early = matcher.apply(region, report("c0", 40.1318, -75.344, minute=0.5,
+                                         reporter="rp:phone0",
+                                         text="car on its roof; a blue pickup"))
+    assert early.link is None
+    call = matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
+                                        reporter="rp:phone1",
+                                        text="car on its roof; a blue pickup"))
+    assert call.incident_id == early.incident_id
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
+
+
 def test_a_post_after_a_restart_is_still_found(matcher: IncidentMatcher) -> None:
     region = Region("r:test")
     _post_in_another_incident(matcher, region)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.thread import link_voice, personal_words
+from pipeline.thread import fields_words, link_voice, personal_words
 
 MIN_MS = 60_000
 
@@ -25,6 +25,14 @@ def test_the_first_words_of_a_street_name_are_the_address() -> None:
         "run", "hill", "trl", "tree"}
     assert personal_words("a blue pickup near main st") == {"blue", "pickup",
                                                             "main"}
+
+
+def test_event_words_read_a_street_inside_its_own_field() -> None:
+    # The type, then the street, then the kind: "church rd road hazard" read
+    # as one text would take "disabled" and "church" for a street's name.
+    assert fields_words(["DISABLED VEHICLE", "argyle rd & s church rd",
+                         "road hazard"]) == {"disabled", "vehicle", "argyle",
+                                             "church", "road", "hazard"}
 
 
 def test_a_number_links_to_the_one_handle_that_said_the_same() -> None:
@@ -62,3 +70,17 @@ def test_a_post_after_a_call_links_to_nothing() -> None:
     calls = {"rp:a": ["911", 0, sorted(words("crash; a blue pickup"))]}
     assert link_voice(calls, "rp:h", "social", 5 * MIN_MS,
                       words("omg crash, blue pickup upside down"), 1800, 2) is None
+
+
+def test_a_caller_before_the_post_does_not_make_its_words_common() -> None:
+    # A caller said "blue pickup", then a post said it, then the post's
+    # author called: the first caller is a second witness, not a rival.
+    said = sorted(words("crash; a blue pickup"))
+    voices = {"rp:a": ["911", 0, said], "rp:h": ["social", 2 * MIN_MS, said]}
+    link = link_voice(voices, "rp:c", "911", 6 * MIN_MS, words("blue pickup"),
+                      1800, 2)
+    assert link is not None and link.same_as == "rp:h"
+    # A caller who spoke after the post may be its author: nothing links.
+    voices["rp:a"][1] = 3 * MIN_MS
+    assert link_voice(voices, "rp:c", "911", 6 * MIN_MS, words("blue pickup"),
+                      1800, 2) is None
