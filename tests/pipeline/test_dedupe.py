@@ -26,6 +26,7 @@ from pipeline.schema import (
     NEW,
     REPEAT,
     UPDATED,
+    IncidentChange,
     Report,
 )
 
@@ -80,7 +81,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
                                        typed_window_s=900, address_radius_m=40,
-                                       address_window_s=600, town_min_p=0.3,
+                                       address_window_s=600, town_min_p=0.4,
                                        fix_spread_m=60.0, link_min_words=1,
                                        reach_factor=1.5, held_min_p=0.7,
                                        corner_min_fixes=1)
@@ -867,6 +868,26 @@ def test_a_town_post_that_fits_two_incidents_alike_opens_its_own(
 
     assert post.change == "new"
     assert post.incident_id not in (one.incident_id, two.incident_id)
+
+
+def test_a_town_post_the_gate_doubts_opens_its_own_where_a_sure_one_joins(
+        models: Models) -> None:
+    # Words that name no kind: whether the post is about the crash at all
+    # rests on the relevance gate's probability that it reports an emergency.
+    def posted(p: float) -> IncidentChange:
+        matcher = town_matcher(models)
+        region = Region()
+        matcher.apply(region, report("a", north_m=1500))
+        matcher.apply(region, report("b", north_m=1600, minute=1))
+        post = dataclasses.replace(
+            town_post("p", "so loud out there tonight", 8, kind="other"),
+            details={"relevance": {"emergency": True, "p": p}})
+        return matcher.apply(region, post)
+
+    doubted, sure = posted(0.2), posted(0.9)
+
+    assert doubted.change == "new" and sure.change == "merged"
+    assert sure.merge is not None and sure.merge["confidence"] > 0.8
 
 
 def test_a_held_post_joins_an_open_incident_its_words_name_but_opens_none(
