@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--incidents", type=int, default=9_000)
     args = parser.parse_args(argv)
-    models = load_models(Settings().models_dir)
+    models = load_models(Settings.from_env().models_dir)
     found = ceiling(generate(args.seed, args.incidents), models)
     print(json.dumps({"seed": args.seed, "ceiling_incident_f1": found.f1,
                       "precision": found.precision, "recall": found.recall,

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="log incidents to generate from (about 5.5 reports "
                         "each with the distractors: 9,000 give about 50,000)")
     args = parser.parse_args(argv)
-    models = load_models(Settings().models_dir)
+    models = load_models(Settings.from_env().models_dir)
     say(f"merge eval: generating from {args.incidents} incidents, seed {args.seed}")
     gen = generated(models, args.seed, args.incidents)
     say("merge eval: the Montgomery County log")
