@@ -87,14 +87,14 @@ class CornerBook:
 
     def forget(self, horizon_ms: float, keep: int) -> bool:
         """Forget the corners untaught since ``horizon_ms``, and the longest
-        untaught beyond ``keep``; True when any left."""
-        excess = len(self.corners) - keep
+        untaught beyond ``keep``; True when any left. The oldest come first,
+        so this stops at the first corner that stays."""
         left = False
-        for key, entry in list(self.corners.items()):
-            if entry[3] >= horizon_ms and excess <= 0:
+        while self.corners:
+            key, entry = next(iter(self.corners.items()))
+            if entry[3] >= horizon_ms and len(self.corners) <= keep:
                 break
             del self.corners[key]
-            excess -= 1
             left = True
         return left
 

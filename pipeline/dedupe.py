@@ -142,7 +142,7 @@ HELD = ""
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
 #: Cells the street corners one region learnt are kept in, by corner.
-CORNER_SHARDS = 64
+CORNER_SHARDS = 1024
 #: How a report that names only its town and an incident there agree, as
 #: the weights of a conditional logit (each post choosing among the town's
 #: incidents and a new one, whose weight is 0): the incident's distance from
@@ -323,7 +323,7 @@ class MatchParams:
     #: A corner untaught this long (event time) is forgotten; a shard of a
     #: region's corners keeps at most ``max_corners_per_shard``.
     corner_ttl_s: float = 30 * 86_400.0
-    max_corners_per_shard: int = 2000
+    max_corners_per_shard: int = 200
 
     def __post_init__(self) -> None:
         for name in ("cell_deg", "window_s", "stale_after_s", "seen_ttl_s"):
