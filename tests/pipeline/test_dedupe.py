@@ -690,12 +690,14 @@ def test_a_street_joins_no_located_incident_when_two_fit_its_call_type_alike(
     assert named.change == "new"
 
 
+def named(report_id: str, address: str, minute: float) -> Report:
+    """A call without a fix that gives an address."""
+    return dataclasses.replace(report(report_id, located=False, minute=minute),
+                               address=address)
+
+
 def test_one_street_joins_unless_the_report_names_another_corner_of_it(
         matcher: IncidentMatcher) -> None:
-    def named(report_id: str, address: str, minute: float) -> Report:
-        return dataclasses.replace(report(report_id, located=False, minute=minute),
-                                   address=address)
-
     region = Region()
     first = matcher.apply(region, named("a", "HAWS AVE & MAIN ST", 0))
 
@@ -710,10 +712,6 @@ def test_one_street_joins_unless_the_report_names_another_corner_of_it(
 
 def test_an_intersection_both_name_outranks_one_street_and_a_call_type(
         matcher: IncidentMatcher) -> None:
-    def named(report_id: str, address: str, minute: float) -> Report:
-        return dataclasses.replace(report(report_id, located=False, minute=minute),
-                                   address=address)
-
     region = Region()
     one_street = matcher.apply(region, named("a", "MAIN ST", 0))
     corner = matcher.apply(region, named("b", "HAWS AVE & MAIN ST", 21))
