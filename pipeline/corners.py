@@ -12,20 +12,32 @@ uncertainty: the mean's own (it shrinks with each fix) and how far an event
 
 Only reports the matcher has seen teach it: nothing is read from a file.
 
+A fix at the very point already learnt (within ``SAME_POINT_M``) teaches
+nothing new: a dispatch log puts every call at one corner on the one point its
+geocoder gives, and counting that point again would make the corner look
+surer than it is. Such a fix only keeps the corner from being forgotten, at
+most once per ``refresh_ms`` of event time (the matcher gives a quarter of the
+time a corner is kept untaught); so a log that names the same corners again
+and again does not rewrite their books (``learn_one`` says whether it changed).
+
 Bounded: a corner untaught for ``ttl_ms`` of event time leaves (when its book
 learns again), and a book keeps at most ``max_corners``, the longest untaught
 leaving first. A book is a plain dict (corner -> [lat, lon, weight, last
 taught ms, fixes]), kept in the order of last teaching, so it is stored as is.
 
->>> book = CornerBook({}, max_accuracy_m=1000.0)
+>>> book = CornerBook({}, max_accuracy_m=1000.0, refresh_ms=3_600_000)
 >>> key = corner_key(frozenset({"main st", "haws ave"}))
 >>> key
 'haws ave & main st'
 >>> book.learn_one(key, 40.0, -75.0, 30.0, 0)
+True
 >>> book.learn_one(key, 40.001, -75.0, 300.0, 60_000)
+True
 >>> point = book.point_of(key, spread_m=40.0)
 >>> round(point.lat, 5), point.fixes, round(point.acc_m)
 (40.00001, 2, 50)
+>>> book.learn_one(key, point.lat, point.lon, 30.0, 120_000)  # nothing new
+False
 >>> book.point_of("elm st & oak rd", spread_m=40.0) is None
 True
 """
@@ -35,8 +47,12 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from pipeline.geo import distance_m
+
 #: A corner is two streets; a report naming more says no one corner.
 CORNER_STREETS = 2
+#: A fix this close to the learnt point is that point again (metres).
+SAME_POINT_M = 1.0
 
 
 class CornerPoint(NamedTuple):
@@ -59,18 +75,31 @@ class CornerBook:
     """The corners learnt in one shard of a region, over a stored dict."""
 
     def __init__(self, corners: dict[str, list[Any]], max_accuracy_m: float,
-                 unknown_m: float = 75.0):
+                 unknown_m: float = 75.0, refresh_ms: float = 0.0):
         self.corners = corners
+        #: How often a corner taught only its own point again is marked taught.
+        self.refresh_ms = refresh_ms
         self.max_accuracy_m = max_accuracy_m
         #: The uncertainty taken for a point that states none (an address's).
         self.unknown_m = unknown_m
 
     def learn_one(self, key: str, lat: float, lon: float, acc_m: float | None,
-                  event_ms: int) -> None:
+                  event_ms: int) -> bool:
         """Move the corner's point towards a fix by the fix's share of the
-        precision (a new corner takes the fix as it is)."""
+        precision (a new corner takes the fix as it is); False when the fix
+        is the learnt point again and the corner was taught lately, so
+        nothing changed."""
         acc = min(acc_m or self.unknown_m, self.max_accuracy_m)
         weight = acc ** -2
+        entry = self.corners.get(key)
+        if (entry is not None
+                and distance_m(lat, lon, entry[0], entry[1]) < SAME_POINT_M):
+            if event_ms - entry[3] < self.refresh_ms:
+                return False
+            del self.corners[key]
+            entry[3] = event_ms  # still there: not forgotten yet
+            self.corners[key] = entry
+            return True
         entry = self.corners.pop(key, None)
         if entry is None:
             entry = [lat, lon, weight, event_ms, 1]
@@ -84,6 +113,7 @@ class CornerBook:
             entry[4] += 1
         # Kept in order of last teaching: the longest untaught leave first.
         self.corners[key] = entry
+        return True
 
     def forget(self, horizon_ms: float, keep: int) -> bool:
         """Forget the corners untaught since ``horizon_ms``, and the longest

@@ -779,7 +779,8 @@ class IncidentMatcher:
         shard = int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)
         key = f"{region.name}|g{shard % CORNER_SHARDS}"
         book = CornerBook(region.cell(key).corners, self.params.max_accuracy_m,
-                          self.params.radius_m / 2)
+                          self.params.radius_m / 2,
+                          refresh_ms=self.params.corner_ttl_s * 1000 / 4)
         return book, key
 
     def _learn_corner(self, region: Region, report: Report, where: _Where) -> None:
@@ -792,11 +793,11 @@ class IncidentMatcher:
             return
         assert report.lat is not None and report.lon is not None
         book, key = self._corner_book(region, name)
-        book.forget(region.clock_ms - params.corner_ttl_s * 1000,
-                    params.max_corners_per_shard - 1)
-        book.learn_one(name, report.lat, report.lon, report.accuracy_m,
-                       report.event_ms)
-        region.changed.add(key)
+        left = book.forget(region.clock_ms - params.corner_ttl_s * 1000,
+                           params.max_corners_per_shard - 1)
+        if book.learn_one(name, report.lat, report.lon, report.accuracy_m,
+                          report.event_ms) or left:
+            region.changed.add(key)
 
     def _corner(self, region: Region, report: Report, where: _Where
                 ) -> tuple[str, CornerPoint] | None:

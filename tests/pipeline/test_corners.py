@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -111,6 +112,34 @@ def test_a_book_forgets_untaught_corners_and_keeps_its_bound() -> None:
     assert list(book.corners) == ["c st & d st", "a st & b st"]
     assert book.forget(horizon_ms=0, keep=1)
     assert list(book.corners) == ["a st & b st"]
+
+
+def test_a_log_naming_one_corner_at_one_point_again_rewrites_nothing(
+        matcher: IncidentMatcher) -> None:
+    table: dict[str, Any] = {}
+    region = Region("r:test", table.get, table.items)
+    region.begin()
+    matcher.apply(region, report("a", 40.12, -75.34, text=CORNER))
+    table.update(region.snapshot())  # written back, as the worker does
+    learnt = list(_corners(region)["haws ave & main st"])
+    region.begin()  # the next batch: the same geocoded point, a day later
+    matcher.apply(region, report("b", 40.12, -75.34, minute=24 * 60, text=CORNER))
+
+    assert _corners(region)["haws ave & main st"] == learnt
+    assert not any("|g" in key for key in region.changed)
+
+
+def test_a_corner_taught_only_its_own_point_is_still_kept() -> None:
+    day = 24 * 3600 * 1000
+    book = CornerBook({}, max_accuracy_m=1000.0, refresh_ms=7 * day)
+    book.learn_one("a st & b st", 40.0, -75.0, None, 0)
+    book.learn_one("b st & c st", 40.1, -75.0, None, 0)
+    assert not book.learn_one("a st & b st", 40.0, -75.0, None, 6 * day)
+    assert book.learn_one("a st & b st", 40.0, -75.0, None, 8 * day)
+
+    assert book.forget(horizon_ms=day, keep=10)
+    assert list(book.corners) == ["a st & b st"]
+    assert book.corners["a st & b st"][4] == 1  # one point, counted once
 
 
 @pytest.mark.parametrize("streets", [set(), {"main st"},
