@@ -160,10 +160,12 @@ def test_detector_history_and_open_windows_survive_a_restart_and_redelivery(
 
         with worker_process(settings, work_dir / "worker-2.log") as process:
             wait_for_worker(settings.web_port, process)
+            # A generous wait: on a loaded machine the old member's session
+            # (10 s), the rebalance and the table's recovery come first.
             redelivered = wait_for(
                 lambda: surge_metrics(settings.web_port).get(
                     "intake_surge_repeats_total", 0.0),
-                lambda n: n >= len(before) + 1)
+                lambda n: n >= len(before) + 1, timeout_s=120.0)
             send_counts(bootstrap, [(key, BASE_MS + 5 * MINUTE_MS + 1_000)])
             anomalies = wait_for(
                 lambda: [a for a in read_topic(bootstrap, "anomalies.detected")
