@@ -385,7 +385,8 @@ class CellState:
     def forget_seen(self, horizon_ms: float, keep: int) -> None:
         """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
         excess = len(self.seen) - keep
-        for report_id, seen in list(self.seen.items()):
+        while self.seen:  # oldest first: stops at the first id that stays
+            report_id, seen = next(iter(self.seen.items()))
             if seen[1] >= horizon_ms and excess <= 0:
                 break
             del self.seen[report_id]
@@ -948,7 +949,10 @@ class IncidentMatcher:
         more with none, or two fit alike."""
         params, w = self.params, TYPED_WEIGHTS
         scored: list[tuple[float, dict[str, Any], str, float, str]] = []
-        for incident_id, (home, _) in list(region.recent.items()):
+        # A report with a point can be set against every incident with one:
+        # only those opened without one may be apart from it.
+        indexed = region.unplaced if report.has_point else region.recent
+        for incident_id, (home, _) in list(indexed.items()):
             incident = self._expired(region, home).open.get(incident_id)
             if incident is None:
                 region.forget(incident_id)
