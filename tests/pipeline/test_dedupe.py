@@ -80,7 +80,8 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        stale_after_s=7200, max_open_per_cell=500,
                                        max_texts=5, seen_ttl_s=86_400,
                                        max_seen_per_cell=20_000,
-                                       typed_window_s=900, address_radius_m=40,
+                                       typed_window_s=900, typed_min_p=0.4,
+                                       address_radius_m=40,
                                        address_window_s=600, town_min_p=0.4,
                                        fix_spread_m=60.0, link_min_words=1,
                                        reach_factor=1.5, held_min_p=0.7,
@@ -620,7 +621,22 @@ def test_a_report_with_no_place_joins_the_likeliest_incident_of_its_call_type(
     assert joined.merge is not None
     assert joined.merge["reasons"][1:] == [
         "1.0 min from its first report",
-        "89% of the evidence among 2 incidents of the call type"]
+        "90% of the evidence among 2 incidents of the call type"]
+
+
+def test_a_call_type_leans_to_the_incident_whose_callers_named_no_street(
+        matcher: IncidentMatcher) -> None:
+    # A caller who cannot say where calls about an event whose other callers
+    # could not either more often than about one whose callers named streets.
+    region = Region()
+    opened = matcher.apply(region, named("a", "HAWS AVE & MAIN ST", 0))
+    placeless = matcher.apply(region, dataclasses.replace(
+        sms("s", "i cannot say where", 0), type_text="VEHICLE ACCIDENT"))
+
+    joined = matcher.apply(region, sms("t", "collision, vehicle accident", 1))
+
+    assert opened.incident_id != placeless.incident_id
+    assert joined.change == "merged" and joined.incident_id == placeless.incident_id
 
 
 def test_a_call_type_joins_a_serious_incident_not_a_minor_one_alike(
