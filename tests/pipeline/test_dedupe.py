@@ -83,7 +83,7 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        typed_window_s=900, address_radius_m=40,
                                        address_window_s=600, town_min_p=0.4,
                                        fix_spread_m=60.0, link_min_words=1,
-                                       reach_factor=1.5, held_min_p=0.7,
+                                       reach_factor=1.5, held_min_p=0.5,
                                        corner_min_fixes=1)
 
 
@@ -905,7 +905,7 @@ def test_a_held_post_joins_an_open_incident_its_words_name_but_opens_none(
     assert joined.incident_id == crash.incident_id and joined.report_count == 3
     assert joined.merge is not None
     assert joined.merge["reasons"][-1] == (
-        "held by the relevance gate, but its words name collision >= 70%")
+        "held by the relevance gate, but its words name collision >= 50%")
     assert chatter is None and alone is None
     assert len(region.open) == 1
     # Redelivered: the joined post is a repeat, the other held again.
