@@ -25,11 +25,12 @@ joins none; failing that, a street it names
 (``models/places.yaml``) opened up to ``town_window_s`` before it: how far
 from the centre, how long after, kinds, call type and streets both give, the
 incident's priority and size, posts it has (``TOWN_WEIGHTS``); it joins the
-likeliest when that one holds ``town_min_p`` of the evidence and no other fits
-it alike. A post the relevance gate held (``hold``) opens nothing; it
-joins the town's likeliest incident only with ``held_min_p`` of the evidence
-and words that name the incident's kind or call type. A
-report whose place cannot be set against an incident's (it says nothing of
+likeliest when that one holds ``town_min_p`` of the evidence, no other fits
+it alike, and the report's words name a kind or the incident's call type (or
+its reporter reported the incident before). A post the relevance gate held
+(``hold``) opens nothing; it joins the town's likeliest incident only with
+``held_min_p`` of the evidence and words that name the incident's kind or
+call type. A report whose place cannot be set against an incident's (it says nothing of
 where, or gives a point where the incident's reports gave only streets, or
 streets where they gave only a point) and matches no place weighs every
 incident of the region that it names the call type of ("cardiac emergency" in
@@ -741,7 +742,7 @@ class IncidentMatcher:
         town_only = where.circle is not None and not report.has_point
         if town_only:
             town = self._town_match(region, report, where)
-            if town is not None:
+            if town is not None and _names_it(report, where, town.incident):
                 return town
         candidates = [c for key, incident in self._candidates(region, report)
                       if (c := self._candidate(report, where, key, incident))
@@ -1449,6 +1450,16 @@ def _apart_places(report: Report, where: _Where, incident: dict[str, Any]) -> bo
     if where.circle is not None and (point or incident.get("place")):
         return False
     return not (report.has_point and incident.get("place"))
+
+
+def _names_it(report: Report, where: _Where, incident: dict[str, Any]) -> bool:
+    """Whether a report's words name a kind or the incident's call type, or it
+    comes from one of the incident's reporters: a post that does neither
+    joins nothing by its town alone (seed 1: 58 such joins right against 180
+    wrong, 152 of them posts about no emergency)."""
+    return (report.kind != OTHER or bool(_said_type(where, incident))
+            or (bool(report.reporter)
+                and report.reporter in incident.get("reporters", ())))
 
 
 def _said_type(where: _Where, incident: dict[str, Any]) -> str:
