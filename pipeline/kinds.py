@@ -15,12 +15,29 @@ True
 'fire_alarm'
 >>> table.named_call_type("campfire stories", max_priority=2) is None
 True
+
+A free text (a post: no type field) is read by ``read``: the kinds' terms
+and their everyday ``words`` ("crashed", "wreck"), each only at the start of
+a word ("ems" is no kind in "systems").
+
+>>> table = KindTable.from_config({"kinds": {
+...     "collision": {"match": ["VEHICLE ACCIDENT"], "priority": 2, "needs": "ems",
+...                   "words": ["accident", "wreck"]},
+...     "medical": {"match": ["EMS"], "priority": 3, "needs": "ems"},
+...     "other": {"match": [], "priority": 4, "needs": "police"}}})
+>>> table.read("Greer man dies in wreck"), table.read("two cars wrecked")
+('collision', 'collision')
+>>> table.read("I accidentally deleted it")
+'other'
+>>> table.classify("our systems are down"), table.read("our systems are down")
+('medical', 'other')
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +51,8 @@ class Kind:
     priority: int
     needs: str
     compatible_with: frozenset[str]
+    #: Everyday words that name the kind in a free text (``KindTable.read``).
+    words: tuple[str, ...] = ()
 
 
 class KindTable:
@@ -61,6 +80,7 @@ class KindTable:
                 priority=int(spec["priority"]),
                 needs=str(spec["needs"]),
                 compatible_with=frozenset(spec.get("compatible_with", [])),
+                words=tuple(str(t).upper() for t in spec.get("words", [])),
             )
         return cls(kinds)
 
@@ -88,6 +108,41 @@ class KindTable:
             return None
         name = self._kind_of_term[max(found, key=len)]
         return name if self.kinds[name].priority <= max_priority else None
+
+    def read(self, text: str) -> str:
+        """The kind a free text names: the longest of the kinds' terms (at
+        the start of a word) and ``words`` (whole words, with an -s, -es,
+        -d, -ed or -ing) found in it, table order breaking a tie; ``other``
+        when none is."""
+        upper = text.upper()
+        found = [match.group(1) for pattern in self._read_patterns
+                 for match in pattern.finditer(upper)]
+        return self._kind_of_word[max(found, key=len)] if found else OTHER
+
+    @functools.cached_property
+    def _kind_of_word(self) -> dict[str, str]:
+        kinds: dict[str, str] = {}
+        for term, _, name in sorted(
+                ((term, order, kind.name)
+                 for order, kind in enumerate(self.kinds.values())
+                 for term in (*kind.match, *kind.words)),
+                key=lambda item: (-len(item[0]), item[1])):
+            kinds.setdefault(term, name)
+        return kinds
+
+    @functools.cached_property
+    def _read_patterns(self) -> tuple[re.Pattern[str], ...]:
+        def alternatives(terms: Iterable[str]) -> str:
+            return "|".join(map(re.escape, sorted(set(terms), key=len, reverse=True)))
+        terms = [t for kind in self.kinds.values() for t in kind.match]
+        words = [w for kind in self.kinds.values() for w in kind.words]
+        patterns = [re.compile(r"(?<![A-Z0-9])(" + alternatives(terms) + ")")
+                    ] if terms else []
+        if words:
+            patterns.append(re.compile(
+                r"(?<![A-Z0-9])(" + alternatives(words)
+                + r")(?:S|ES|D|ED|ING)?(?![A-Z0-9])"))
+        return tuple(patterns)
 
     @functools.cached_property
     def _kind_of_term(self) -> dict[str, str]:

@@ -114,7 +114,7 @@ def from_social(payload: dict[str, Any], received_ms: int, config: NormalizeConf
         channel="social",
         event_ms=event_ms,
         received_ms=received_ms,
-        kind=config.kinds.classify(body),
+        kind=config.kinds.read(body),
         type_text="",
         text=body,
         lat=lat,

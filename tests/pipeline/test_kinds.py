@@ -78,3 +78,31 @@ def test_table_without_other_is_refused() -> None:
     with pytest.raises(ValueError, match="other"):
         KindTable.from_config({"kinds": {
             "fire": {"match": ["FIRE"], "priority": 2, "needs": "fire"}}})
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Greer man dies in wreck", "collision"),
+        ("two cars collided on the bypass", "collision"),
+        ("4 dead, dozens injured in the blast", "medical_trauma"),
+        ("house on fire on our street!!", "structure_fire"),
+        ("flames coming out of the roof", "fire"),
+        ("smoke detector keeps beeping", "fire_alarm"),
+        ("police say the gunman opened fire", "shooting"),
+        ("I accidentally deleted my playlist", OTHER),
+        ("our systems are down again", OTHER),
+        ("just had lunch", OTHER),
+    ],
+)
+def test_real_table_reads_free_text(models: Models, text: str, kind: str) -> None:
+    """A post has no type field: its words are read whole (a word's start for
+    the match terms, "ems" is no kind in "systems")."""
+    assert models.kinds.read(text) == kind
+
+
+def test_reading_free_text_leaves_type_texts_to_classify(models: Models) -> None:
+    # "accident" is a word for free text only: the log's titles are matched
+    # by their terms, as the generator and every CAD parser use them.
+    assert models.kinds.classify("ACCIDENT") == OTHER
+    assert models.kinds.read("ACCIDENT") == "collision"

@@ -284,6 +284,14 @@ def test_post_becomes_a_report(models: Models) -> None:
     assert report.event_ms == TIME_MS
 
 
+def test_post_kind_is_read_from_everyday_words(models: Models) -> None:
+    wreck = run(from_social, models, payload(POST, text="Greer man dies in wreck"))
+    systems = run(from_social, models, payload(POST, text="our systems are down"))
+
+    assert wreck.kind == "collision"
+    assert systems.kind == "other"  # "ems" in "systems" names no kind
+
+
 def test_geotag_is_the_point_and_place_name_only_an_address(
     models: Models,
 ) -> None:

@@ -117,7 +117,7 @@ def test_a_post_joins_the_one_incident_its_town_holds(
     ambler = matcher.apply(region, report("a", 40.156, -75.221))
     matcher.apply(region, report("n", 40.121, -75.344, minute=1))
     post = matcher.apply(region, report("p", None, None, minute=12,
-                                        channel="social", kind="other",
+                                        channel="social", kind="collision",
                                         address="Ambler, PA", text="crash!!"))
     assert (post.change, post.incident_id) == (MERGED, ambler.incident_id)
     assert post.merge is not None
