@@ -277,8 +277,8 @@ class MatchParams:
     link_window_s: float = 1800.0
     link_min_words: int = 2
     #: A new caller this long after the incident began who says nothing its
-    #: one unlinked post did not is that post's author (``link_late_caller``);
-    #: None: never.
+    #: one unlinked post of the last ``post_link_window_s`` did not is that
+    #: post's author (``link_late_caller``); None: never.
     link_late_s: float | None = None
     #: A new caller is the author of a post in another incident when the call
     #: comes this long after the post at most, within ``post_link_reach``
@@ -1326,7 +1326,7 @@ class IncidentMatcher:
             link = link_late_caller(voices, report.reporter, report.channel,
                                     report.event_ms, words, incident["first_ms"],
                                     self.params.link_late_s,
-                                    self.params.link_window_s)
+                                    self.params.post_link_window_s)
         voice = voices.get(report.reporter)
         if voice is None:
             if len(voices) < MAX_REPORTERS:

@@ -126,3 +126,5 @@ def test_no_late_link_to_two_posts_or_to_a_linked_one() -> None:
     assert link is not None and link.same_as == "rp:h"
     assert link_late_caller(two, "rp:c", "911", 40 * MIN_MS, frozenset(), 0,
                             600, 1800) is None  # too long after the post
+    assert link_late_caller(two, "rp:c", "911", 2 * MIN_MS, frozenset(),
+                            -10 * MIN_MS, 600, 1800) is None  # before the post
