@@ -108,6 +108,11 @@ def test_a_late_caller_who_says_nothing_new_is_the_one_posts_author() -> None:
                             words("a blue pickup"), 0, 600, 1800) is None
     assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS, words("crash"),
                             0, 600, 1800) is not None
+    # A word another caller said too is the call-taker's, not the caller's.
+    voices["rp:a"][2] = ["passer"]
+    assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS,
+                            words("passer-by reports a crash"), 0, 600,
+                            1800) is not None
     assert link_late_caller(voices, "rp:c", "sms", 12 * MIN_MS, frozenset(),
                             0, 600, 1800) is None
     assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS, frozenset(),
