@@ -123,6 +123,7 @@ from pipeline.thread import (
     RecentPosts,
     VoiceLink,
     fields_words,
+    link_late_caller,
     link_voice,
     personal_words,
 )
@@ -287,6 +288,10 @@ class MatchParams:
     #: this close in time (``pipeline/thread.py``).
     link_window_s: float = 1800.0
     link_min_words: int = 2
+    #: A new caller this long after the incident began who says nothing its
+    #: one unlinked post of the last ``post_link_window_s`` did not is that
+    #: post's author (``link_late_caller``); None: never.
+    link_late_s: float | None = None
     #: A new caller is the author of a post in another incident when the call
     #: comes this long after the post at most, within ``post_link_reach``
     #: radii of the post's town, and the two share ``post_link_min_words``
@@ -1336,6 +1341,11 @@ class IncidentMatcher:
         words = personal_words(report.text, event | self.kind_words)
         link = link_voice(voices, report.reporter, report.channel, report.event_ms,
                           words, self.params.link_window_s, self.params.link_min_words)
+        if link is None:
+            link = link_late_caller(voices, report.reporter, report.channel,
+                                    report.event_ms, words, incident["first_ms"],
+                                    self.params.link_late_s,
+                                    self.params.post_link_window_s)
         voice = voices.get(report.reporter)
         if voice is None:
             if len(voices) < MAX_REPORTERS:

@@ -416,6 +416,20 @@ def test_a_post_after_a_restart_is_still_found(matcher: IncidentMatcher) -> None
     assert call.link is not None and call.link["same_as"] == "rp:handle"
 
 
+def test_one_word_links_across_incidents_when_the_call_says_nothing_else(
+        matcher: IncidentMatcher) -> None:
+    # The caller's one word of their own is the post's too: the author
+    # repeats all they noticed. "a blue van" says "van", which the post
+    # did not: one word is not enough then (below).
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    call = matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
+                                        reporter="rp:phone1",
+                                        text="crash; it was blue"))
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
+    assert call.link["reasons"][0] == "both say blue"
+
+
 @pytest.mark.parametrize("case", ["outside the town", "too late", "one word",
                                   "two posts", "a text"])
 def test_no_link_across_incidents_without_place_time_and_words(

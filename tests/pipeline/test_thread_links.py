@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pipeline.thread import fields_words, link_voice, personal_words
+from pipeline.thread import (
+    fields_words,
+    link_late_caller,
+    link_voice,
+    personal_words,
+)
 
 MIN_MS = 60_000
 
@@ -84,3 +89,47 @@ def test_a_caller_before_the_post_does_not_make_its_words_common() -> None:
     voices["rp:a"][1] = 3 * MIN_MS
     assert link_voice(voices, "rp:c", "911", 6 * MIN_MS, words("blue pickup"),
                       1800, 2) is None
+
+
+def test_a_late_caller_who_says_nothing_new_is_the_one_posts_author() -> None:
+    post = sorted(words("omg a crash on main st"))
+    voices = {"rp:a": ["911", 0, []], "rp:h": ["social", 4 * MIN_MS, post, ""]}
+    link = link_late_caller(voices, "rp:c", "911", 12 * MIN_MS, frozenset(),
+                            0, 600, 1800)
+    assert link is not None and link.same_as == "rp:h"
+    assert link.reasons[0] == ("a new caller 12 min after the incident began, "
+                               "saying nothing the post did not")
+    # Early in the incident any witness may call; words the post lacks are a
+    # thing its author would have said there too; not for a text, nor when
+    # off (None).
+    assert link_late_caller(voices, "rp:c", "911", 8 * MIN_MS, frozenset(),
+                            0, 600, 1800) is None
+    assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS,
+                            words("a blue pickup"), 0, 600, 1800) is None
+    assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS, words("crash"),
+                            0, 600, 1800) is not None
+    # A word another caller said too is the call-taker's, not the caller's.
+    voices["rp:a"][2] = ["passer"]
+    assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS,
+                            words("passer-by reports a crash"), 0, 600,
+                            1800) is not None
+    assert link_late_caller(voices, "rp:c", "sms", 12 * MIN_MS, frozenset(),
+                            0, 600, 1800) is None
+    assert link_late_caller(voices, "rp:c", "911", 12 * MIN_MS, frozenset(),
+                            0, None, 1800) is None
+
+
+def test_no_late_link_to_two_posts_or_to_a_linked_one() -> None:
+    post = sorted(words("omg a crash"))
+    two = {"rp:h": ["social", 4 * MIN_MS, post, ""],
+           "rp:g": ["social", 5 * MIN_MS, post, ""]}
+    assert link_late_caller(two, "rp:c", "911", 12 * MIN_MS, frozenset(), 0,
+                            600, 1800) is None
+    two["rp:g"][3] = "rp:d"  # its author called already: one post is left
+    link = link_late_caller(two, "rp:c", "911", 12 * MIN_MS, frozenset(), 0,
+                            600, 1800)
+    assert link is not None and link.same_as == "rp:h"
+    assert link_late_caller(two, "rp:c", "911", 40 * MIN_MS, frozenset(), 0,
+                            600, 1800) is None  # too long after the post
+    assert link_late_caller(two, "rp:c", "911", 2 * MIN_MS, frozenset(),
+                            -10 * MIN_MS, 600, 1800) is None  # before the post
