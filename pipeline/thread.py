@@ -15,7 +15,8 @@ number. Inside one incident, dedupe takes a call (or a text or an app tip)
 from a new identity for the person of an earlier post when the two say the
 same things no other reporter of the incident said, close in time
 (``link_voice``), or when it is a late call that says nothing the one post
-of the incident without a linked caller did not (``link_late_caller``); the
+of the incident without a linked caller did not (``link_late_caller``,
+off unless ``link_late_s`` is set: it links by timing alone); the
 change carries the link with its reasons, and the two
 identities are one thread from then on. A post names only its town, so it may
 join another incident than its author's call: a new caller is also linked to a
