@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from agents.feeds import shared_feeds
@@ -41,6 +41,8 @@ from agents.resources import Models, load_models, load_triage
 from agents.settings import Settings
 from benchmarks.merge_ceiling import ceiling
 from benchmarks.scenario import (
+    Scenario,
+    ScenarioMessage,
     baseline_clusters,
     generate,
     pairwise_scores,
@@ -113,21 +115,27 @@ def scored(predicted: dict[str, str], truth: dict[str, str]) -> dict[str, float]
             "f1": round(scores.f1, 4)}
 
 
+def normalized(models: Models, scenario: Scenario
+               ) -> Iterator[tuple[Report, ScenarioMessage]]:
+    """Each generated message as the worker's normalize and social-post gate
+    make it a report, beside the message (its truth)."""
+    triage = load_triage(models)
+    for message in scenario.messages:
+        report = normalize(message.value, message.topic.removeprefix("reports.raw."),
+                           message.event_ms + RECEIPT_DELAY_MS, models.normalize)
+        if not isinstance(report, Report):
+            raise ValueError(f"a generated message was refused: {report}")
+        yield (report if triage is None else triage.triaged(report)), message
+
+
 def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
     started = time.monotonic()
     scenario = generate(seed, incidents)
     reports: list[Report] = []
     incident_truth: dict[str, str] = {}
     thread_truth: dict[str, str] = {}
-    triage = load_triage(models)
     held: set[str] = set()
-    for message in scenario.messages:
-        report = normalize(message.value, message.topic.removeprefix("reports.raw."),
-                           message.event_ms + RECEIPT_DELAY_MS, models.normalize)
-        if not isinstance(report, Report):
-            raise ValueError(f"a generated message was refused: {report}")
-        if triage is not None:
-            report = triage.triaged(report)
+    for report, message in normalized(models, scenario):
         reports.append(report)
         if NOT_AN_EMERGENCY in report.flags:
             held.add(report.report_id)

@@ -23,12 +23,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agents.resources import Models, load_models, load_triage
+from agents.resources import Models, load_models
 from agents.settings import Settings
-from benchmarks.merge_eval import RECEIPT_DELAY_MS, match
+from benchmarks.merge_eval import match, normalized
 from benchmarks.scenario import generate, pairwise_scores
 from benchmarks.workload import say
-from pipeline.normalize import normalize
 from pipeline.schema import Report
 
 #: Fragments the histogram counts separately; more are counted with this.
@@ -106,17 +105,9 @@ def oracle_merge(reports: Sequence[Report], predicted: Mapping[str, str],
 
 def _stream(models: Models, seed: int, incidents: int
             ) -> tuple[list[Report], dict[str, str]]:
-    scenario = generate(seed, incidents)
-    triage = load_triage(models)
     reports: list[Report] = []
     truth: dict[str, str] = {}
-    for message in scenario.messages:
-        report = normalize(message.value, message.topic.removeprefix("reports.raw."),
-                           message.event_ms + RECEIPT_DELAY_MS, models.normalize)
-        if not isinstance(report, Report):
-            raise ValueError(f"a generated message was refused: {report}")
-        if triage is not None:
-            report = triage.triaged(report)
+    for report, message in normalized(models, generate(seed, incidents)):
         reports.append(report)
         truth[report.report_id] = message.truth.incident_id
     return reports, truth
