@@ -19,6 +19,7 @@ from pipeline.schema import (
     NEW,
     REPEAT,
     SPLIT,
+    IncidentChange,
     Report,
 )
 
@@ -361,15 +362,20 @@ def _post_in_another_incident(matcher: IncidentMatcher, region: Region) -> str:
     return post.incident_id
 
 
+def _author_calls(matcher: IncidentMatcher, region: Region, text: str
+                  ) -> IncidentChange:
+    """The post's author calls, 5 minutes on, from 1.2 km away in the town."""
+    return matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
+                                        reporter="rp:phone1", text=text))
+
+
 def test_a_call_is_linked_to_its_callers_post_in_another_incident(
         matcher: IncidentMatcher) -> None:
     # The author calls about a crash 1.2 km away, inside the town: another
     # incident, but the post came first, from there, and says the same.
     region = Region("r:test")
     posted = _post_in_another_incident(matcher, region)
-    call = matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
-                                        reporter="rp:phone1",
-                                        text="car on its roof; a blue pickup"))
+    call = _author_calls(matcher, region, "car on its roof; a blue pickup")
     assert call.change == NEW and call.incident_id != posted
     assert call.link is not None
     assert (call.link["reporter"], call.link["same_as"]) == ("rp:phone1",
@@ -397,9 +403,7 @@ def test_a_caller_before_the_post_is_no_rival_for_its_author(
                                          reporter="rp:phone0",
                                          text="car on its roof; a blue pickup"))
     assert early.link is None
-    call = matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
-                                        reporter="rp:phone1",
-                                        text="car on its roof; a blue pickup"))
+    call = _author_calls(matcher, region, "car on its roof; a blue pickup")
     assert call.incident_id == early.incident_id
     assert call.link is not None and call.link["same_as"] == "rp:handle"
 
@@ -410,9 +414,7 @@ def test_a_post_after_a_restart_is_still_found(matcher: IncidentMatcher) -> None
     stored = region.snapshot()
     restarted = Region("r:test", stored.get)
     restarted.rebuild(stored.items())
-    call = matcher.apply(restarted, report("c1", 40.1318, -75.344, minute=5,
-                                           reporter="rp:phone1",
-                                           text="car on its roof; a blue pickup"))
+    call = _author_calls(matcher, restarted, "car on its roof; a blue pickup")
     assert call.link is not None and call.link["same_as"] == "rp:handle"
 
 
@@ -423,9 +425,7 @@ def test_one_word_links_across_incidents_when_the_call_says_nothing_else(
     # did not: one word is not enough then (below).
     region = Region("r:test")
     _post_in_another_incident(matcher, region)
-    call = matcher.apply(region, report("c1", 40.1318, -75.344, minute=5,
-                                        reporter="rp:phone1",
-                                        text="crash; it was blue"))
+    call = _author_calls(matcher, region, "crash; it was blue")
     assert call.link is not None and call.link["same_as"] == "rp:handle"
     assert call.link["reasons"][0] == "both say blue"
 
