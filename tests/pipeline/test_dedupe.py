@@ -884,6 +884,41 @@ def test_a_town_post_that_fits_two_incidents_alike_opens_its_own(
     assert post.incident_id not in (one.incident_id, two.incident_id)
 
 
+def test_a_town_post_of_two_alike_crashes_joins_the_one_whose_caller_said_its_words(
+        models: Models) -> None:
+    # The words a post shares with an incident's callers (beyond kinds, the
+    # incident's type and streets) break what the town alone cannot.
+    matcher = town_matcher(models)
+    region = Region()
+    said = matcher.apply(region, report("a", north_m=100,
+                                        text="a red pickup rolled over"))
+    other = matcher.apply(region, report("b", north_m=-100,
+                                         text="two cars hit, glass everywhere"))
+
+    post = matcher.apply(region, town_post("p", "red pickup on its roof downtown", 6))
+
+    assert post.change == "merged" and post.incident_id == said.incident_id
+    assert post.incident_id != other.incident_id
+
+
+def test_a_town_post_of_two_alike_crashes_joins_the_one_still_reported(
+        models: Models) -> None:
+    # Of two crashes alike, the one whose callers still call is the likelier
+    # one a witness posts about.
+    matcher = town_matcher(models)
+    region = Region()
+    quiet = matcher.apply(region, report("a", north_m=100))
+    matcher.apply(region, report("b", north_m=100, minute=1))
+    busy = matcher.apply(region, report("c", north_m=-100))
+    again = matcher.apply(region, report("d", north_m=-100, minute=4))
+    assert again.incident_id == busy.incident_id != quiet.incident_id
+
+    post = matcher.apply(region, town_post("p", "a crash downtown", 6))
+
+    assert post.change == "merged" and post.incident_id == busy.incident_id
+    assert post.incident_id != quiet.incident_id
+
+
 def test_a_town_post_the_gate_doubts_opens_its_own_where_a_sure_one_joins(
         models: Models) -> None:
     # Whether a post about a crash is about this crash at all rests on the
