@@ -24,7 +24,8 @@ from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, table_get
-from pipeline.dedupe import IncidentMatcher, Region, SplitRefused, region_key
+from pipeline.dedupe import IncidentMatcher, SplitRefused
+from pipeline.regions import Region, region_key
 from pipeline.schema import Report
 from pipeline.social import NOT_AN_EMERGENCY
 

@@ -17,8 +17,8 @@ from faust.types import EventT, StreamT
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
 from agents.resources import load_triage
-from pipeline.dedupe import region_key
 from pipeline.normalize import Rejection, normalize
+from pipeline.regions import region_key
 from pipeline.social import NOT_AN_EMERGENCY
 from pipeline.surge import surge_keys
 

@@ -17,7 +17,7 @@ from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, table_get
 from pipeline.alert import SentLog
 from pipeline.bundle import partition_for
-from pipeline.dedupe import region_key
+from pipeline.regions import region_key
 from pipeline.schema import Report
 from pipeline.thread import ThreadParams, follow_up
 

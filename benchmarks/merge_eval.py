@@ -50,8 +50,9 @@ from benchmarks.scenario import (
     union,
 )
 from benchmarks.workload import say
-from pipeline.dedupe import IncidentMatcher, Region, region_key
+from pipeline.dedupe import IncidentMatcher
 from pipeline.normalize import normalize
+from pipeline.regions import Region, region_key
 from pipeline.schema import Report
 from pipeline.social import NOT_AN_EMERGENCY
 from pipeline.thread import follow_up

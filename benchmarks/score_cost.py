@@ -31,9 +31,10 @@ from agents.feeds import shared_feeds
 from agents.resources import load_models
 from agents.settings import Settings
 from benchmarks.workload import say
-from pipeline.dedupe import IncidentMatcher, Region, region_key
+from pipeline.dedupe import IncidentMatcher
 from pipeline.learned_score import pack
 from pipeline.normalize import normalize
+from pipeline.regions import Region, region_key
 from pipeline.schema import Report
 
 RECEIVED_MS = 1_464_000_000_000

@@ -4,7 +4,9 @@ Reports are partitioned by region (``region_key``: every report of one source,
 an agency's service area, meets in one partition) and matched there against
 the open incidents of the grid cells around them; a ``CellState`` holds the
 open incidents of one cell and is stored apart, so a batch reads and writes
-only the cells it touches (``Region``). A report with a point weighs the open
+only the cells it touches (``Region``, in ``pipeline/regions.py``; the
+weights of every scorer below, and the readings of a report they weigh, are
+in ``pipeline/evidence.py``). A report with a point weighs the open
 incidents within ``radius_m`` plus ``reach_factor`` times both fixes'
 uncertainty (each counted up to ``max_accuracy_m``), in any cell within
 reach, within ``window_s`` of event time and of a compatible kind: the
@@ -98,15 +100,37 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from pipeline.corners import CornerBook, CornerPoint, corner_key
+from pipeline.evidence import (
+    FIX_EVIDENCE,
+    HELD_TOWN_COUNT,
+    HELD_TOWN_PLACE,
+    HELD_TOWN_WEIGHTS,
+    SPREAD_REF_M,
+    TOWN_COUNT,
+    TOWN_EARLY_S,
+    TOWN_PLACE,
+    TOWN_TIE,
+    TOWN_WEIGHTS,
+    TYPED_QUIET_S,
+    TYPED_SINCE,
+    TYPED_WEIGHTS,
+    Where,
+    apart_places,
+    names_it,
+    relevance_logit,
+    said_type,
+    street_agreement,
+    streets_of,
+)
 from pipeline.geo import cell_key, cells_within, distance_m
 from pipeline.kinds import OTHER, KindTable
-from pipeline.localtime import IMPLAUSIBLE_TIME
-from pipeline.places import Gazetteer, place_name, street_names
+from pipeline.places import Gazetteer, place_name
+from pipeline.regions import CellState, Region, matchable, region_key
 from pipeline.schema import (
     LOCATION_KNOWN,
     MERGED,
@@ -122,7 +146,6 @@ from pipeline.thread import (
     LENT_FIX,
     SOCIAL,
     PostLinkParams,
-    RecentPosts,
     VoiceLink,
     fields_words,
     link_late_caller,
@@ -147,129 +170,6 @@ HELD = ""
 PLACELESS_SHARDS = 64
 #: Cells the street corners one region learnt are kept in, by corner.
 CORNER_SHARDS = 1024
-#: How a report that names only its town and an incident there agree, as
-#: the weights of a conditional logit (each post choosing among the town's
-#: incidents and a new one, whose weight is 0): the incident's distance from
-#: the town's centre in radii (up to each bound), the report's time after the
-#: incident's first report (a witness posts after calling, or not at all,
-#: within half an hour), kinds, a call type or streets both give, the
-#: incident's priority and reports (a fire draws posts, a lift assist does
-#: not), whether it has posts already, the reporter's own earlier report, and
-#: (the same for every incident) the log-odds of the relevance gate's
-#: probability that the post reports an emergency at all. Refitted on seed 1
-#: once posts about no emergency were in the stream (4,500 posts that pass
-#: the gate against 12,100 incidents in reach; 880 of those posts about none,
-#: whose right choice is a new incident): negative log-likelihood 2,881 with
-#: the weights before, 2,081 refitted, 1,903 with the gate's log-odds (0.77).
-#: Incident F1 seed 1: 0.9004 before; refitted 0.9007, with the log-odds
-#: 0.9019 (town_min_p 0.3; held posts keep ``HELD_TOWN_WEIGHTS``: with these
-#: weights 0.8984, with the log-odds for them too 0.8954). Refitted once
-#: posts' kinds were read from their words (``KindTable.read``; 3,134 posts
-#: that pass the gate, 520 whose right choice is new): NLL 3,804 -> 1,352;
-#: incident F1 seeds 1/2/3 0.9180/0.9173/0.9196 -> 0.9187/0.9180/0.9197
-#: (town_min_p 0.3/0.4/0.5/0.6, held_min_p 0.7: 0.9173/0.9172/0.9164/0.9150).
-#: Two incidents of one kind in one town fit a post alike (a generated post
-#: gives its town, kind and time, 2-30 min after the event, nothing of the
-#: incident's own); what breaks such ties: words the post shares with the
-#: incident's texts beyond kinds and its own type and streets
-#: (``shared_words``), and the minutes since its last report
-#: (``quiet_minute``: a witness posts while callers still call). Fitted on
-#: seed 1 with the weights above as an offset (3,137 posts): NLL 1,370 ->
-#: 1,350; of 83 exact ties holding the right incident, shared words pick it
-#: 61 % of the time, the latest report 61 % (chance 49 %). Incident F1 seeds
-#: 1/2/3 0.9231/0.9222/0.9232 -> 0.9239/0.9228/0.9235.
-TOWN_PLACE = ((0.5, 1.25), (0.75, 0.8), (1.0, 0.6), (1.25, -0.15), (1.5, -2.5))
-TOWN_WEIGHTS = {
-    "first_minutes": -0.4, "later": 0.35, "same_kind": 1.0, "compatible": -0.4,
-    "report_other": -2.2, "incident_other": 3.8, "other_kind": -2.3,
-    "said_type": 2.9, "not_said": -2.95, "one_street": -0.2, "two_streets": 3.35,
-    "serious": 2.65, "priority_3": 0.45, "minor": -3.15, "posted": -0.1,
-    "not_posted": 0.05, "same_reporter": 1.55, "relevance": 0.8,
-    "shared_words": 0.7, "quiet_minute": -0.01,
-}
-#: By the incident's report count: 1, 2, 3, 4 or more.
-TOWN_COUNT = (0.6, -0.1, -0.1, -0.45)
-#: The same for a post the gate held (``hold``), as first fitted jointly
-#: (seed 1, 5,100 posts against 14,000 incidents in reach, before posts about
-#: no emergency were in the stream): a held post joins only with
-#: ``held_min_p`` of the evidence and words that name the incident, which
-#: these weights were tuned with; the gate's log-odds, below its cut for
-#: every held post, are left out.
-HELD_TOWN_PLACE = ((0.5, 1.25), (0.75, 0.95), (1.0, 0.6), (1.25, -0.15),
-                   (1.5, -1.5))
-HELD_TOWN_WEIGHTS = {
-    "first_minutes": 0.3, "later": 0.85, "same_kind": 0.85, "compatible": -0.65,
-    "report_other": 1.1, "incident_other": 2.05, "other_kind": -2.25,
-    "said_type": 2.5, "not_said": -1.35, "one_street": 0.9, "two_streets": 2.65,
-    "serious": 2.1, "priority_3": 0.75, "minor": -1.7, "posted": 0.5,
-    "not_posted": 0.65, "same_reporter": 0.9, "relevance": 0.0,
-    "shared_words": 0.0, "quiet_minute": 0.0,
-}
-HELD_TOWN_COUNT = (-0.3, 0.35, 0.6, 0.55)
-#: A probability of the relevance gate counts within this much of 0 and 1.
-RELEVANCE_CLIP = 0.01
-#: How two wireless fixes (or a fix and an incident's point) and their
-#: reports agree, as log-likelihood ratios (same incident against another one
-#: in reach), measured on generated streams (seed 1, 25,600 true and 36,600
-#: other pairs of a located report and an incident in reach): the distance in
-#: units of the fixes' spread ``z`` gives ``centre - k z^2`` (a normal tail),
-#: never below ``tail`` (a share of fixes state their uncertainty too small,
-#: the FCC's 20 % beyond the 80th percentile); the gap in minutes gives
-#: ``soon - per_minute * gap``, never below ``late``; kinds and the reporter;
-#: the streets both name (``_street_agreement``), fitted as a logit with the
-#: rest (spread term in) for an offset: seed 1, 27,800 pairs that pass the
-#: time window and the kinds, 4,500 of them naming streets on both sides; one
-#: by one the four read +1.8, -5.0, -2.3, -3.9. Incident F1 seeds 1/2/3
-#: 0.8762/0.8773/0.8831 -> 0.8786/0.8792/0.8852 when first fitted (+1.45,
-#: -4.25, -2.55, -2.9; ``one_street_of`` 0 gave 0.8778/0.8790/0.8847);
-#: refitted after the spread term and the call-type street fix, 0.8816/0.8826/
-#: 0.8867 -> 0.8819/0.8826/0.8871. Generated callers of one incident name its
-#: address alike; real ones vary more.
-#: The spread itself, ``per_log_spread`` times ``ln(spread / SPREAD_REF_M)``:
-#: a fix spreads around its incident's point more thinly the wider the spread
-#: (a normal's density falls with its square), other incidents are as dense
-#: whatever it is, so a loose fix near an incident fits it less than a sharp
-#: one as many spreads away (an 840 m fix that opens an incident took a 50 m
-#: one of another 700 m off). A logit of the distance terms with the rest for
-#: an offset gives -0.68 (seed 1); seed 1 incident F1 0.8795 before, -0.68/-1.0/-1.5/
-#: -2.0 gave 0.8808/0.8815/0.8799/0.8691 (P 0.9372/0.9396/0.9414/0.9422).
-FIX_EVIDENCE = {
-    "centre": 2.9, "k": 1.25, "tail": -3.5, "soon": 1.2, "per_minute": 0.13,
-    "late": -0.7, "same_kind": 1.0, "compatible": -1.0, "kind_free": 0.0,
-    "same_reporter": 3.6, "same_streets": 1.6, "two_corners": -5.55,
-    "one_street_of": -3.65, "other_streets": -3.05, "per_log_spread": -1.0,
-}
-#: How a report whose place cannot be set against an incident's (no place at
-#: all, or a point or streets where the incident's reports gave only the
-#: other) and an incident of the region that it names the call type of agree,
-#: as the weights of a conditional logit (the report choosing among those
-#: incidents and a new one, whose weight is 0), fitted jointly on generated
-#: streams (seed 1: 4,100 reports without a place match against 7,200
-#: incidents of their call type, 2,200 of them their own): the time since the
-#: incident's first report, up to each bound (the callers of one event call
-#: within minutes of it); its priority (a serious event draws many callers, a
-#: lift assist one or two); whether it has a point (an incident opened with no
-#: place at all is often a stray itself); no report for ``TYPED_QUIET_S``;
-#: streets the report names (that the incident's reports never named); and
-#: streets the incident's reports named (a caller who can say nothing of where
-#: calls more often about an event whose other callers could not either).
-#: Refitted on seed 1 (3,460 choice sets of calls, texts and tips against
-#: incidents within the window, 1,840 of them holding their own incident):
-#: negative log-likelihood 2,002 with the weights before, 1,984 refitted, 1,891
-#: with ``incident_named``; incident F1 seeds 1/2/3 0.9060/0.9065/0.9083 ->
-#: 0.9068 (typed_min_p 0.5) -> 0.9082/0.9088/0.9097 (typed_min_p 0.4).
-TYPED_SINCE = ((60, -0.25), (180, -1.05), (300, -1.7), (600, -3.2), (900, -4.4))
-TYPED_WEIGHTS = {
-    "serious": 2.4, "priority_3": 1.8, "minor": 0.0, "located": 0.55,
-    "quiet": -0.15, "report_named": -1.75, "incident_named": -1.25,
-}
-TYPED_QUIET_S = 300.0
-#: The spread at which ``per_log_spread`` weighs nothing.
-SPREAD_REF_M = 100.0
-#: Two incidents whose evidence differs by less than this fit alike.
-TOWN_TIE = 1e-6
-#: The first minutes after an incident's first report, where posts are rare.
-TOWN_EARLY_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,174 +276,6 @@ def incident_id_for(report_id: str) -> str:
     return "I-" + hashlib.sha1(report_id.encode()).hexdigest()[:16]
 
 
-def region_key(report: Report) -> str:
-    """Where a report is matched: with every report of its source, or alone.
-
-    A source is one agency's service area (``models/service_areas.yaml``); all
-    its reports meet in one partition, so two reports either side of a cell
-    border, or one without a point, can find the incident they belong to
-    whatever partition their raw message came in on. A report whose time is
-    implausible cannot be matched and goes alone.
-    """
-    if _matchable(report):
-        return "r:" + report.source
-    return "u:" + report.report_id
-
-
-class CellState:
-    """The open incidents of one grid cell and the reports they hold.
-
-    Plain dicts and lists inside, so a state round-trips through JSON as is.
-    """
-
-    def __init__(self, data: dict[str, Any] | None = None):
-        data = data or {}
-        self.open: dict[str, dict[str, Any]] = data.get("open", {})
-        # report id -> [incident id, event ms, version, home cell, lat, lon,
-        # kind, reporter, channel], oldest first.
-        self.seen: dict[str, list[Any]] = data.get("seen", {})
-        self.clock_ms: int = int(data.get("clock_ms", 0))
-        #: Street corners learnt (``pipeline/corners.py``): only in the cells
-        #: that shard a region's corners.
-        self.corners: dict[str, list[Any]] = data.get("corners", {})
-
-    def to_dict(self) -> dict[str, Any]:
-        state = {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
-        if self.corners:
-            state["corners"] = self.corners
-        return state
-
-    def forget_seen(self, horizon_ms: float, keep: int) -> None:
-        """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
-        excess = len(self.seen) - keep
-        while self.seen:  # oldest first: stops at the first id that stays
-            report_id, seen = next(iter(self.seen.items()))
-            if seen[1] >= horizon_ms and excess <= 0:
-                break
-            del self.seen[report_id]
-            excess -= 1
-
-
-class Region:
-    """The matching state of one region: its cells and an index of its incidents.
-
-    Cells are read through ``load`` (the dedupe table, keyed
-    ``<region>|<cell>``) once each and kept until ``begin``; ``changed`` names
-    the ones to write back. ``recent`` (incident id -> [home cell, last event
-    ms]) finds the incidents a report without a point can join, and
-    ``unplaced`` those opened without a point that a report with one can; both
-    are derived from the cells, kept in memory, and rebuilt from them after a
-    restart (``rebuild``). An entry leaves once its incident is quiet past
-    the longest window the index serves (``prune``), or leaves its cell, so
-    the index holds only the last half hour or so of a region's incidents.
-    ``posts`` (``pipeline/thread.py``) holds the last minutes' posts by their
-    words, rebuilt likewise from the incidents' voices.
-    """
-
-    def __init__(self, name: str = "r:",
-                 load: Callable[[str], dict[str, Any] | None] | None = None,
-                 scan: Callable[[], Iterable[tuple[str, Any]]] | None = None):
-        self.name = name
-        self.load = load or (lambda key: None)
-        #: Every stored (key, cell): how a split finds a report's cell.
-        self.scan = scan or (lambda: ())
-        self.cells: dict[str, CellState] = {}
-        self.changed: set[str] = set()
-        self.recent: dict[str, list[Any]] = {}
-        #: The recent incidents whose home is a cell of reports without a point.
-        self.unplaced: dict[str, list[Any]] = {}
-        #: The posts of the last minutes, by their words (``pipeline/thread.py``).
-        self.posts = RecentPosts()
-        self.clock_ms = 0
-
-    def index(self, incident: dict[str, Any], home: str) -> None:
-        # Kept in order of last change: the oldest leave first (``prune``).
-        entry = [home, incident["last_ms"]]
-        self.recent.pop(incident["id"], None)
-        self.recent[incident["id"]] = entry
-        if home.startswith(self.name + "|p"):
-            self.unplaced.pop(incident["id"], None)
-            self.unplaced[incident["id"]] = entry
-
-    def prune(self, horizon_ms: float) -> None:
-        """Drop the index entries last changed before ``horizon_ms``."""
-        for index in (self.recent, self.unplaced):
-            while index:
-                incident_id, (_, last_ms) = next(iter(index.items()))
-                if last_ms >= horizon_ms:
-                    break
-                del index[incident_id]
-
-    def forget(self, incident_id: str) -> None:
-        self.recent.pop(incident_id, None)
-        self.unplaced.pop(incident_id, None)
-
-    def begin(self) -> None:
-        """A new batch: cells are read again from ``load``."""
-        self.cells.clear()
-        self.changed.clear()
-
-    def cell(self, key: str) -> CellState:
-        state = self.cells.get(key)
-        if state is None:
-            state = self.cells[key] = CellState(self.load(key))
-            self.clock_ms = max(self.clock_ms, state.clock_ms)
-        return state
-
-    def rebuild(self, items: Iterable[tuple[str, Any]]) -> None:
-        """Index the open incidents of stored cells (``key``, cell dict)."""
-        prefix = self.name + "|"
-        for key, value in items:
-            if not key.startswith(prefix) or not isinstance(value, dict):
-                continue
-            state = CellState(value)
-            self.clock_ms = max(self.clock_ms, state.clock_ms)
-            for incident in state.open.values():
-                self.index(incident, key)
-                self.posts.restore(incident)
-
-    def locate(self, report_id: str) -> tuple[str, list[Any]] | None:
-        """The cell that remembers a report, and what it remembers of it."""
-        for key, cell in self.cells.items():
-            if report_id in cell.seen:
-                return key, cell.seen[report_id]
-        prefix = self.name + "|"
-        for key, value in list(self.scan()):
-            if (key.startswith(prefix) and key not in self.cells
-                    and isinstance(value, dict) and report_id in value.get("seen", ())):
-                return key, self.cell(key).seen[report_id]
-        return None
-
-    @property
-    def open(self) -> dict[str, dict[str, Any]]:
-        """Every open incident of the cells read so far."""
-        return {i: inc for cell in self.cells.values() for i, inc in cell.open.items()}
-
-    @property
-    def seen(self) -> dict[str, list[Any]]:
-        """Every report id remembered by the cells read so far."""
-        return {r: s for cell in self.cells.values() for r, s in cell.seen.items()}
-
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        """The cells read so far as the table holds them."""
-        return {key: cell.to_dict() for key, cell in self.cells.items()}
-
-
-class _Where(NamedTuple):
-    """What a report's words say of its place, read once per report."""
-
-    streets: frozenset[str]
-    #: The circle of the town it names (``models/places.yaml``), if known.
-    circle: tuple[float, float, float] | None
-    #: That town's name reduced to its core ("lower merion").
-    town: str
-    #: Its call type in lower case ("cardiac emergency"), if it has one.
-    type: str = ""
-    #: Its type and text in lower case, where another report's type is looked
-    #: for.
-    said: str = ""
-
-
 class SplitRefused(ValueError):
     """A split command that names no report of the incident it names."""
 
@@ -598,7 +330,7 @@ class IncidentMatcher:
 
     def _apply(self, region: Region, report: Report, held: bool
                ) -> IncidentChange | None:
-        if not _matchable(report):
+        if not matchable(report):
             if held:
                 return None
             alone, _ = self._open(region, None, report, self._where(report))
@@ -694,10 +426,10 @@ class IncidentMatcher:
         return [_split_change(incident, SPLIT, info, region.name, at_ms),
                 replace(_split_change(alone, NEW, info, region.name, at_ms), **moved)]
 
-    def _where(self, report: Report) -> _Where:
+    def _where(self, report: Report) -> Where:
         circle = self.places.find(report.source, report.address)
         kind_of_call = report.type_text.strip().lower()
-        return _Where(_streets_of(report), circle,
+        return Where(streets_of(report), circle,
                       place_name(report.address) if circle is not None else "",
                       kind_of_call if len(kind_of_call) >= MIN_TYPE_CHARS else "",
                       f"{report.type_text} {report.text}".lower())
@@ -755,7 +487,7 @@ class IncidentMatcher:
                 continue
             yield home, found
 
-    def _best_match(self, region: Region, report: Report, where: _Where,
+    def _best_match(self, region: Region, report: Report, where: Where,
                     corner: tuple[str, CornerPoint] | None = None
                     ) -> _Candidate | None:
         located = report
@@ -769,7 +501,7 @@ class IncidentMatcher:
         town_only = where.circle is not None and not report.has_point
         if town_only:
             town = self._town_match(region, report, where)
-            if town is not None and _names_it(report, where, town.incident):
+            if town is not None and names_it(report, where, town.incident):
                 return town
         candidates = [c for key, incident in self._candidates(region, report)
                       if (c := self._candidate(report, where, key, incident))
@@ -790,7 +522,7 @@ class IncidentMatcher:
             return None  # a town's circle that fits two incidents decides nothing
         return best
 
-    def _corner_match(self, region: Region, located: Report, where: _Where,
+    def _corner_match(self, region: Region, located: Report, where: Where,
                       name: str, corner: CornerPoint) -> _Candidate | None:
         """The incident a report without a fix joins when weighed as a fix at
         the learnt point of the corner it names (``located``); None unless one
@@ -815,7 +547,7 @@ class IncidentMatcher:
                           refresh_ms=self.params.corner_ttl_s * 1000 / 4)
         return book, key
 
-    def _learn_corner(self, region: Region, report: Report, where: _Where) -> None:
+    def _learn_corner(self, region: Region, report: Report, where: Where) -> None:
         """A report with a fix of its own that names a corner teaches where
         the corner is (``pipeline/corners.py``)."""
         params = self.params
@@ -831,7 +563,7 @@ class IncidentMatcher:
                           report.event_ms) or left:
             region.changed.add(key)
 
-    def _corner(self, region: Region, report: Report, where: _Where
+    def _corner(self, region: Region, report: Report, where: Where
                 ) -> tuple[str, CornerPoint] | None:
         """The corner a report without a fix names and its learnt point, once
         ``corner_min_fixes`` taught it."""
@@ -845,7 +577,7 @@ class IncidentMatcher:
             return None
         return name, point
 
-    def _held_match(self, region: Region, report: Report, where: _Where
+    def _held_match(self, region: Region, report: Report, where: Where
                     ) -> _Candidate | None:
         """The incident a held post joins: the town's likeliest, with
         ``held_min_p`` of the evidence, whose kind (not ``other``) or call
@@ -859,7 +591,7 @@ class IncidentMatcher:
         incident = best.incident
         if report.kind != OTHER and report.kind in incident["kinds"]:
             named = f"its words name {report.kind}"
-        elif said := _said_type(where, incident):
+        elif said := said_type(where, incident):
             named = f"its words say {said}"
         else:
             return None
@@ -868,7 +600,7 @@ class IncidentMatcher:
         return replace(best, merge=replace(best.merge, reasons=reasons))
 
     def _keep_held(self, region: Region, own: str, report: Report,
-                   where: _Where) -> None:
+                   where: Where) -> None:
         """Remember a held post that joined nothing: its id (a redelivery is
         held again) and, when it names its town, its words, for its author's
         later call (``RecentPosts``)."""
@@ -882,7 +614,7 @@ class IncidentMatcher:
             region.posts.hear_held(report, words, where.circle, self._post_link,
                                    region.clock_ms)
 
-    def _town_match(self, region: Region, report: Report, where: _Where,
+    def _town_match(self, region: Region, report: Report, where: Where,
                     min_p: float | None = None) -> _Candidate | None:
         """The incident with a point that a report naming only its town
         belongs to, weighing every one of the town against the others
@@ -900,7 +632,7 @@ class IncidentMatcher:
         scored: list[tuple[float, dict[str, Any], str, float, float, str]] = []
         # The gate's belief that the post reports an emergency at all weighs
         # every incident alike against a new one (a post about none is alone).
-        lean = w["relevance"] * _relevance_logit(report)
+        lean = w["relevance"] * relevance_logit(report)
         words = _words_of(report.text).difference(self.kind_words)
         for incident_id, (home, _) in list(region.recent.items()):
             incident = self._expired(region, home).open.get(incident_id)
@@ -932,7 +664,7 @@ class IncidentMatcher:
                 kind = "other_kind"
                 kind_reason = f"kind {report.kind}, not {incident['kind']}"
             score += w[kind]
-            said = _said_type(where, incident)
+            said = said_type(where, incident)
             score += w["said_type"] if said else w["not_said"]
             if said:
                 kind_reason += f"; both say {said}"
@@ -980,7 +712,7 @@ class IncidentMatcher:
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, WEAK)
 
-    def _typed_match(self, region: Region, report: Report, where: _Where
+    def _typed_match(self, region: Region, report: Report, where: Where
                      ) -> _Candidate | None:
         """The incident a report whose place cannot be set against its own
         belongs to by the call type both give, weighing every such incident
@@ -998,11 +730,11 @@ class IncidentMatcher:
                 region.forget(incident_id)
                 continue
             since_s = abs(report.event_ms - incident["first_ms"]) / 1000
-            if since_s > params.typed_window_s or not _apart_places(
+            if since_s > params.typed_window_s or not apart_places(
                     report, where, incident) or (
                         report.report_id in incident["report_ids"]):
                 continue
-            said = _said_type(where, incident)
+            said = said_type(where, incident)
             if not said:
                 continue
             score = next((v for bound, v in TYPED_SINCE if since_s <= bound),
@@ -1044,7 +776,7 @@ class IncidentMatcher:
         return self.params.radius_m + self.params.reach_factor * (
             min(accuracy_m, most) + min(other_m, most))
 
-    def _candidate(self, report: Report, where: _Where, key: str,
+    def _candidate(self, report: Report, where: Where, key: str,
                    incident: dict[str, Any]) -> _Candidate | None:
         params = self.params
         # A follow-up from a reporter of this incident: their own words
@@ -1118,7 +850,7 @@ class IncidentMatcher:
         else:
             kind_score = 0.25
             kind_reason = f"kind {report.kind}: the words name no kind"
-        if evidence == WEAK and (said := _said_type(where, incident)):
+        if evidence == WEAK and (said := said_type(where, incident)):
             # A town fits many incidents: the call type both give tells them
             # apart.
             kind_score, kind_reason = 1.5, f"both say {said}"
@@ -1134,7 +866,7 @@ class IncidentMatcher:
         )
         return _Candidate(confidence, incident, key, merge, evidence)
 
-    def _fix_candidate(self, report: Report, where: _Where, key: str,
+    def _fix_candidate(self, report: Report, where: Where, key: str,
                        incident: dict[str, Any], dist: float, gap_s: float,
                        same_reporter: bool, same_kind: bool, compatible: bool,
                        kind_free: bool) -> _Candidate | None:
@@ -1171,7 +903,7 @@ class IncidentMatcher:
         follow = ("same reporter (a follow-up)",) if same_reporter else ()
         if same_reporter:
             score += w["same_reporter"]
-        streets, street_reason = _street_agreement(
+        streets, street_reason = street_agreement(
             where.streets, frozenset(incident.get("streets", ())))
         if streets:
             score += w[streets]
@@ -1188,7 +920,7 @@ class IncidentMatcher:
             confidence=confidence, distance_m=round(dist, 1), gap_s=round(gap_s, 1))
         return _Candidate(confidence, incident, key, merge, STRONG)
 
-    def _place_evidence(self, report: Report, where: _Where,
+    def _place_evidence(self, report: Report, where: Where,
                         incident: dict[str, Any]) -> tuple[float, str, str] | None:
         """How a report and an incident, one of them without a point, agree on
         the place: (strength, reason, STRONG or WEAK), or None."""
@@ -1223,7 +955,7 @@ class IncidentMatcher:
         return None
 
     def _open(self, region: Region, home: str | None, report: Report,
-              where: _Where, corner: tuple[str, CornerPoint] | None = None
+              where: Where, corner: tuple[str, CornerPoint] | None = None
               ) -> tuple[dict[str, Any], VoiceLink | None]:
         # A report that cannot be matched (``home`` None) opens an incident of
         # its own, and one without a point opens one named apart from the one
@@ -1292,7 +1024,7 @@ class IncidentMatcher:
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
-              report: Report, where: _Where) -> VoiceLink | None:
+              report: Report, where: Where) -> VoiceLink | None:
         if report.kind not in incident["kinds"]:
             incident["kinds"].append(report.kind)
         if incident["kind"] == OTHER and report.kind != OTHER:
@@ -1348,7 +1080,7 @@ class IncidentMatcher:
         incident["acc_m"] = (before + weight) ** -0.5
 
     def _voice(self, region: Region, incident: dict[str, Any], report: Report,
-               where: _Where) -> VoiceLink | None:
+               where: Where) -> VoiceLink | None:
         """Keep what each reporter of the incident said; link a new identity
         to an earlier one that said the same, in the incident or, for a call,
         in another (``pipeline/thread.py``)."""
@@ -1431,12 +1163,6 @@ def _version(seen: list[Any]) -> int:
     return int(seen[2]) if len(seen) > 2 else 0
 
 
-def _matchable(report: Report) -> bool:
-    """A plausible time: what matching needs (a point, a street or a town
-    name, or the reporter tell where)."""
-    return not IMPLAUSIBLE_TIME.intersection(report.flags)
-
-
 def _closed(incident_id: str, report: Report) -> dict[str, Any]:
     """What a repeat names when its incident has left the state: only its id.
 
@@ -1485,91 +1211,6 @@ def _address_point(report: Report) -> bool:
     return report.has_point and report.accuracy_m is None and bool(report.address)
 
 
-def _apart_places(report: Report, where: _Where, incident: dict[str, Any]) -> bool:
-    """A report and an incident whose places cannot be compared: what one
-    gives (a point, streets, a town) the other lacks. A call without a fix
-    names streets, a located one often none, and no geocoder is at hand; two
-    points, two lists of streets, or a point and a town, are compared
-    elsewhere."""
-    point = incident["lat"] is not None
-    if (where.streets and incident.get("streets")) or (report.has_point and point):
-        return False
-    if where.circle is not None and (point or incident.get("place")):
-        return False
-    return not (report.has_point and incident.get("place"))
-
-
-def _names_it(report: Report, where: _Where, incident: dict[str, Any]) -> bool:
-    """Whether a report's words name a kind or the incident's call type, or it
-    comes from one of the incident's reporters: a post that does neither
-    joins nothing by its town alone (seed 1: 58 such joins right against 180
-    wrong, 152 of them posts about no emergency)."""
-    return (report.kind != OTHER or bool(_said_type(where, incident))
-            or (bool(report.reporter)
-                and report.reporter in incident.get("reporters", ())))
-
-
-def _said_type(where: _Where, incident: dict[str, Any]) -> str:
-    """The call type a report and an incident share: one of the incident's
-    types in the report's words, or the report's type in the incident's."""
-    for said in incident.get("types", ()):
-        if said in where.said:
-            return str(said)
-    if where.type and any(where.type in text.lower() for text in incident["texts"]):
-        return where.type
-    return ""
-
-
-def _street_agreement(streets: frozenset[str], other: frozenset[str]
-                      ) -> tuple[str, str]:
-    """How the streets a located report names agree with an incident's: a
-    ``FIX_EVIDENCE`` key ("" when one side names none) and the reason.
-
-    >>> _street_agreement(frozenset({"haws ave", "main st"}),
-    ...                   frozenset({"main st", "haws ave"}))
-    ('same_streets', 'both name haws ave and main st')
-    >>> _street_agreement(frozenset({"haws ave", "main st"}),
-    ...                   frozenset({"haws ave", "elm st"}))[0]
-    'two_corners'
-    >>> _street_agreement(frozenset({"haws ave"}), frozenset({"haws ave", "elm st"}))
-    ('one_street_of', 'names haws ave, the incident elm st and haws ave')
-    >>> _street_agreement(frozenset({"oak rd"}), frozenset({"elm st"}))[0]
-    'other_streets'
-    >>> _street_agreement(frozenset(), frozenset({"elm st"}))
-    ('', '')
-    """
-    if not streets or not other:
-        return "", ""
-    shared = streets & other
-    if streets == other or len(shared) > 1:
-        return "same_streets", f"both name {' and '.join(sorted(shared)[:2])}"
-    said = f"names {' and '.join(sorted(streets)[:2])}, the incident " \
-        f"{' and '.join(sorted(other)[:2])}"
-    if not shared:
-        return "other_streets", said
-    # One street in common: two corners of it when both name a corner, one
-    # place seen more or less precisely when one names the street alone.
-    if len(streets) > 1 and len(other) > 1:
-        return "two_corners", said
-    return "one_street_of", said
-
-
-def _streets_of(report: Report) -> frozenset[str]:
-    """The streets a report names, field by field (a type "ROAD OBSTRUCTION"
-    before a text "road obstruction, ..." is no "obstruction rd"), without the
-    ones its call type's words make ("HAZARDOUS ROAD CONDITIONS": no street).
-
-    >>> report = Report(report_id="r", source="t", channel="911", event_ms=0,
-    ...                 received_ms=0, kind="road_hazard",
-    ...                 type_text="HAZARDOUS ROAD CONDITIONS",
-    ...                 text="hazardous road conditions at Haws Ave & Main St")
-    >>> sorted(_streets_of(report))
-    ['haws ave', 'main st']
-    """
-    named = street_names(report.address) | street_names(report.text)
-    return named - street_names(report.type_text)
-
-
 @functools.lru_cache(maxsize=4096)
 def _words_of(text: str) -> frozenset[str]:
     return personal_words(text)
@@ -1578,19 +1219,4 @@ def _words_of(text: str) -> frozenset[str]:
 def _text_of(report: Report) -> str:
     return f"{report.type_text} {report.text}".strip()[:500]
 
-
-def _relevance_logit(report: Report) -> float:
-    """The log-odds of the relevance gate's probability that a post reports
-    an emergency (``pipeline/social.py``), within ``RELEVANCE_CLIP``; 0 for a
-    report the gate did not judge.
-
-    >>> _relevance_logit(Report("r", "s", "social", 0, 0, "other", "",
-    ...                         details={"relevance": {"p": 0.5}}))
-    0.0
-    """
-    verdict = report.details.get("relevance")
-    if not isinstance(verdict, dict) or "p" not in verdict:
-        return 0.0
-    p = min(max(float(verdict["p"]), RELEVANCE_CLIP), 1 - RELEVANCE_CLIP)
-    return math.log(p / (1 - p))
 

@@ -9,8 +9,9 @@ import pytest
 
 from agents.resources import Models
 from pipeline.corners import CornerBook, corner_key
-from pipeline.dedupe import IncidentMatcher, Region
+from pipeline.dedupe import IncidentMatcher
 from pipeline.geo import distance_m
+from pipeline.regions import Region
 from pipeline.schema import MERGED, NEW, REPEAT
 from tests.pipeline.test_regions import TOWNS, report
 

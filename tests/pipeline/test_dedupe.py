@@ -14,12 +14,11 @@ from pipeline.dedupe import (
     MAX_REPORT_IDS,
     IncidentMatcher,
     MatchParams,
-    Region,
     incident_id_for,
-    region_key,
 )
 from pipeline.geo import distance_m
 from pipeline.places import Gazetteer
+from pipeline.regions import Region, region_key
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,

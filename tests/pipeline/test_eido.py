@@ -7,9 +7,10 @@ from typing import Any
 import orjson
 
 from agents.resources import Models
-from pipeline.dedupe import IncidentMatcher, Region
+from pipeline.dedupe import IncidentMatcher
 from pipeline.eido import to_eido
 from pipeline.normalize import normalize
+from pipeline.regions import Region
 from pipeline.schema import Report
 
 CALLER = "+12155550123"

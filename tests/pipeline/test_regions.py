@@ -9,9 +9,10 @@ import math
 import pytest
 
 from agents.resources import Models
-from pipeline.dedupe import IncidentMatcher, Region, SplitRefused, incident_id_for
+from pipeline.dedupe import IncidentMatcher, SplitRefused, incident_id_for
 from pipeline.geo import cell_key, distance_m
 from pipeline.places import Gazetteer
+from pipeline.regions import Region
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,

@@ -1,0 +1,175 @@
+"""Where the matcher keeps its state: a region's cells and their index.
+
+Reports are partitioned by region (``region_key``); the open incidents of a
+region are stored per grid cell (``CellState``, one dedupe table entry
+``<region>|<cell>``), so a batch reads and writes only the cells it touches
+(``Region``), and every cell round-trips through JSON as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pipeline.localtime import IMPLAUSIBLE_TIME
+from pipeline.schema import Report
+from pipeline.thread import RecentPosts
+
+
+def matchable(report: Report) -> bool:
+    """A plausible time: what matching needs (a point, a street or a town
+    name, or the reporter tell where)."""
+    return not IMPLAUSIBLE_TIME.intersection(report.flags)
+
+
+def region_key(report: Report) -> str:
+    """Where a report is matched: with every report of its source, or alone.
+
+    A source is one agency's service area (``models/service_areas.yaml``); all
+    its reports meet in one partition, so two reports either side of a cell
+    border, or one without a point, can find the incident they belong to
+    whatever partition their raw message came in on. A report whose time is
+    implausible cannot be matched and goes alone.
+    """
+    if matchable(report):
+        return "r:" + report.source
+    return "u:" + report.report_id
+
+
+class CellState:
+    """The open incidents of one grid cell and the reports they hold.
+
+    Plain dicts and lists inside, so a state round-trips through JSON as is.
+    """
+
+    def __init__(self, data: dict[str, Any] | None = None):
+        data = data or {}
+        self.open: dict[str, dict[str, Any]] = data.get("open", {})
+        # report id -> [incident id, event ms, version, home cell, lat, lon,
+        # kind, reporter, channel], oldest first.
+        self.seen: dict[str, list[Any]] = data.get("seen", {})
+        self.clock_ms: int = int(data.get("clock_ms", 0))
+        #: Street corners learnt (``pipeline/corners.py``): only in the cells
+        #: that shard a region's corners.
+        self.corners: dict[str, list[Any]] = data.get("corners", {})
+
+    def to_dict(self) -> dict[str, Any]:
+        state = {"open": self.open, "seen": self.seen, "clock_ms": self.clock_ms}
+        if self.corners:
+            state["corners"] = self.corners
+        return state
+
+    def forget_seen(self, horizon_ms: float, keep: int) -> None:
+        """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
+        excess = len(self.seen) - keep
+        while self.seen:  # oldest first: stops at the first id that stays
+            report_id, seen = next(iter(self.seen.items()))
+            if seen[1] >= horizon_ms and excess <= 0:
+                break
+            del self.seen[report_id]
+            excess -= 1
+
+
+class Region:
+    """The matching state of one region: its cells and an index of its incidents.
+
+    Cells are read through ``load`` (the dedupe table, keyed
+    ``<region>|<cell>``) once each and kept until ``begin``; ``changed`` names
+    the ones to write back. ``recent`` (incident id -> [home cell, last event
+    ms]) finds the incidents a report without a point can join, and
+    ``unplaced`` those opened without a point that a report with one can; both
+    are derived from the cells, kept in memory, and rebuilt from them after a
+    restart (``rebuild``). An entry leaves once its incident is quiet past
+    the longest window the index serves (``prune``), or leaves its cell, so
+    the index holds only the last half hour or so of a region's incidents.
+    ``posts`` (``pipeline/thread.py``) holds the last minutes' posts by their
+    words, rebuilt likewise from the incidents' voices.
+    """
+
+    def __init__(self, name: str = "r:",
+                 load: Callable[[str], dict[str, Any] | None] | None = None,
+                 scan: Callable[[], Iterable[tuple[str, Any]]] | None = None):
+        self.name = name
+        self.load = load or (lambda key: None)
+        #: Every stored (key, cell): how a split finds a report's cell.
+        self.scan = scan or (lambda: ())
+        self.cells: dict[str, CellState] = {}
+        self.changed: set[str] = set()
+        self.recent: dict[str, list[Any]] = {}
+        #: The recent incidents whose home is a cell of reports without a point.
+        self.unplaced: dict[str, list[Any]] = {}
+        #: The posts of the last minutes, by their words (``pipeline/thread.py``).
+        self.posts = RecentPosts()
+        self.clock_ms = 0
+
+    def index(self, incident: dict[str, Any], home: str) -> None:
+        # Kept in order of last change: the oldest leave first (``prune``).
+        entry = [home, incident["last_ms"]]
+        self.recent.pop(incident["id"], None)
+        self.recent[incident["id"]] = entry
+        if home.startswith(self.name + "|p"):
+            self.unplaced.pop(incident["id"], None)
+            self.unplaced[incident["id"]] = entry
+
+    def prune(self, horizon_ms: float) -> None:
+        """Drop the index entries last changed before ``horizon_ms``."""
+        for index in (self.recent, self.unplaced):
+            while index:
+                incident_id, (_, last_ms) = next(iter(index.items()))
+                if last_ms >= horizon_ms:
+                    break
+                del index[incident_id]
+
+    def forget(self, incident_id: str) -> None:
+        self.recent.pop(incident_id, None)
+        self.unplaced.pop(incident_id, None)
+
+    def begin(self) -> None:
+        """A new batch: cells are read again from ``load``."""
+        self.cells.clear()
+        self.changed.clear()
+
+    def cell(self, key: str) -> CellState:
+        state = self.cells.get(key)
+        if state is None:
+            state = self.cells[key] = CellState(self.load(key))
+            self.clock_ms = max(self.clock_ms, state.clock_ms)
+        return state
+
+    def rebuild(self, items: Iterable[tuple[str, Any]]) -> None:
+        """Index the open incidents of stored cells (``key``, cell dict)."""
+        prefix = self.name + "|"
+        for key, value in items:
+            if not key.startswith(prefix) or not isinstance(value, dict):
+                continue
+            state = CellState(value)
+            self.clock_ms = max(self.clock_ms, state.clock_ms)
+            for incident in state.open.values():
+                self.index(incident, key)
+                self.posts.restore(incident)
+
+    def locate(self, report_id: str) -> tuple[str, list[Any]] | None:
+        """The cell that remembers a report, and what it remembers of it."""
+        for key, cell in self.cells.items():
+            if report_id in cell.seen:
+                return key, cell.seen[report_id]
+        prefix = self.name + "|"
+        for key, value in list(self.scan()):
+            if (key.startswith(prefix) and key not in self.cells
+                    and isinstance(value, dict) and report_id in value.get("seen", ())):
+                return key, self.cell(key).seen[report_id]
+        return None
+
+    @property
+    def open(self) -> dict[str, dict[str, Any]]:
+        """Every open incident of the cells read so far."""
+        return {i: inc for cell in self.cells.values() for i, inc in cell.open.items()}
+
+    @property
+    def seen(self) -> dict[str, list[Any]]:
+        """Every report id remembered by the cells read so far."""
+        return {r: s for cell in self.cells.values() for r, s in cell.seen.items()}
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The cells read so far as the table holds them."""
+        return {key: cell.to_dict() for key, cell in self.cells.items()}
