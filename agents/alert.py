@@ -158,7 +158,8 @@ def step(ctx: Context) -> Step:
             fired, suppressed = rules.evaluate(
                 incident_id, change["kind"], priority, change["area"], already,
                 lat=change.get("lat"), lon=change.get("lon"),
-                minute_of_day=local_minute(change["last_ms"], source_zone(ctx, change)),
+                minute_of_day=local_minute(change["last_ms"], source_zone(ctx, change),
+                                           change.get("received_ms")),
             )
             # 1. Alerts sent before: does this change matter to their recipients?
             for rule_id, state in list(states.items()):

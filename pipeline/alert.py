@@ -83,14 +83,28 @@ def _minute_of(text: str) -> int:
     return minute % MINUTES_PER_DAY
 
 
-def local_minute(event_ms: int, zone_name: str) -> int:
-    """Minute of the local day at ``event_ms`` in ``zone_name``.
+def local_minute(event_ms: int, zone_name: str, received_ms: int | None = None
+                 ) -> int:
+    """Minute of the local day at ``event_ms`` in ``zone_name``; at
+    ``received_ms`` when no calendar holds the event time (a source's "no
+    date", year 1, or year 9999 pushed past 10000 by its zone), so such a
+    report still alerts, by the time it came.
 
     >>> local_minute(1453568400000, "America/New_York")  # 12:00 EST
     720
+    >>> local_minute(-62135596800000, "America/New_York",  # 0001-01-01
+    ...              received_ms=1453568400000)
+    720
     """
-    local = datetime.fromtimestamp(event_ms / 1000, tz=zone(zone_name))
-    return local.hour * 60 + local.minute
+    for at_ms in (event_ms, received_ms):
+        if at_ms is None:
+            continue
+        try:
+            local = datetime.fromtimestamp(at_ms / 1000, tz=zone(zone_name))
+        except (OverflowError, OSError, ValueError):
+            continue
+        return local.hour * 60 + local.minute
+    raise ValueError(f"no calendar holds {event_ms} ms nor {received_ms} ms")
 
 
 @dataclass(frozen=True, slots=True)

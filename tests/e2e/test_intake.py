@@ -168,3 +168,29 @@ def test_a_post_that_is_no_emergency_is_kept_but_opens_no_incident(
     metrics = pipeline.metrics()
     assert 'intake_posts_judged_total{verdict="not_an_emergency"}' in metrics
     assert "intake_posts_held_total" in metrics
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"])
+def test_a_call_dated_outside_any_calendar_still_reaches_the_board(
+        intake: tuple[LivePipeline, dict[str, Any]], when: str) -> None:
+    # Year 1 is many systems' "no date"; 9999 in a zone west of UTC is past
+    # year 10000 in UTC. Flagged, matched alone, and on the board: no stage
+    # may drop it (alerting once failed on its minute of the day).
+    pipeline, _ = intake
+    call_id = f"E2E-T{when[:4]}"
+    call = {"call_id": call_id, "source": "montgomery_pa", "time": when,
+            "type": "STRUCTURE FIRE", "caller_number": "+1 610 555 0142",
+            "location": {"lat": 40.1201, "lon": -75.3402, "accuracy_m": 20}}
+    refs = produce(pipeline.bootstrap, [("reports.raw.call", call_id.encode(),
+                                         orjson.dumps(call), "")])
+    board: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not board and time.monotonic() < deadline:
+        board = [r for r in read_topic(pipeline.bootstrap, "incidents.board",
+                                       quiet_s=0.5) if r["raw_ref"] in refs]
+    dead = [r["reason"] for r in read_topic(pipeline.bootstrap,
+                                            "reports.deadletter", quiet_s=0.5)]
+
+    assert len(board) == 1 and board[0]["change"] == "new"
+    assert board[0]["alerts"], "a structure fire alerts whatever its date"
+    assert "alert_error" not in dead
