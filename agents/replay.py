@@ -26,6 +26,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from agents.exceptions import IntakeError
 from pipeline.localtime import zone
 from pipeline.summary import RunSummary
 
@@ -63,8 +64,9 @@ FORMATS = {
 
 def open_text(path: Path) -> TextIO:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig",
+                                newline="")
+    return open(path, encoding="utf-8-sig", newline="")  # a spreadsheet's BOM too
 
 
 def read_rows(path: Path, limit: int | None = None, start: int = 0
@@ -133,6 +135,29 @@ def end_offsets(bootstrap: str, topics: tuple[str, ...]) -> dict[TopicPartition,
         consumer.close()
 
 
+#: With ``speed``, a gap between two rows' times longer than this (seconds of
+#: the log's time) is not waited for.
+MAX_GAP_S = 3600.0
+
+
+def row_stamp(row: dict[str, str], fmt: LogFormat) -> float | None:
+    """A row's time in seconds, for pacing only (the gaps matter, not the
+    zone); None when it is not a time (normalize dead-letters the row).
+
+    >>> fmt = FORMATS["montgomery_pa"]
+    >>> row_stamp({"timeStamp": "2016-01-01 00:00:10"}, fmt) - row_stamp(
+    ...     {"timeStamp": "2016-01-01 00:00:00"}, fmt)
+    10.0
+    >>> row_stamp({"timeStamp": "not a time"}, fmt) is None
+    True
+    """
+    try:
+        naive = datetime.strptime(row.get(fmt.time_column, ""), fmt.time_format)  # noqa: DTZ007
+    except ValueError:
+        return None
+    return naive.timestamp()
+
+
 def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
             speed: float | None = None, rate: float | None = None,
             by_area: bool = False, linger_ms: int = 5, callers: bool = False
@@ -155,8 +180,9 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
                              enable_idempotence=False)
     futures = []
     progress = Progress("replay sent", len(rows))
-    first_event: float | None = None
-    started = time.monotonic()
+    last_stamp: float | None = None
+    due = time.monotonic()
+    started = due
     for index, (row, value) in enumerate(zip(rows, envelopes(rows, fmt, callers),
                                                    strict=True)):
         if rate:
@@ -164,12 +190,16 @@ def produce(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
             if pause > 0:
                 time.sleep(pause)
         elif speed:
-            # Only the gaps between rows matter here, not the zone.
-            text = row[fmt.time_column]
-            naive = datetime.strptime(text, fmt.time_format)  # noqa: DTZ007
-            stamp = naive.timestamp()
-            first_event = stamp if first_event is None else first_event
-            due = started + (stamp - first_event) / speed
+            stamp = row_stamp(row, fmt)
+            gap = 0.0 if stamp is None or last_stamp is None else stamp - last_stamp
+            if gap > MAX_GAP_S:
+                # A row dated far after the one before (a mistyped year): sent
+                # now, and the pace goes on from the row before it.
+                print(f"replay: row {index + 1} is {gap / 3600:,.0f} h after the "
+                      "row before; not waited for", file=sys.stderr, flush=True)
+            elif stamp is not None and gap >= 0:
+                due += gap / speed
+                last_stamp = stamp
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -329,9 +359,9 @@ def replay_rows(bootstrap: str, fmt: LogFormat, rows: list[dict[str, str]],
     try:
         since = end_offsets(bootstrap, TERMINAL_TOPICS)
     except KafkaError as exc:
-        raise RuntimeError(f"cannot read the terminal topics: {exc!r}") from exc
+        raise IntakeError(f"cannot read the terminal topics: {exc!r}") from exc
     if len(since) < len(TERMINAL_TOPICS):
-        raise RuntimeError("the terminal topics do not exist yet: is a worker running?")
+        raise IntakeError("the terminal topics do not exist yet: is a worker running?")
 
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
