@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from agents.exceptions import IntakeError
+
 BOARD = "incidents.board"
 
 
@@ -22,7 +24,7 @@ def read_board(bootstrap: str, quiet_s: float = 2.0) -> dict[str, list[dict[str,
         partitions = [TopicPartition(BOARD, p)
                       for p in sorted(consumer.partitions_for_topic(BOARD) or ())]
         if not partitions:
-            raise RuntimeError(f"no topic {BOARD} on {bootstrap}: is this the "
+            raise IntakeError(f"no topic {BOARD} on {bootstrap}: is this the "
                                "pipeline's broker?")
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
