@@ -152,7 +152,8 @@ def row_stamp(row: dict[str, str], fmt: LogFormat) -> float | None:
     True
     """
     try:
-        naive = datetime.strptime(row.get(fmt.time_column, ""), fmt.time_format)  # noqa: DTZ007
+        text = row.get(fmt.time_column, "")
+        naive = datetime.strptime(text, fmt.time_format)  # noqa: DTZ007
     except ValueError:
         return None
     return naive.timestamp()
