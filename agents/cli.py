@@ -430,6 +430,12 @@ def run(args: argparse.Namespace) -> int:
         require_broker_address(settings, "a split")
         if not args.by.strip():
             raise IntakeError("--by must name who decides the split")
+        from agents.dedupe import MAX_SPLIT_REASON
+
+        if len(args.reason) > MAX_SPLIT_REASON:
+            raise IntakeError(f"--reason is kept with both incidents: at most "
+                              f"{MAX_SPLIT_REASON} characters, not "
+                              f"{len(args.reason):,}")
         partitions = load_topics(settings.topics_file)["incidents.commands"].partitions
         with broker_for(settings.broker) as bootstrap:
             try:

@@ -122,6 +122,11 @@ class RegionBatch:
                 self.cells[cell] = region.cells[cell].to_dict()
 
 
+#: A split's reason travels with both incidents to the board and the EIDO
+#: export: a sentence or two, not a file.
+MAX_SPLIT_REASON = 500
+
+
 def read_split(record: dict[str, Any]) -> dict[str, Any]:
     """A split command's fields, checked; raises ``ValueError`` saying what is
     wrong with it."""
@@ -142,6 +147,9 @@ def read_split(record: dict[str, Any]) -> dict[str, Any]:
     at_ms = record.get("at_ms", 0)
     if not isinstance(reason, str):
         raise ValueError(f"reason must be a string, not {reason!r}")
+    if len(reason) > MAX_SPLIT_REASON:
+        raise ValueError(f"a split's reason is kept with both incidents: at most "
+                         f"{MAX_SPLIT_REASON} characters, not {len(reason):,}")
     if isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0:
         raise ValueError(f"at_ms must be milliseconds since 1970, not {at_ms!r}")
     return {**fields, "reason": reason, "at_ms": at_ms}

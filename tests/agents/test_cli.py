@@ -34,6 +34,16 @@ def test_a_split_needs_someone_who_decides(
     assert (code, err) == (2, "error: --by must name who decides the split")
 
 
+def test_a_split_reason_of_a_book_is_refused_before_it_is_sent(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, err = run(capsys, monkeypatch, "split", "--broker", "127.0.0.1:9",
+                    "--incident", "I-1", "--report", "r1", "--by", "sup",
+                    "--reason", "x" * 100_000)
+    assert code == 2
+    assert err == ("error: --reason is kept with both incidents: at most 500 "
+                   "characters, not 100,000")
+
+
 def test_a_replay_of_a_missing_log_fails_before_it_starts(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
@@ -87,3 +97,13 @@ def test_the_summary_gives_surge_windows_in_the_sources_local_time() -> None:
     local = format_summary(figures, "America/New_York")
     assert "ALL|Traffic" in local and "2016-01-22 19:15 EST" in local
     assert "2016-01-23 00:15 UTC" in format_summary(figures)
+
+
+def test_the_worker_refuses_a_split_command_whose_reason_is_a_book() -> None:
+    from agents.dedupe import read_split
+
+    command = {"command": "split", "region": "r:montgomery_pa", "incident_id": "I-1",
+               "report_id": "r1", "by": "sup", "at_ms": 0}
+    assert read_split({**command, "reason": "two events"})["reason"] == "two events"
+    with pytest.raises(ValueError, match="at most 500 characters, not 501"):
+        read_split({**command, "reason": "x" * 501})
