@@ -69,6 +69,10 @@ def read_metrics(port: int) -> str:
         return str(response.read().decode())
 
 
+#: The line a worker's log gets before each run.
+RUN_MARK = "--- worker run starting"
+
+
 @contextlib.contextmanager
 def worker_process(settings: Settings, log_path: Path
                    ) -> Iterator[subprocess.Popen[bytes]]:
@@ -76,6 +80,10 @@ def worker_process(settings: Settings, log_path: Path
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, **settings.to_env())
     with open(log_path, "ab") as log:
+        # Kept across runs; each run starts below a line of its own, so a
+        # failure quotes only its own run (``worker_failure``).
+        log.write(f"{RUN_MARK} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        log.flush()
         process = subprocess.Popen([sys.executable, "-m", "agents", "worker"],
                                    cwd=ROOT, env=env, stdout=log, stderr=log,
                                    preexec_fn=CHILD_PREEXEC)
@@ -171,11 +179,15 @@ def require_log(log: Path, limit: int | None) -> None:
 
 
 def worker_failure(log_path: Path) -> str:
-    """The last lines a failed worker wrote, for the error message."""
+    """The last lines a failed worker wrote in its last run, for the error
+    message (an earlier run's traceback would mislead)."""
     try:
-        lines = log_path.read_text(errors="replace").strip().splitlines()
+        text = log_path.read_text(errors="replace")
     except OSError:
         return ""
+    if RUN_MARK in text:  # from the line after the last run's mark
+        text = text.rsplit(RUN_MARK, 1)[1].partition("\n")[2]
+    lines = text.strip().splitlines()
     return "\n".join(lines[-5:])
 
 

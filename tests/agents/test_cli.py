@@ -107,3 +107,15 @@ def test_the_worker_refuses_a_split_command_whose_reason_is_a_book() -> None:
     assert read_split({**command, "reason": "two events"})["reason"] == "two events"
     with pytest.raises(ValueError, match="at most 500 characters, not 501"):
         read_split({**command, "reason": "x" * 501})
+
+
+def test_a_failed_worker_is_quoted_from_its_own_run_only(tmp_path: Path) -> None:
+    from agents.cli import RUN_MARK, worker_failure
+
+    log = tmp_path / "worker.log"
+    log.write_text(f"{RUN_MARK} 2026-01-01 00:00:00\nTraceback: an old failure\n"
+                   f"{RUN_MARK} 2026-01-02 00:00:00\nstarting\nerror: topics missing\n")
+
+    assert worker_failure(log) == "starting\nerror: topics missing"
+    (tmp_path / "old.log").write_text("a\nb\n")  # a log from before the marks
+    assert worker_failure(tmp_path / "old.log") == "a\nb"
