@@ -97,7 +97,6 @@ opens one named apart.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Iterator
@@ -126,6 +125,7 @@ from pipeline.evidence import (
     said_type,
     street_agreement,
     streets_of,
+    words_of,
 )
 from pipeline.geo import cell_key, cells_within, distance_m
 from pipeline.kinds import OTHER, KindTable
@@ -633,7 +633,7 @@ class IncidentMatcher:
         # The gate's belief that the post reports an emergency at all weighs
         # every incident alike against a new one (a post about none is alone).
         lean = w["relevance"] * relevance_logit(report)
-        words = _words_of(report.text).difference(self.kind_words)
+        words = words_of(report.text).difference(self.kind_words)
         for incident_id, (home, _) in list(region.recent.items()):
             incident = self._expired(region, home).open.get(incident_id)
             if incident is None:
@@ -681,7 +681,7 @@ class IncidentMatcher:
             # Words of the post its texts said too, beyond kinds and the
             # incident's own type and streets; how long it has been quiet.
             mine = words.difference(incident.get("event_words", ()))
-            if mine and any(not mine.isdisjoint(_words_of(text))
+            if mine and any(not mine.isdisjoint(words_of(text))
                             for text in incident["texts"]):
                 score += w["shared_words"]
             score += w["quiet_minute"] * max(
@@ -1209,11 +1209,6 @@ def _fuses(report: Report, incident: dict[str, Any]) -> bool:
 def _address_point(report: Report) -> bool:
     """A point an address gives, without an uncertainty: a CAD's geocode."""
     return report.has_point and report.accuracy_m is None and bool(report.address)
-
-
-@functools.lru_cache(maxsize=4096)
-def _words_of(text: str) -> frozenset[str]:
-    return personal_words(text)
 
 
 def _text_of(report: Report) -> str:

@@ -8,12 +8,14 @@ type, the relevance gate's doubt about a post. Nothing here keeps state.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
 from pipeline.kinds import OTHER
 from pipeline.places import street_names
 from pipeline.schema import Report
+from pipeline.thread import personal_words
 
 #: How a report that names only its town and an incident there agree, as
 #: the weights of a conditional logit (each post choosing among the town's
@@ -254,3 +256,11 @@ def relevance_logit(report: Report) -> float:
         return 0.0
     p = min(max(float(verdict["p"]), RELEVANCE_CLIP), 1 - RELEVANCE_CLIP)
     return math.log(p / (1 - p))
+
+
+@functools.lru_cache(maxsize=4096)
+def words_of(text: str) -> frozenset[str]:
+    """The words of a text that tell what someone noticed
+    (``pipeline/thread.py``'s ``personal_words``), cached: the town scorer
+    reads every candidate incident's texts for each post."""
+    return personal_words(text)
