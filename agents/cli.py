@@ -400,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
         app_id=getattr(args, "app_id", None),
         web_port=getattr(args, "web_port", None),
     )
-    logging.basicConfig(level=settings.log_level,
+    logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python reports every refused connection while a broker starts.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)

@@ -20,12 +20,24 @@ HOW_TO_GET_ONE = (
 
 
 def answers(url: str, timeout_s: float = 0.5) -> bool:
+    return refusal(url, timeout_s) is None
+
+
+def refusal(url: str, timeout_s: float = 0.5) -> str | None:
+    """None when Redis at ``url`` answers a ping; else what went wrong."""
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s,
                                       socket_timeout=timeout_s)
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
+        return None if client.ping() else "no answer to PING"
+    except (redis.ResponseError, redis.AuthenticationError) as exc:
+        return f"{ANSWERED}{exc}"
+    except (redis.RedisError, OSError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+#: How ``refusal`` begins when a server was there and said no (a database
+#: number it does not have, a wrong password): starting another will not help.
+ANSWERED = "Redis answered: "
 
 
 def ensure_redis(url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
@@ -33,8 +45,12 @@ def ensure_redis(url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
 
     Raises ``RedisUnavailable`` with how to get one when that is not possible.
     """
-    if answers(url):
+    problem = refusal(url)
+    if problem is None:
         return None
+    if problem.startswith(ANSWERED):
+        raise RedisUnavailable(f"{problem} (at {url}); check INTAKE_REDIS_URL "
+                               "(--redis-url): its database number and password")
     parsed = urlparse(url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
     if host not in ("127.0.0.1", "localhost", "::1"):

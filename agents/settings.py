@@ -5,16 +5,57 @@ Secrets are masked when the settings are printed.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from agents.exceptions import IntakeError
+
 ROOT = Path(__file__).resolve().parent.parent
+#: An app id names topics, a consumer group, a data directory and Redis keys:
+#: the characters Kafka allows in a topic name, and not too long for one.
+APP_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+OFFSET_RESETS = ("earliest", "latest")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class SettingsError(IntakeError):
+    """A setting's value is not one it can take; the message names it."""
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _number(name: str, default: float, kind: type, low: float,
+            high: float = float("inf")) -> Any:
+    """The environment variable ``name`` as an int or float in [low, high]."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise SettingsError(f"{name}={raw!r} is not {what}") from None
+    if not low <= value <= high:
+        bound = f"at least {low:g}" if high == float("inf") else f"{low:g} to {high:g}"
+        raise SettingsError(f"{name}={raw!r} is out of range ({bound})")
+    return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in TRUE:
+        return True
+    if raw.strip().lower() in FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not one of {'/'.join(TRUE + FALSE)}")
 
 
 @dataclass(frozen=True)
@@ -74,37 +115,59 @@ class Settings:
             broker=_env("INTAKE_BROKER", cls.broker),
             redis_url=_env("INTAKE_REDIS_URL", cls.redis_url),
             app_id=_env("INTAKE_APP_ID", cls.app_id),
-            web_port=int(_env("INTAKE_WEB_PORT", str(cls.web_port))),
+            web_port=_number("INTAKE_WEB_PORT", cls.web_port, int, 0, 65535),
             web_bind=_env("INTAKE_WEB_BIND", cls.web_bind),
             models_dir=Path(_env("INTAKE_MODELS_DIR", str(cls.models_dir))),
             topics_file=Path(_env("INTAKE_TOPICS_FILE", str(cls.topics_file))),
             data_dir=Path(_env("INTAKE_DATA_DIR", str(cls.data_dir))),
-            batch_max=int(_env("INTAKE_BATCH_MAX", str(cls.batch_max))),
-            batch_within_ms=int(
-                _env("INTAKE_BATCH_WITHIN_MS", str(cls.batch_within_ms))
-            ),
-            fetch_max_wait_ms=int(
-                _env("INTAKE_FETCH_MAX_WAIT_MS", str(cls.fetch_max_wait_ms))
-            ),
-            redis_timeout_ms=int(
-                _env("INTAKE_REDIS_TIMEOUT_MS", str(cls.redis_timeout_ms))
-            ),
+            batch_max=_number("INTAKE_BATCH_MAX", cls.batch_max, int, 1),
+            batch_within_ms=_number("INTAKE_BATCH_WITHIN_MS", cls.batch_within_ms,
+                                    int, 0),
+            fetch_max_wait_ms=_number("INTAKE_FETCH_MAX_WAIT_MS",
+                                      cls.fetch_max_wait_ms, int, 0),
+            redis_timeout_ms=_number("INTAKE_REDIS_TIMEOUT_MS", cls.redis_timeout_ms,
+                                     int, 1),
             reporter_key=_env("INTAKE_REPORTER_KEY", cls.reporter_key),
             log_level=_env("INTAKE_LOG_LEVEL", cls.log_level),
-            uvloop=_env("INTAKE_UVLOOP", "1") not in ("0", "false", "no"),
+            uvloop=_flag("INTAKE_UVLOOP", cls.uvloop),
             offset_reset=_env("INTAKE_OFFSET_RESET", cls.offset_reset),
-            fuse_incident_stages=_env("INTAKE_FUSE_INCIDENT_STAGES", "1")
-            not in ("0", "false", "no"),
-            recovery_check=_env("INTAKE_RECOVERY_CHECK", "0") in ("1", "true", "yes"),
+            fuse_incident_stages=_flag("INTAKE_FUSE_INCIDENT_STAGES",
+                                       cls.fuse_incident_stages),
+            recovery_check=_flag("INTAKE_RECOVERY_CHECK", cls.recovery_check),
             outbox_dir=Path(_env("INTAKE_OUTBOX_DIR", str(cls.outbox_dir))),
-            alert_tick_s=float(_env("INTAKE_ALERT_TICK_S", str(cls.alert_tick_s))),
-            surge_wall_clock=_env("INTAKE_SURGE_WALL_CLOCK", "1")
-            not in ("0", "false", "no"),
-            surge_tick_s=float(_env("INTAKE_SURGE_TICK_S", str(cls.surge_tick_s))),
-            commit_interval_s=float(
-                _env("INTAKE_COMMIT_INTERVAL_S", str(cls.commit_interval_s))),
+            alert_tick_s=_number("INTAKE_ALERT_TICK_S", cls.alert_tick_s, float,
+                                 0.01),
+            surge_wall_clock=_flag("INTAKE_SURGE_WALL_CLOCK", cls.surge_wall_clock),
+            surge_tick_s=_number("INTAKE_SURGE_TICK_S", cls.surge_tick_s, float,
+                                 0.01),
+            commit_interval_s=_number("INTAKE_COMMIT_INTERVAL_S",
+                                      cls.commit_interval_s, float, 0.01),
         )
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        settings = replace(base, **{k: v for k, v in overrides.items()
+                                    if v is not None})
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse, naming the variable, a value the workers would trip on later
+        (a traceback in a child's log, or a silent fallback).
+        """
+        if not APP_ID.fullmatch(self.app_id):
+            raise SettingsError(
+                f"INTAKE_APP_ID (--app-id) {self.app_id!r} may hold only letters, "
+                "digits, '.', '_' and '-' (at most 100)")
+        if self.offset_reset not in OFFSET_RESETS:
+            raise SettingsError(f"INTAKE_OFFSET_RESET={self.offset_reset!r} is not "
+                                f"one of {'/'.join(OFFSET_RESETS)}")
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            raise SettingsError(f"INTAKE_LOG_LEVEL={self.log_level!r} is not a "
+                                "level (DEBUG, INFO, WARNING, ERROR)")
+        if not 0 <= self.web_port <= 65535:
+            raise SettingsError(f"INTAKE_WEB_PORT (--web-port) {self.web_port} is "
+                                "not a port (0 to 65535)")
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"INTAKE_REDIS_URL (--redis-url) {self.redis_url!r} "
+                                "is not a redis://, rediss:// or unix:// URL")
 
     def to_env(self) -> dict[str, str]:
         """The environment that gives a child process these same settings."""
