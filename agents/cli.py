@@ -252,6 +252,13 @@ def run_demo(settings: Settings, log: Path, limit: int | None,
                 print(f"  summary written to {run_dir / 'summary.json'}")
             say("worker: stopped")
         say("broker: stopped")
+        if settings.broker == EMBEDDED:
+            # The units the worker kept in Redis belong to a broker that is
+            # gone: a next run would start from them.
+            from agents.redis_server import forget_app
+
+            gone = forget_app(settings.redis_url, settings.app_id)
+            say(f"redis: removed the run's {gone} keys ({settings.app_id}:*)")
     finally:
         if redis_process is not None:
             redis_process.terminate()

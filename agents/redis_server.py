@@ -77,3 +77,14 @@ def ensure_redis(url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
         time.sleep(0.1)
     process.kill()
     raise RedisUnavailable(f"redis-server did not start at {url}; {HOW_TO_GET_ONE}")
+
+
+def forget_app(url: str, app_id: str) -> int:
+    """Delete the keys of ``app_id`` (``<app_id>:*``) from Redis at ``url``;
+    return how many went. What a run on a broker that is gone left behind."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{app_id}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start:start + 1000])
+    return len(keys)
+

@@ -15,13 +15,12 @@ from typing import Any
 
 import orjson
 import pytest
-import redis
 from kafka import KafkaConsumer, TopicPartition
 
 from agents.broker import EmbeddedBroker, free_port
 from agents.cli import read_metrics, wait_for_worker, worker_process
 from agents.fleet import log_points, publish_fleet
-from agents.redis_server import answers
+from agents.redis_server import answers, forget_app
 from agents.resources import load_models
 from agents.settings import ROOT, Settings
 
@@ -120,7 +119,4 @@ def live_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipe
 
 def forget_keys(url: str, app_id: str) -> None:
     """Remove what a test app wrote to the shared Redis (its keys only)."""
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{app_id}:*"))
-    if keys:
-        client.delete(*keys)
+    forget_app(url, app_id)
