@@ -387,6 +387,24 @@ def delivery_lines(metrics: dict[str, float]) -> list[str]:
             "as a digest once a recipient's window has room)"]
 
 
+def surge_why(anomaly: dict[str, Any]) -> str:
+    """A flagged window's count against the range expected, or, when the count
+    is inside it, what the detector saw instead (a rhythm that broke).
+
+    >>> surge_why({"count": 19, "expected_high": 7.2})
+    '19 reports (expected <= 7.2)'
+    >>> surge_why({"count": 5, "expected_high": 7.2,
+    ...            "reason": "the shape of the last 4 inputs: further"})
+    '5 reports (expected <= 7.2), flagged for the shape of the last 4 inputs: further'
+    """
+    count, high = anomaly["count"], float(anomaly["expected_high"])
+    said = f"{count} reports (expected <= {high:.1f})"
+    reason = anomaly.get("reason") or ""
+    if count > high or not reason:
+        return said
+    return f"{said}, flagged for {reason}"
+
+
 def format_summary(figures: dict[str, Any], zone_name: str = "UTC") -> str:
     """The summary for a terminal; surge windows in ``zone_name``, the
     source's local time, as its alerts give them."""
@@ -435,8 +453,7 @@ def format_summary(figures: dict[str, Any], zone_name: str = "UTC") -> str:
         start = datetime.fromtimestamp(anomaly["start_ms"] / 1000,
                                        tz=zone(zone_name))
         lines.append(f"    surge {anomaly['key']:<28} {start:%Y-%m-%d %H:%M %Z}  "
-                     f"{anomaly['count']} reports (expected <= "
-                     f"{anomaly['expected_high']:.1f})")
+                     f"{surge_why(anomaly)}")
     if len(anomalies) > MAX_ANOMALIES_SHOWN:
         lines.append(f"    ... and {len(anomalies) - MAX_ANOMALIES_SHOWN} more in the "
                      "summary's JSON")

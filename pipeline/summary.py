@@ -224,7 +224,7 @@ class RunSummary:
             "anomalies_flagged": len(self.anomalies),
             "anomalies": [
                 {k: a.get(k) for k in ("key", "start_ms", "end_ms", "count",
-                                       "expected_high", "z")}
+                                       "expected_high", "z", "reason")}
                 for a in sorted(self.anomalies, key=lambda a: a.get("start_ms", 0))
             ],
             "surge_alerts": len(self.surge_alerts),
