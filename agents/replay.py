@@ -62,26 +62,51 @@ FORMATS = {
 }
 
 
-def open_text(path: Path) -> TextIO:
+#: What a log that is not UTF-8 is read as: a Windows export's code page,
+#: with a byte it has no character for shown as U+FFFD, never a row lost.
+FALLBACK_ENCODING = "cp1252"
+
+
+def open_text(path: Path, encoding: str = "utf-8-sig") -> TextIO:
+    errors = "strict" if encoding == "utf-8-sig" else "replace"
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig",
-                                newline="")
-    return open(path, encoding="utf-8-sig", newline="")  # a spreadsheet's BOM too
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding,
+                                errors=errors, newline="")
+    # utf-8-sig: a spreadsheet's byte-order mark too.
+    return open(path, encoding=encoding, errors=errors, newline="")
 
 
 def read_rows(path: Path, limit: int | None = None, start: int = 0
               ) -> list[dict[str, str]]:
-    """Rows ``start`` up to (not including) ``limit`` of a CSV log."""
-    with open_text(path) as handle:
+    """Rows ``start`` up to (not including) ``limit`` of a CSV log, read as
+    UTF-8, or as ``FALLBACK_ENCODING`` when it is not (said once)."""
+    try:
+        return _read_rows(path, limit, start, "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        logger.warning("%s is not UTF-8 (byte %d); read as %s", path, exc.start,
+                       FALLBACK_ENCODING)
+        print(f"replay: {path} is not UTF-8; read as {FALLBACK_ENCODING}",
+              file=sys.stderr)
+        return _read_rows(path, limit, start, FALLBACK_ENCODING)
+
+
+def _read_rows(path: Path, limit: int | None, start: int, encoding: str
+               ) -> list[dict[str, str]]:
+    with open_text(path, encoding) as handle:
         rows = []
-        for index, row in enumerate(csv.DictReader(handle)):
-            if limit is not None and index >= limit:
-                break
-            if None in row or None in row.values():
-                raise ValueError(f"{path}: row {index + 1} has other fields than "
-                                 "the header: not a CSV log")
-            if index >= start:
-                rows.append(row)
+        reader = csv.DictReader(handle)
+        try:
+            for index, row in enumerate(reader):
+                if limit is not None and index >= limit:
+                    break
+                if None in row or None in row.values():
+                    raise ValueError(f"{path}: row {index + 1} has other fields "
+                                     "than the header: not a CSV log")
+                if index >= start:
+                    rows.append(row)
+        except csv.Error as exc:
+            # The line it failed on is not counted yet.
+            raise ValueError(f"{path}: line {reader.line_num + 1}: {exc}") from exc
     return rows
 
 
