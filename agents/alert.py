@@ -45,6 +45,7 @@ from pipeline.alert_state import (
 from pipeline.bundle import partition_for
 from pipeline.delivery import ALERT, ESCALATION
 from pipeline.fields import zone_at
+from pipeline.regions import timely
 from pipeline.schema import REPEAT, Alert
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,8 @@ def step(ctx: Context) -> Step:
                   (stored.get("alerts", {}) if isinstance(stored, dict) else {}).items()
                   if r in rules.by_id}
         if stored is not None or change["change"] != REPEAT:
-            log_of(event.message.partition).touch(incident_id, change["last_ms"])
+            log_of(event.message.partition).touch(
+                incident_id, change["last_ms"], timely(change.get("region", "")))
         fired: list[Firing] = []
         suppressed: tuple[str, ...] = ()
         updated: list[str] = []

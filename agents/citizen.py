@@ -54,6 +54,7 @@ from pipeline.citizen import (
     Outcome,
     Refused,
 )
+from pipeline.regions import timely
 
 logger = logging.getLogger(__name__)
 STAGE = "citizen"
@@ -155,9 +156,10 @@ def step(ctx: Context) -> Step:
         if not after.reporters:
             return  # nobody to answer: CAD logs, sensors
         clocks = desk.clocks_of(event.message.partition)
-        clocks.kept.touch(incident_id, after.last_ms)
+        on_time = timely(change.get("region", ""))
+        clocks.kept.touch(incident_id, after.last_ms, on_time)
         if not after.resolution:
-            clocks.quiet.touch(incident_id, after.last_ms)
+            clocks.quiet.touch(incident_id, after.last_ms, on_time)
         await desk.store_and_send(out, event, before, after)
 
     async def close_and_forget(out: Outbox, batch: list[Change]) -> None:

@@ -17,7 +17,7 @@ from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, table_get
 from pipeline.alert import SentLog
 from pipeline.bundle import partition_for
-from pipeline.regions import region_key
+from pipeline.regions import matchable, region_key
 from pipeline.schema import Report
 from pipeline.thread import ThreadParams, follow_up
 
@@ -45,7 +45,8 @@ class ThreadBatch:
         followed = follow_up(state, report, self.params)
         self.lent += followed is not report
         self.last_event[key] = event
-        self.log_of(event.message.partition).touch(key, report.event_ms)
+        self.log_of(event.message.partition).touch(key, report.event_ms,
+                                                   matchable(report))
         await out.send("reports.normalized", region_key(followed),
                        followed.to_dict())
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from pipeline.delivery import RateLimit
 from pipeline.districts import Districts
-from pipeline.localtime import zone
+from pipeline.localtime import EventClock, zone
 
 ANY = "*"
 CHANNELS = frozenset({"push", "sms", "email", "webhook"})
@@ -261,7 +261,9 @@ class SentLog:
 
     def __init__(self, keep_ms: int):
         self.keep_ms = keep_ms
-        self.clock_ms = 0
+        #: One incident dated hours ahead moves it no further than
+        #: ``EventClock`` lets it (it would close every other at once).
+        self.clock = EventClock()
         # incident id -> event ms of its last change; insertion order is touch
         # order, so the front holds the longest-quiet incident.
         self._last: dict[str, int] = {}
@@ -278,14 +280,21 @@ class SentLog:
     def __len__(self) -> int:
         return len(self._last)
 
-    def touch(self, incident_id: str, event_ms: int) -> None:
-        last = max(event_ms, self._last.pop(incident_id, event_ms))
-        self._last[incident_id] = last
-        self.clock_ms = max(self.clock_ms, last)
+    @property
+    def clock_ms(self) -> int:
+        return self.clock.ms
+
+    def touch(self, incident_id: str, event_ms: int, timely: bool = True) -> None:
+        """``incident_id`` changed at ``event_ms``; ``timely`` False: its time
+        is not to be trusted (``pipeline.regions.timely``), filed at most at
+        the clock's, which it never moves."""
+        filed = self.clock.see(event_ms) if timely else min(event_ms,
+                                                             self.clock.ms)
+        self._last[incident_id] = max(filed, self._last.pop(incident_id, filed))
 
     def expired(self) -> list[str]:
         """Incidents quiet for ``keep_ms`` or more, removed from the log."""
-        horizon = self.clock_ms - self.keep_ms
+        horizon = self.clock.ms - self.keep_ms
         gone = []
         for incident_id, last in self._last.items():
             if last >= horizon:

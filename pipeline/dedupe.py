@@ -349,7 +349,7 @@ class IncidentMatcher:
             incident = incident or _closed(known[0], report)
             return self._change(incident, report, REPEAT, None)
 
-        region.clock_ms = max(region.clock_ms, report.event_ms)
+        region.clock.see(report.event_ms)
         region.prune(region.clock_ms - self._index_keep_ms)
         where = self._where(report)
         self._learn_corner(region, report, where)

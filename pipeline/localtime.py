@@ -22,10 +22,56 @@ from zoneinfo import ZoneInfo
 
 DEFAULT_FORMAT = "%Y-%m-%d %H:%M:%S"
 FAR_PAST_S = 20 * 365 * 86400
-FAR_FUTURE_S = 86400
+#: Later than its receipt by more than this, a time is a wrong clock (a
+#: device set by hand, a zone set wrong), not a report of the future.
+FAR_FUTURE_S = 900
 #: Flags of a time that cannot be trusted: kept on the report, never allowed to
 #: move a clock (a cell's, a window's) that other reports are judged by.
 IMPLAUSIBLE_TIME = frozenset({"time_in_future", "time_far_past"})
+
+
+#: How far past its newest time one event may move an event-time clock. A
+#: farther leap waits for a second event within this of the first: then time
+#: really moved on (a quiet spell); else it was one wrong date (a recorded
+#: log's row typed a year ahead, which a receipt time of today cannot tell).
+#: A day, as the surge stage's ``max_ahead_s``: a sparse stream's gaps of
+#: hours are time moving on.
+MAX_CLOCK_LEAP_S = 86_400
+
+
+class EventClock:
+    """The newest event time of a stream, which one wrong time cannot move far.
+
+    Incidents leave state by this clock; a single row dated a year ahead
+    would otherwise close every open incident of its region at once
+    (a live report's wrong clock is flagged by ``plausibility_flags`` and
+    moves no clock at all). ``see`` returns the time to file an
+    event under: its own, or the clock's while its leap is unconfirmed.
+
+    >>> clock = EventClock(leap_ms=100)
+    >>> clock.see(1_000), clock.see(5_000), clock.ms
+    (1000, 1000, 1000)
+    >>> clock.see(1_050), clock.see(5_020), clock.ms  # 5,020 confirms 5,000
+    (1050, 5020, 5020)
+    """
+
+    __slots__ = ("_held", "leap_ms", "ms")
+
+    def __init__(self, leap_ms: int = MAX_CLOCK_LEAP_S * 1000, ms: int = 0):
+        self.ms = ms
+        self.leap_ms = leap_ms
+        self._held: int | None = None
+
+    def see(self, event_ms: int) -> int:
+        if self.ms == 0 or event_ms - self.ms <= self.leap_ms:
+            self.ms = max(self.ms, event_ms)
+            return event_ms
+        held, self._held = self._held, event_ms
+        if held is None or abs(event_ms - held) > self.leap_ms:
+            return self.ms
+        self._held = None
+        self.ms = event_ms
+        return event_ms
 
 
 @lru_cache(maxsize=64)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeline.localtime import IMPLAUSIBLE_TIME
+from pipeline.localtime import IMPLAUSIBLE_TIME, EventClock
 from pipeline.schema import Report
 from pipeline.thread import RecentPosts
 
@@ -20,6 +20,16 @@ def matchable(report: Report) -> bool:
     """A plausible time: what matching needs (a point, a street or a town
     name, or the reporter tell where)."""
     return not IMPLAUSIBLE_TIME.intersection(report.flags)
+
+
+def timely(region: str) -> bool:
+    """Whether a change's incident (by its ``region``) has a time that may
+    move a clock downstream: not one a report opened alone for its time.
+
+    >>> timely("r:montgomery_pa"), timely("u:sms:montgomery_pa:7")
+    (True, False)
+    """
+    return not region.startswith("u:")
 
 
 def region_key(report: Report) -> str:
@@ -100,7 +110,17 @@ class Region:
         self.unplaced: dict[str, list[Any]] = {}
         #: The posts of the last minutes, by their words (``pipeline/thread.py``).
         self.posts = RecentPosts()
-        self.clock_ms = 0
+        #: The newest event time seen: incidents leave by it. One report
+        #: dated hours ahead does not move it (``EventClock``).
+        self.clock = EventClock()
+
+    @property
+    def clock_ms(self) -> int:
+        return self.clock.ms
+
+    @clock_ms.setter
+    def clock_ms(self, value: int) -> None:
+        self.clock.ms = value
 
     def index(self, incident: dict[str, Any], home: str) -> None:
         # Kept in order of last change: the oldest leave first (``prune``).

@@ -22,6 +22,17 @@ def test_quiet_incidents_expire_in_order_and_busy_ones_stay() -> None:
     assert len(log) == 2
 
 
+def test_an_incident_of_an_untrusted_time_never_moves_the_clock() -> None:
+    log = SentLog(keep_ms=2 * HOUR_MS)
+    log.touch("I-open", 0)
+    log.touch("I-skewed", 5 * HOUR_MS, timely=False)  # a device's wrong clock
+    log.touch("I-other", 10 * 60_000)
+
+    assert log.clock_ms == 10 * 60_000 and log.expired() == []
+    log.touch("I-later", 2 * HOUR_MS + 1)
+    assert log.expired() == ["I-open", "I-skewed"]  # filed at the clock's time
+
+
 def test_an_older_change_never_moves_an_incident_back_in_time() -> None:
     log = SentLog(keep_ms=10)
     log.touch("I-1", 100)

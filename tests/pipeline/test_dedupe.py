@@ -523,6 +523,31 @@ def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
     assert region_key(future) == "u:f"
 
 
+def test_one_row_dated_a_year_ahead_does_not_close_the_regions_incidents(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    typo = matcher.apply(region, report("t", north_m=5000, minute=365 * 1440))
+
+    joined = matcher.apply(region, report("c", north_m=10, minute=3))
+
+    assert typo.change == "new"
+    assert region.clock_ms == report("c", minute=3).event_ms
+    assert (joined.change, joined.incident_id) == ("merged", first.incident_id)
+
+
+def test_a_quiet_spell_of_days_moves_the_clock_once_a_second_report_confirms(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a"))
+    matcher.apply(region, report("b", north_m=5000, minute=3 * 1440))
+    matcher.apply(region, report("c", north_m=9000, minute=3 * 1440 + 5))
+
+    assert region.clock_ms == report("c", minute=3 * 1440 + 5).event_ms
+    again = matcher.apply(region, report("d", north_m=10, minute=3 * 1440 + 6))
+    assert again.change == "new"  # "a" is days stale by then
+
+
 def versioned(version_ms: int, text: str = "", kind: str = "collision") -> Report:
     return dataclasses.replace(report("sf_fire:170010001", text=text, kind=kind),
                    version_ms=version_ms)

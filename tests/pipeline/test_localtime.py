@@ -124,6 +124,8 @@ NOW_MS = utc_ms(2016, 1, 23, 12, 0, 0)
         (NOW_MS, ()),
         (NOW_MS + FAR_FUTURE_S * 1000, ()),
         (NOW_MS + FAR_FUTURE_S * 1000 + 1, ("time_in_future",)),
+        (NOW_MS + 10 * 60_000, ()),  # a clock a few minutes fast
+        (NOW_MS + 3 * 3_600_000, ("time_in_future",)),  # a zone set wrong
         (NOW_MS - FAR_PAST_S * 1000, ()),
         (NOW_MS - FAR_PAST_S * 1000 - 1, ("time_far_past",)),
         (utc_ms(9999, 1, 1, 0, 0, 0), ("time_in_future",)),
