@@ -271,9 +271,22 @@ class MatchParams:
         return cls(**config)
 
 
-def incident_id_for(report_id: str) -> str:
-    """The id of the incident a report opens: stable across redelivery."""
-    return "I-" + hashlib.sha1(report_id.encode()).hexdigest()[:16]
+def incident_id_for(report_id: str, event_ms: int | None = None) -> str:
+    """The id of the incident a report opens: stable across redelivery.
+
+    With the report's event time: a source that reuses a report id (a CAD
+    numbering that wraps, an app's counter reset) once dedupe has forgotten
+    the first, for another event, opens an incident of another id. With the
+    first's id it would take that incident's place on the board and its
+    record of alerts sent, and page nobody.
+
+    >>> incident_id_for("TIP-7", 0) == incident_id_for("TIP-7", 0)
+    True
+    >>> incident_id_for("TIP-7", 0) == incident_id_for("TIP-7", 93_600_000)
+    False
+    """
+    name = report_id if event_ms is None else f"{report_id}@{event_ms}"
+    return "I-" + hashlib.sha1(name.encode()).hexdigest()[:16]
 
 
 class SplitRefused(ValueError):
@@ -969,7 +982,7 @@ class IncidentMatcher:
         else:
             name = f"nofix:{report.report_id}"
         incident: dict[str, Any] = {
-            "id": incident_id_for(name),
+            "id": incident_id_for(name, report.event_ms),
             "kind": report.kind,
             "kinds": [report.kind],
             "lat": report.lat if report.has_point else None,

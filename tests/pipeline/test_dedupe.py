@@ -35,6 +35,11 @@ MINUTE_MS = 60_000
 T0_MS = 1_450_000_000_000
 
 
+def opened(name: str, minute: float = 0.0) -> str:
+    """The id of the incident the report ``name`` (at ``minute``) opened."""
+    return incident_id_for(name, T0_MS + int(minute * MINUTE_MS))
+
+
 def report(report_id: str, *, north_m: float = 0.0, minute: float = 0.0,
            kind: str = "collision", located: bool = True,
            accuracy_m: float | None = None, text: str = "") -> Report:
@@ -103,7 +108,7 @@ def test_new_then_merged_then_repeat(matcher: IncidentMatcher) -> None:
     again = matcher.apply(cell, report("b", north_m=50, minute=2))
 
     assert first.change == "new"
-    assert first.incident_id == incident_id_for("a")
+    assert first.incident_id == opened("a")
     assert first.report_count == 1
     assert first.merge is None
     assert (second.change, second.incident_id) == ("merged", first.incident_id)
@@ -336,11 +341,11 @@ def test_stale_incidents_leave_the_state(
 
     matcher.apply(cell, report("d", minute=6 + stale_min, kind="burglary"))
     assert old.incident_id not in cell.open
-    assert set(cell.open) == {incident_id_for("c")}
+    assert set(cell.open) == {opened("c", 5 + stale_min)}
 
     # A new report where the old incident was opens a new one.
     fresh = matcher.apply(cell, report("e", minute=6 + stale_min))
-    assert (fresh.change, fresh.incident_id) == ("new", incident_id_for("e"))
+    assert (fresh.change, fresh.incident_id) == ("new", opened("e", 6 + stale_min))
 
 
 def test_redelivery_after_the_incident_left_is_still_a_repeat(
@@ -395,7 +400,7 @@ def test_expiry_follows_event_time_not_arrival(
     matcher.apply(cell, report("b", minute=200, kind="burglary"))
     matcher.apply(cell, report("c", minute=1, kind="burglary"))
 
-    assert incident_id_for("a") not in cell.open
+    assert opened("a") not in cell.open
     assert cell.clock_ms == T0_MS + 200 * MINUTE_MS
 
 
@@ -410,7 +415,7 @@ def test_a_cell_holds_at_most_max_open_incidents(models: Models) -> None:
         assert len(cell.open) <= 3
 
     # The oldest left first.
-    assert set(cell.open) == {incident_id_for(f"r{n}") for n in (3, 4, 5)}
+    assert set(cell.open) == {opened(f"r{n}", n) for n in (3, 4, 5)}
 
 
 def test_report_without_a_point_or_a_place_opens_its_own_incident(
@@ -425,7 +430,7 @@ def test_report_without_a_point_or_a_place_opens_its_own_incident(
     again = matcher.apply(cell, lost)
 
     assert first.change == "new"
-    assert first.incident_id == incident_id_for("nofix:lost") == again.incident_id
+    assert first.incident_id == opened("nofix:lost") == again.incident_id
     assert again.change == REPEAT
     assert (first.lat, first.lon) == (None, None)
     assert first.report_count == 1
@@ -475,7 +480,7 @@ def test_region_state_round_trips_through_orjson_and_keeps_working(
         joined = matcher.apply(target, report("d", north_m=20, minute=4))
         assert repeat.change == "repeat"
         assert (joined.change, joined.report_count) == ("merged", 3)
-        assert joined.incident_id == incident_id_for("a")
+        assert joined.incident_id == opened("a")
     assert restarted.snapshot() == cell.snapshot()
     assert set(restarted.recent) == set(cell.recent)
 
@@ -517,7 +522,7 @@ def test_a_report_with_an_implausible_time_neither_matches_nor_moves_the_clock(
     first = matcher.apply(cell, report("a"))
     second = matcher.apply(cell, report("b", minute=2))
 
-    assert alone.change == "new" and alone.incident_id == incident_id_for("alone:f")
+    assert alone.change == "new" and alone.incident_id == opened("alone:f", 10**9)
     assert cell.clock_ms == report("b", minute=2).event_ms
     assert (second.change, second.incident_id) == ("merged", first.incident_id)
     assert region_key(future) == "u:f"
@@ -546,6 +551,21 @@ def test_a_quiet_spell_of_days_moves_the_clock_once_a_second_report_confirms(
     assert region.clock_ms == report("c", minute=3 * 1440 + 5).event_ms
     again = matcher.apply(region, report("d", north_m=10, minute=3 * 1440 + 6))
     assert again.change == "new"  # "a" is days stale by then
+
+
+def test_a_report_id_reused_once_forgotten_opens_an_incident_of_another_id(
+        models: Models, matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, report("TIP-7"))
+    later = models.match.seen_ttl_s / 60 + 10
+    for n in range(2):  # a day on, twice: time moved on (EventClock)
+        matcher.apply(region, report(f"x{n}", north_m=5000, minute=later + n))
+
+    reused = matcher.apply(region, report("TIP-7", north_m=9000, minute=later + 2))
+
+    assert "TIP-7" in region.seen and reused.change == "new"
+    assert reused.incident_id != first.incident_id
+    assert reused.incident_id == opened("TIP-7", later + 2)
 
 
 def versioned(version_ms: int, text: str = "", kind: str = "collision") -> Report:

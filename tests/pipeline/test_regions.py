@@ -174,7 +174,7 @@ def test_an_incident_opened_without_a_point_takes_the_first_one_that_joins(
                                         text="crash at haws ave and main st"))
     later = matcher.apply(region, report("d", 40.1562, -75.221, minute=5))
 
-    assert named.incident_id == incident_id_for("nofix:n")
+    assert named.incident_id == incident_id_for("nofix:n", T0_MS)
     assert (call.change, call.incident_id) == (MERGED, named.incident_id)
     assert (call.lat, call.lon) == (40.156, -75.221)
     assert (later.change, later.incident_id) == (MERGED, named.incident_id)
