@@ -90,20 +90,28 @@ class Parser(Protocol):
                  config: NormalizeConfig, raw_ref: str) -> Report: ...
 
 
-def reporter_token(identity: str, key: bytes) -> str:
+def reporter_token(identity: str, key: bytes, handle: bool = False) -> str:
     """A keyed hash of a phone number, handle or account: matchable, not readable.
 
     A phone number counts the same however it is written ("tel:", spaces,
-    dashes, dots, brackets), so a caller and their texts share one token.
+    dashes, dots, brackets), so a caller and their texts share one token. A
+    social ``handle`` is chosen by whoever posts, never proven: it is hashed
+    apart, so a handle spelt as someone's number is not that caller (it would
+    join their thread and take their fix).
 
     >>> token = reporter_token("+1 (610) 555-0199", b"k")
     >>> token == reporter_token("tel:+16105550199", b"k")
     True
+    >>> token == reporter_token("+1 610 555 0199", b"k", handle=True)
+    False
     """
     text = identity.strip().lower()
-    number = _PHONE_SEPARATORS.sub("", text.removeprefix("tel:"))
-    if _PHONE.fullmatch(number):
-        text = number
+    if handle:
+        text = "handle\x1f" + text
+    else:
+        number = _PHONE_SEPARATORS.sub("", text.removeprefix("tel:"))
+        if _PHONE.fullmatch(number):
+            text = number
     return "rp:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
 
 

@@ -122,7 +122,7 @@ def from_social(payload: dict[str, Any], received_ms: int, config: NormalizeConf
         location=location,
         address=place_name,
         area=fl.grid_area(lat, lon),
-        reporter=fl.reporter_token(handle, config.reporter_key),
+        reporter=fl.reporter_token(handle, config.reporter_key, handle=True),
         raw_ref=raw_ref,
         flags=time_flags + place_flags + language_flags + body_flags
         + fl.time_flags(event_ms, received_ms, config),

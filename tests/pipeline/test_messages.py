@@ -279,9 +279,21 @@ def test_post_becomes_a_report(models: Models) -> None:
     assert report.language == "en"
     assert report.location == LOCATION_UNKNOWN
     assert report.reporter == reporter_token("@someone",
-                                             models.normalize.reporter_key)
+                                             models.normalize.reporter_key,
+                                             handle=True)
     assert report.details == {"network": "twitter"}
     assert report.event_ms == TIME_MS
+
+
+def test_a_handle_spelt_as_a_callers_number_is_not_that_caller(
+        models: Models) -> None:
+    text = run(from_sms, models, SMS)
+    post = run(from_social, models, payload(POST, handle="+1 215 555 0123"))
+    again = run(from_social, models, payload(POST, post_id="2",
+                                             handle="+1 215 555 0123"))
+
+    assert post.reporter != text.reporter
+    assert post.reporter == again.reporter  # one handle's posts: one thread
 
 
 def test_post_kind_is_read_from_everyday_words(models: Models) -> None:
