@@ -250,7 +250,10 @@ def step(ctx: Context) -> Step:
         stored = table_get(sent_table, incident_id)
         if not isinstance(stored, dict) or rule_id not in stored.get("alerts", {}):
             # Forgotten (quiet past seen_ttl_s) or never sent: nothing to record.
-            metrics.ALERT_ACKS.labels(rule_id or "-", "unknown").inc()
+            # Only a rule of the rule file is a label: the text after the
+            # last "/" is the sender's, and labels are kept for ever.
+            metrics.ALERT_ACKS.labels(rule_id if rule_id in rules.by_id else "-",
+                                      "unknown").inc()
             return
         alerts = stored["alerts"]
         state, outcome = acknowledge(AlertState.from_dict(alerts[rule_id]), by,

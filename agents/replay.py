@@ -309,6 +309,21 @@ class Collector:
                 self.summary.add_alert(record)
 
 
+def readable(value: bytes | None) -> dict[str, Any] | None:
+    """A record's JSON object, or None: feedback.answers is written by other
+    programs, and the worker dead-letters what it cannot read there; the
+    replay's count must not stop on it either.
+
+    >>> readable(b'{"a": 1}'), readable(b"[1]"), readable(b"not json")
+    ({'a': 1}, None, None)
+    """
+    try:
+        record = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collector,
             stall_s: float = 60.0) -> float:
     """Read until every ref is accounted for and every surge and citizen
@@ -332,7 +347,9 @@ def collect(bootstrap: str, since: dict[TopicPartition, int], collector: Collect
             batch = consumer.poll(timeout_ms=200, max_records=5000)
             for tp, records in batch.items():
                 for record in records:
-                    collector.take(tp.topic, orjson.loads(record.value))
+                    value = readable(record.value)
+                    if value is not None:
+                        collector.take(tp.topic, value)
                 last_news = time.monotonic()
             progress.update(len(summary.accounted & refs))
             if flushing is None and refs <= summary.accounted:

@@ -35,7 +35,13 @@ def iso(ms: int | float | None) -> str | None:
     """UTC epoch milliseconds as ISO 8601 with offset, or None."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(
+            timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        # Year 10000 and beyond (a report's "9999-12-31" west of UTC): no ISO
+        # time; the export goes on without it.
+        return None
 
 
 def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -106,6 +106,10 @@ def run_scenario(pipeline: LivePipeline, outbox: Path) -> dict[str, Any]:
                   value=orjson.dumps(ack))
     producer.send("alerts.acks", key=a["incident_id"].encode(),
                   value=orjson.dumps(ack))  # a redelivered ack
+    # An ack of a rule that is no rule: counted, but never a label of its own.
+    producer.send("alerts.acks", key=a["incident_id"].encode(),
+                  value=orjson.dumps({**ack, "alert_id": a["incident_id"] + "/"
+                                      + "bogus" * 200}))
     # An ack that names nobody is refused: B still escalates.
     producer.send("alerts.acks", key=b["incident_id"].encode(),
                   value=orjson.dumps({**ack, "alert_id": f"{b['incident_id']}/injury",
@@ -240,6 +244,9 @@ def test_an_unacknowledged_alert_escalates_once_and_an_acknowledged_one_not(
     assert all(d["recipient"] == "supervisor/sms" for d in sms)
     assert 'intake_alert_acks_total{outcome="in_time",rule="injury"} 1.0' in \
         alerting["metrics"]
+    assert 'intake_alert_acks_total{outcome="unknown",rule="-"} 1.0' in \
+        alerting["metrics"]
+    assert "bogus" not in alerting["metrics"]
     refused = [d for d in alerting["dead"] if "who acknowledges" in d["detail"]]
     assert len(refused) == 1 and refused[0]["topic"] == "alerts.acks"
     misrouted = [d for d in alerting["dead"] if "must be keyed" in d["detail"]]

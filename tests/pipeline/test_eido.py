@@ -119,3 +119,22 @@ def test_a_caller_linked_to_a_post_in_another_incident_names_that_identity(
     assert person["otherIdentities"] == [
         {"personId": "rp:handle", "reasons": [
             "both say blue pickup", "social then 911, the post in another incident"]}]
+
+
+def test_a_report_dated_year_9999_west_of_utc_exports_without_its_time(
+        models: Models) -> None:
+    raw = orjson.dumps({
+        "report_id": "y9999", "time": "9999-12-31T23:59:59-05:00",
+        "type": "vehicle accident", "text": "crash", "channel": "911",
+        "location": {"lat": 40.1213, "lon": -75.3431, "accuracy_m": 20},
+    })
+    result = normalize(raw, "json", 1_453_568_400_000, models.normalize,
+                       raw_ref="r:0:1")
+    assert isinstance(result, Report) and "time_in_future" in result.flags
+    change = IncidentMatcher(models.kinds, models.match).apply(Region(), result)
+
+    eido = to_eido([change.to_dict()])
+
+    assert eido["incidentComponent"]["incidentTrackingIdentifier"] == \
+        change.incident_id
+    assert eido["incidentComponent"]["firstReportTimeStamp"] is None
