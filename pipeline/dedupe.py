@@ -1061,6 +1061,9 @@ class IncidentMatcher:
         reporters = incident.setdefault("reporters", [])
         if report.reporter and report.reporter not in reporters:
             reporters[:] = [*reporters, report.reporter][-MAX_REPORTERS:]
+        elif report.reporter:
+            # The same person again: a report, not another witness.
+            incident["echoes"] = incident.get("echoes", 0) + 1
         types = incident.setdefault("types", [])
         if where.type and where.type not in types:
             types[:] = [*types, where.type][-MAX_TYPES:]
@@ -1168,6 +1171,7 @@ class IncidentMatcher:
             reporter=report.reporter,
             address=report.address,
             report_event_ms=report.event_ms,
+            witnesses=max(1, incident["count"] - incident.get("echoes", 0)),
         )
 
 

@@ -156,7 +156,7 @@ class LearnedScorer:
         words = WORD.findall(" ".join(record.get("texts") or ()).lower())
         text = " ".join(dict.fromkeys(words))[:self.rule.text_chars]
         return [record["kind"], text, source, record.get("area") or "", hour,
-                weekday, reports_band(int(record.get("report_count") or 1)),
+                weekday, reports_band(witnesses(record)),
                 rules_priority, int(record.get("last_ms") or 0), None]
 
     @staticmethod
@@ -170,7 +170,7 @@ class LearnedScorer:
               ) -> tuple[int, tuple[str, ...], list[Any]]:
         """Priority, reasons (the rules', then the model's) and the facts to keep."""
         priority, reasons = self.rules.score(record["kind"], record["texts"],
-                                             record["report_count"])
+                                             witnesses(record))
         facts = self.facts_of(record, priority)
         moved, why = self.decide(model, facts, priority)
         return moved, (*reasons, why), facts
@@ -228,3 +228,14 @@ def unpack(value: dict[str, Any]) -> PriorityModel:
     """The model ``pack`` wrote."""
     state = orjson.loads(zlib.decompress(base64.b64decode(value["zjson"])))
     return PriorityModel.restore(state)
+
+
+def witnesses(record: dict[str, Any]) -> int:
+    """An incident change's distinct reporters (``IncidentChange.witnesses``),
+    or its report count where a change predates them.
+
+    >>> witnesses({"report_count": 3, "witnesses": 1}), witnesses({"report_count": 3})
+    (1, 3)
+    """
+    return int(record.get("witnesses") or record.get("report_count") or 1)
+

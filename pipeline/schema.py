@@ -227,6 +227,10 @@ class IncidentChange:
     #: The reporter of this change taken for the same person as an earlier
     #: reporter of the incident on another channel: reporter, same_as, reasons.
     link: dict[str, Any] | None = None
+    #: Reports from distinct reporters (a report without one counts alone):
+    #: one person texting three times is one witness. 0: not known (older
+    #: changes), read as ``report_count``.
+    witnesses: int = 0
     priority: int | None = None
     priority_reasons: tuple[str, ...] = ()
     units: tuple[dict[str, Any], ...] = ()

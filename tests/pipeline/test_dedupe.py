@@ -568,6 +568,19 @@ def test_a_report_id_reused_once_forgotten_opens_an_incident_of_another_id(
     assert reused.incident_id == opened("TIP-7", later + 2)
 
 
+def test_one_person_reporting_three_times_is_one_witness(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    texts = [dataclasses.replace(report(f"t{n}", north_m=5 * n, minute=n),
+                                 reporter="rp:same") for n in range(3)]
+    changes = [matcher.apply(region, text) for text in texts]
+    other = matcher.apply(region, report("call", north_m=10, minute=4))
+
+    assert [c.report_count for c in changes] == [1, 2, 3]
+    assert [c.witnesses for c in changes] == [1, 1, 1]
+    assert (other.report_count, other.witnesses) == (4, 2)
+
+
 def versioned(version_ms: int, text: str = "", kind: str = "collision") -> Report:
     return dataclasses.replace(report("sf_fire:170010001", text=text, kind=kind),
                    version_ms=version_ms)

@@ -128,3 +128,20 @@ def test_the_rule_file_is_checked_and_unknown_keys_refused(tmp_path: Path) -> No
         ModelRule.from_config({**shipped, "use_gate": "yes"})
     with pytest.raises(ValueError, match="whole number"):
         ModelRule.from_config({**shipped, "max_shift": 1.5})
+
+
+def test_three_reports_of_one_person_do_not_make_an_incident_more_urgent() -> None:
+    learned = scorer()
+    model = learned.new_model()
+    one_person = {**change("medical_trauma", "fell down", 1, reports=3),
+                  "witnesses": 1}
+    three_people = {**change("medical_trauma", "fell down", 2, reports=3),
+                    "witnesses": 3}
+
+    alone, why_alone, _ = learned.score(one_person, model)
+    crowd, why_crowd, _ = learned.score(three_people, model)
+
+    assert "3 reports: -1" in why_crowd and not any("reports:" in w
+                                                     for w in why_alone)
+    assert crowd == alone - 1
+
