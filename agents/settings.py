@@ -135,8 +135,9 @@ class Settings:
                                        cls.fuse_incident_stages),
             recovery_check=_flag("INTAKE_RECOVERY_CHECK", cls.recovery_check),
             outbox_dir=Path(_env("INTAKE_OUTBOX_DIR", str(cls.outbox_dir))),
+            # Each tick writes to alerts.acks: ten a second at the most.
             alert_tick_s=_number("INTAKE_ALERT_TICK_S", cls.alert_tick_s, float,
-                                 0.01),
+                                 0.1),
             surge_wall_clock=_flag("INTAKE_SURGE_WALL_CLOCK", cls.surge_wall_clock),
             surge_tick_s=_number("INTAKE_SURGE_TICK_S", cls.surge_tick_s, float,
                                  0.01),
@@ -162,6 +163,9 @@ class Settings:
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise SettingsError(f"INTAKE_LOG_LEVEL={self.log_level!r} is not a "
                                 "level (DEBUG, INFO, WARNING, ERROR)")
+        if not self.reporter_key.strip():
+            raise SettingsError("INTAKE_REPORTER_KEY is empty: every identity "
+                                "would be hashed with no secret")
         if not 0 <= self.web_port <= 65535:
             raise SettingsError(f"INTAKE_WEB_PORT (--web-port) {self.web_port} is "
                                 "not a port (0 to 65535)")

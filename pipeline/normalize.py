@@ -102,7 +102,8 @@ def _decode(raw: bytes) -> tuple[Any, tuple[str, ...]] | Rejection:
         payload = orjson.loads(raw)
         repaired = False
     except orjson.JSONDecodeError as exc:
-        text = raw.decode("utf-8", errors="replace")
+        # A byte-order mark, as some Windows tools write JSON, is no content.
+        text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
         repaired = text.encode("utf-8", errors="replace") != raw
         try:
             payload = orjson.loads(text.encode("utf-8", errors="replace"))

@@ -22,6 +22,8 @@ from agents.settings import Settings, SettingsError
     ("INTAKE_LOG_LEVEL", "loud", "INTAKE_LOG_LEVEL='loud' is not a level"),
     ("INTAKE_APP_ID", "my app/1", "INTAKE_APP_ID (--app-id) 'my app/1' may hold"),
     ("INTAKE_REDIS_URL", "127.0.0.1:6379", "is not a redis://"),
+    ("INTAKE_REPORTER_KEY", " ", "INTAKE_REPORTER_KEY is empty"),
+    ("INTAKE_ALERT_TICK_S", "0", "out of range (at least 0.1)"),
 ])
 def test_a_bad_value_is_refused_by_its_name(monkeypatch: pytest.MonkeyPatch,
                                             name: str, value: str, said: str) -> None:

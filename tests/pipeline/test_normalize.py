@@ -337,6 +337,13 @@ def test_invalid_utf8_inside_strings_is_repaired_and_flagged(models: Models) -> 
     assert "text_repaired" in report.flags
 
 
+def test_json_behind_a_byte_order_mark_is_read(models: Models) -> None:
+    raw = b"\xef\xbb\xbf" + orjson.dumps(json_report(text="help"))
+    report = accepted(normalize(raw, "json", JSON_TIME_MS, models.normalize))
+
+    assert report.text == "help"
+
+
 def test_invalid_utf8_in_a_cad_row_is_repaired_and_flagged(models: Models) -> None:
     raw = cad({**MONTGOMERY_ROW, "addr": "CAF MARKER"}).replace(b"MARKER", b"\xe9")
     report = accepted(normalize(raw, "cad", RECEIVED_MS, models.normalize))
