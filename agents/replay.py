@@ -429,6 +429,23 @@ def delivery_lines(metrics: dict[str, float]) -> list[str]:
             "as a digest once a recipient's window has room)"]
 
 
+def redelivery_lines(figures: dict[str, Any]) -> list[str]:
+    """What a worker killed before its commit sent twice, when it did: board
+    records delivered again, and reports that then named another incident.
+
+    >>> redelivery_lines({"board_redeliveries": 0})
+    []
+    >>> redelivery_lines({"board_redeliveries": 9, "reports_in_two_incidents": 2})
+    ['  redelivered                 9 board records; 2 reports in two incidents']
+    """
+    again = figures.get("board_redeliveries", 0)
+    if not again:
+        return []
+    return [f"  {'redelivered':<20}{again:>9,} board records; "
+            f"{figures.get('reports_in_two_incidents', 0):,} reports in two "
+            "incidents"]
+
+
 def surge_why(anomaly: dict[str, Any]) -> str:
     """A flagged window's count against the range expected, or, when the count
     is inside it, what the detector saw instead (a rhythm that broke).
@@ -464,6 +481,7 @@ def format_summary(figures: dict[str, Any], zone_name: str = "UTC") -> str:
         f"{figures['priority_model_moved']:,}, by priority {figures['priorities']}",
         f"  merges              {figures['merges']:>9,}",
         f"  repeats ignored     {figures['repeats']:>9,}",
+        *redelivery_lines(figures),
         f"  newer versions      {figures['updates']:>9,}",
         f"  alerts              {figures['alerts']:>9,}  {figures['alerts_by_rule']}",
         f"  alerts suppressed   {figures['alerts_suppressed']:>9,}",

@@ -45,7 +45,10 @@ class RunSummary:
         self.dead_letters: Counter[str] = Counter()
         self.changes: Counter[str] = Counter()
         self.report_incident: dict[str, str] = {}
-        self.conflicts = 0
+        #: Reports the board put in two incidents (a split aside).
+        self.conflicted: set[str] = set()
+        #: Board records of a raw message seen before: redeliveries.
+        self.board_repeats = 0
         self.incidents: dict[str, dict[str, Any]] = {}
         self.latencies_ms: list[float] = []
         self.alert_ids: set[str] = set()
@@ -83,19 +86,21 @@ class RunSummary:
             # An operator's split, not a report: nothing to account for.
             self.changes[f"split_{record['change']}"] += 1
             return
+        # Before a redelivery is set aside: a report delivered again (a worker
+        # killed before its commit) must name the incident it named first.
+        report_id = record["report_id"]
+        previous = self.report_incident.setdefault(report_id, incident_id)
+        if previous != incident_id and report_id not in self.conflicted:
+            self.conflicted.add(report_id)
         ref = record.get("raw_ref", "")
         if ref in self.accounted:
+            self.board_repeats += 1
             return
         self.accounted.add(ref)
         self.changes[record["change"]] += 1
         self.suppressed += len(record.get("alerts_suppressed", ()))
         self.collapsed += len(record.get("alerts_collapsed", ()))
         self.latencies_ms.append(float(record["board_ms"] - record["received_ms"]))
-
-        report_id = record["report_id"]
-        previous = self.report_incident.setdefault(report_id, incident_id)
-        if previous != incident_id:
-            self.conflicts += 1
 
     def add_alert(self, record: dict[str, Any]) -> None:
         """An alert, or an update or escalation of one (each counted once)."""
@@ -209,7 +214,8 @@ class RunSummary:
             "repeats": self.changes.get(REPEAT, 0),
             "updates": self.changes.get(UPDATED, 0),
             "splits": self.changes.get(f"split_{SPLIT}", 0),
-            "reports_in_two_incidents": self.conflicts,
+            "reports_in_two_incidents": len(self.conflicted),
+            "board_redeliveries": self.board_repeats,
             "alerts": len(self.alert_ids),
             "alerts_by_rule": dict(sorted(self.alerts_by_rule.items())),
             "alerts_by_recipient": dict(sorted(self.alerts_by_recipient.items())),

@@ -61,6 +61,18 @@ def test_board_duplicates_counted_once_by_raw_ref() -> None:
     assert figures["alerts_suppressed"] == 1
     assert sorted(run.latencies_ms) == [10.0, 20.0]
     assert figures["reports_in_two_incidents"] == 0
+    assert figures["board_redeliveries"] == 1
+
+
+def test_a_redelivery_that_names_another_incident_is_seen() -> None:
+    run = RunSummary(reports_read=1)
+    run.add_board(board("t:0:0", "r0", "I-1"))
+    run.add_board(board("t:0:0", "r0", "I-9"))  # the same raw message, again
+
+    figures = run.figures(elapsed_s=1.0)
+
+    assert figures["reports_in_two_incidents"] == 1
+    assert figures["board_redeliveries"] == 1 and figures["reports_accounted"] == 1
 
 
 def test_report_in_two_incidents_is_a_conflict() -> None:
