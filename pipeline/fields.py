@@ -209,8 +209,14 @@ def event_time(payload: dict[str, Any], area: SourceArea, name: str = "time"
                ) -> tuple[int, tuple[str, ...]]:
     """A required ISO 8601 time field, local to the source's zone when it has no
     offset; the dead letter's detail names the field."""
+    value = text(payload, name, required=True)
+    if value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        # Epoch seconds or milliseconds, which ISO parsing reads as a date
+        # ("month must be in 1..12"): say what is wanted instead.
+        raise Invalid("bad_time", f"{name}: {value.strip()[:40]} is a number, not an "
+                      "ISO 8601 time (2016-01-23T12:00:00Z)")
     try:
-        return parse_iso_ms(text(payload, name, required=True), area.zone)
+        return parse_iso_ms(value, area.zone)
     except (ValueError, OverflowError) as exc:
         raise Invalid("bad_time", f"{name}: {exc}"[:200]) from exc
 

@@ -408,6 +408,15 @@ def test_json_rejections(models: Models, changes: dict[str, Any], reason: str) -
     assert result.detail
 
 
+@pytest.mark.parametrize("stamp", [1453568400000, "1453568400", 1453568400.5])
+def test_an_epoch_time_is_refused_as_a_number_not_a_bad_month(
+        models: Models, stamp: int | float | str) -> None:
+    result = rejected(run_json(models, json_report(time=stamp)))
+
+    assert result.reason == "bad_time"
+    assert "is a number, not an ISO 8601 time" in result.detail
+
+
 @pytest.mark.parametrize(
     ("location", "flag"),
     [
