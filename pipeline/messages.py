@@ -176,11 +176,16 @@ def _source(config: NormalizeConfig, payload: dict[str, Any]
     return source, fl.source_area(config, source)
 
 
+#: Characters that show nothing (zero-width space, joiners, word joiner, byte
+#: order mark): a text of only these is blank.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
 def _text(payload: dict[str, Any], name: str, required: bool = False
           ) -> tuple[str, tuple[str, ...]]:
     """A free text, unchanged; one longer than ``MAX_TEXT`` is cut and flagged."""
     value = fl.text(payload, name, required)
-    if required and not value.strip():
+    if required and not value.translate(_INVISIBLE).strip():
         raise Invalid(f"missing_{name}", f"field {name!r} is blank")
     raw = payload.get(name)
     if isinstance(raw, str) and len(raw) > MAX_TEXT:

@@ -182,6 +182,7 @@ def test_parts_with_one_message_id_stay_distinct_reports(models: Models) -> None
         ({"sender": 2.15e9}, "wrong_type_sender"),
         ({"text": ...}, "missing_text"),
         ({"text": "   "}, "missing_text"),
+        ({"text": "\u200b\u200b \ufeff"}, "missing_text"),
         ({"text": {"body": "x"}}, "wrong_type_text"),
         ({"time": ...}, "missing_time"),
         ({"time": "yesterday"}, "bad_time"),
