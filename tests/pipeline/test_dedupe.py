@@ -1058,3 +1058,34 @@ def test_a_fix_never_joins_an_incident_known_only_by_its_town(
     assert call.change == NEW and call.incident_id != opened.incident_id
     # A later post from the town weighs the incidents with a point.
     assert later.change == "merged" and later.incident_id == call.incident_id
+
+
+def test_without_call_types_a_report_with_no_place_joins_by_its_kind(
+        matcher: IncidentMatcher) -> None:
+    # A source that sends no call type: a crash located, then a text of a
+    # crash that says nothing of where, a minute later. The kind both give
+    # stands in for the type neither gives; a fire's incident stays apart.
+    region = Region()
+    crash = matcher.apply(region, dataclasses.replace(report("a"), type_text=""))
+    matcher.apply(region, dataclasses.replace(
+        report("b", north_m=3000, kind="structure_fire"), type_text=""))
+
+    joined = matcher.apply(region, sms("t", "i cannot say where", 1))
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert joined.merge["reasons"][0] == (
+        "no place; both say kind collision, neither a call type")
+
+
+def test_a_kind_does_not_stand_in_for_a_call_type_the_incident_gave(
+        matcher: IncidentMatcher) -> None:
+    # The incident's caller gave a type the text does not say: the type
+    # decides, and the text's kind alone joins nothing.
+    region = Region()
+    matcher.apply(region, dataclasses.replace(report("a"),
+                                              type_text="VEHICLE ACCIDENT"))
+
+    alone = matcher.apply(region, sms("t", "i cannot say where", 1))
+
+    assert alone.change == "new"
