@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from pipeline.kinds import OTHER
 from pipeline.places import street_names
 from pipeline.schema import Report
-from pipeline.thread import personal_words
+from pipeline.thread import SOCIAL, personal_words
 
 #: How a report that names only its town and an incident there agree, as
 #: the weights of a conditional logit (each post choosing among the town's
@@ -136,7 +136,10 @@ TYPED_SINCE = ((60, -0.25), (180, -1.05), (300, -1.7), (600, -3.2), (900, -4.4))
 #: kind kept), untyped incident F1 0.8946 without; -1.5/-1/-0.5/0/+0.5 gave
 #: 0.9113/0.9155/0.9149/0.9136/0.9128 (P 0.9476/0.9423/0.9372/0.9330/0.9302),
 #: the typed stream 0.9239/0.9238/0.9238/0.9238/0.9239 (it seldom applies
-#: there: a call gives its type).
+#: there: a call gives its type); seeds 2/3 -0.5/-1/-1.5 gave 0.9125/0.9124/
+#: 0.9102 and 0.9159/0.9166/0.9152 (0.8932/0.8994 without). Posts left out
+#: (a town-less post's kind, read from its words, joined a crash): seeds
+#: 1/2/3 0.9157/0.9123/0.9168, typed 0.9239/0.9231/0.9235.
 TYPED_WEIGHTS = {
     "serious": 2.4, "priority_3": 1.8, "minor": 0.0, "located": 0.55,
     "quiet": -0.15, "report_named": -1.75, "incident_named": -1.25,
@@ -231,7 +234,9 @@ def untyped_kind(report: Report, where: Where, incident: dict[str, Any]) -> str:
     """The kind (not ``other``) a report without a call type shares with an
     incident none of whose reports gave one, or "": with a type on either
     side the type decides (``said_type``), and a kind shared by two typed
-    reports is weaker evidence than the types they give.
+    reports is weaker evidence than the types they give. A post's kind is
+    read from its words and often wrong (``TOWN_WEIGHTS``): a post with no
+    place it can be set against joins nothing by it.
 
     >>> plain = Where(frozenset(), None, "")
     >>> report = Report("r", "s", "911", 0, 0, "collision", "")
@@ -243,8 +248,12 @@ def untyped_kind(report: Report, where: Where, incident: dict[str, Any]) -> str:
     >>> untyped_kind(report, plain._replace(type="vehicle accident"),
     ...              {"kinds": ["collision"], "types": []})
     ''
+    >>> untyped_kind(Report("p", "s", "social", 0, 0, "collision", ""), plain,
+    ...              {"kinds": ["collision"], "types": []})
+    ''
     """
-    if where.type or incident.get("types") or report.kind == OTHER:
+    if (where.type or incident.get("types") or report.kind == OTHER
+            or report.channel == SOCIAL):
         return ""
     return report.kind if report.kind in incident["kinds"] else ""
 
