@@ -42,7 +42,9 @@ the incident's priority, whether it has a point (``TYPED_WEIGHTS``); it joins
 the likeliest when that one holds ``typed_min_p`` of the evidence and no other
 fits it alike. When neither the report nor the incident's reports give a call
 type (a source that sends none), the kind both give stands in for it, with a
-weight against (``untyped_kind``). Points of addresses
+weight against (``untyped_kind``). A located report weighs only incidents
+opened without a point this way, the less the more incidents with a point
+of its type are open. Points of addresses
 (a CAD's geocode: an address, no uncertainty) are matched by
 ``address_radius_m`` and ``address_window_s``; a record of a responding
 discipline at the very point of one is of that incident whatever kind its
@@ -117,6 +119,7 @@ from pipeline.evidence import (
     TOWN_PLACE,
     TOWN_TIE,
     TOWN_WEIGHTS,
+    TYPED_ALIKE_MAX,
     TYPED_QUIET_S,
     TYPED_SINCE,
     TYPED_WEIGHTS,
@@ -775,6 +778,12 @@ class IncidentMatcher:
         top, incident, home, since_s, said = scored[0]
         # What the report gives of its place weighs every incident alike.
         own = w["report_named"] if where.streets else 0.0
+        if report.has_point:
+            # A located report weighs only incidents opened without a place;
+            # the more located ones of its type are open, the likelier such
+            # an incident is a stray caller of one of them.
+            own += w["located_alike"] * min(
+                TYPED_ALIKE_MAX, self._located_alike(region, report, where))
         share = 1.0 / (math.exp(-top - own)
                        + sum(math.exp(s[0] - top) for s in scored))
         if share < params.typed_min_p or (
@@ -788,6 +797,21 @@ class IncidentMatcher:
             confidence=round(share, 3), distance_m=None,
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, TYPED)
+
+    def _located_alike(self, region: Region, report: Report, where: Where) -> int:
+        """How many incidents with a point, first reported within
+        ``typed_window_s`` of ``report``, it names the call type of (or,
+        neither giving one, shares the kind of: ``untyped_kind``)."""
+        alike = 0
+        for incident_id, (home, _) in list(region.recent.items()):
+            incident = self._expired(region, home).open.get(incident_id)
+            if incident is None or incident["lat"] is None or abs(
+                    report.event_ms - incident["first_ms"]
+            ) / 1000 > self.params.typed_window_s:
+                continue
+            if said_type(where, incident) or untyped_kind(report, where, incident):
+                alike += 1
+        return alike
 
     def _reach_m(self, accuracy_m: float, other_m: float) -> float:
         """How far apart two fixes can be one place: ``radius_m`` plus both

@@ -1089,3 +1089,20 @@ def test_a_kind_does_not_stand_in_for_a_call_type_the_incident_gave(
     alone = matcher.apply(region, sms("t", "i cannot say where", 1))
 
     assert alone.change == "new"
+
+
+def test_a_located_report_leans_away_from_a_placeless_incident_among_located_ones(
+        matcher: IncidentMatcher) -> None:
+    # Three crashes located kilometres apart and a caller of a crash who
+    # could not say where (an incident of its own): a fourth located crash
+    # is likelier a new one than that caller's, who more likely saw one of
+    # the three.
+    def located_after(crashes: int) -> str:
+        region = Region()
+        for n in range(crashes):
+            matcher.apply(region, report(f"c{n}", north_m=3000 * (n + 1)))
+        first = matcher.apply(region, sms("t", "collision, i cannot say where", 4))
+        assert first.change == "new"
+        return matcher.apply(region, report("a", minute=9)).change
+
+    assert (located_after(0), located_after(3)) == ("merged", "new")
