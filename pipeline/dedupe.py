@@ -40,7 +40,11 @@ incident of the region that it names the call type of ("cardiac emergency" in
 its type or words) first reported within ``typed_window_s``: how long after,
 the incident's priority, whether it has a point (``TYPED_WEIGHTS``); it joins
 the likeliest when that one holds ``typed_min_p`` of the evidence and no other
-fits it alike. Points of addresses
+fits it alike. When neither the report nor the incident's reports give a call
+type (a source that sends none), the kind both give stands in for it, with a
+weight against (``untyped_kind``). A located report weighs only incidents
+opened without a point this way, the less the more incidents with a point
+of its type are open. Points of addresses
 (a CAD's geocode: an address, no uncertainty) are matched by
 ``address_radius_m`` and ``address_window_s``; a record of a responding
 discipline at the very point of one is of that incident whatever kind its
@@ -115,6 +119,7 @@ from pipeline.evidence import (
     TOWN_PLACE,
     TOWN_TIE,
     TOWN_WEIGHTS,
+    TYPED_ALIKE_MAX,
     TYPED_QUIET_S,
     TYPED_SINCE,
     TYPED_WEIGHTS,
@@ -125,6 +130,7 @@ from pipeline.evidence import (
     said_type,
     street_agreement,
     streets_of,
+    untyped_kind,
     words_of,
 )
 from pipeline.geo import cell_key, cells_within, distance_m
@@ -728,10 +734,11 @@ class IncidentMatcher:
     def _typed_match(self, region: Region, report: Report, where: Where
                      ) -> _Candidate | None:
         """The incident a report whose place cannot be set against its own
-        belongs to by the call type both give, weighing every such incident
-        of the region against the others (``TYPED_WEIGHTS``); None when none
-        has ``typed_min_p`` of the evidence, a new incident counting as one
-        more with none, or two fit alike."""
+        belongs to by the call type both give (or, when neither gives one,
+        the kind: ``untyped_kind``), weighing every such incident of the
+        region against the others (``TYPED_WEIGHTS``); None when none has
+        ``typed_min_p`` of the evidence, a new incident counting as one more
+        with none, or two fit alike."""
         params, w = self.params, TYPED_WEIGHTS
         scored: list[tuple[float, dict[str, Any], str, float, str]] = []
         # A report with a point can be set against every incident with one:
@@ -747,11 +754,15 @@ class IncidentMatcher:
                     report, where, incident) or (
                         report.report_id in incident["report_ids"]):
                 continue
-            said = said_type(where, incident)
+            said, score = said_type(where, incident), 0.0
+            if not said and (kind := untyped_kind(report, where, incident)):
+                # Neither gives a call type (a source that sends none): the
+                # kind both give, a looser class, stands in for it.
+                said, score = f"kind {kind}, neither a call type", w["kind_only"]
             if not said:
                 continue
-            score = next((v for bound, v in TYPED_SINCE if since_s <= bound),
-                         TYPED_SINCE[-1][1])
+            score += next((v for bound, v in TYPED_SINCE if since_s <= bound),
+                          TYPED_SINCE[-1][1])
             priority = min(self.kinds.get(k).priority for k in incident["kinds"])
             score += w["serious" if priority <= 2 else
                        "priority_3" if priority == 3 else "minor"]
@@ -767,6 +778,12 @@ class IncidentMatcher:
         top, incident, home, since_s, said = scored[0]
         # What the report gives of its place weighs every incident alike.
         own = w["report_named"] if where.streets else 0.0
+        if report.has_point:
+            # A located report weighs only incidents opened without a place;
+            # the more located ones of its type are open, the likelier such
+            # an incident is a stray caller of one of them.
+            own += w["located_alike"] * min(
+                TYPED_ALIKE_MAX, self._located_alike(region, report, where))
         share = 1.0 / (math.exp(-top - own)
                        + sum(math.exp(s[0] - top) for s in scored))
         if share < params.typed_min_p or (
@@ -780,6 +797,21 @@ class IncidentMatcher:
             confidence=round(share, 3), distance_m=None,
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, TYPED)
+
+    def _located_alike(self, region: Region, report: Report, where: Where) -> int:
+        """How many incidents with a point, first reported within
+        ``typed_window_s`` of ``report``, it names the call type of (or,
+        neither giving one, shares the kind of: ``untyped_kind``)."""
+        alike = 0
+        for incident_id, (home, _) in list(region.recent.items()):
+            incident = self._expired(region, home).open.get(incident_id)
+            if incident is None or incident["lat"] is None or abs(
+                    report.event_ms - incident["first_ms"]
+            ) / 1000 > self.params.typed_window_s:
+                continue
+            if said_type(where, incident) or untyped_kind(report, where, incident):
+                alike += 1
+        return alike
 
     def _reach_m(self, accuracy_m: float, other_m: float) -> float:
         """How far apart two fixes can be one place: ``radius_m`` plus both

@@ -1071,3 +1071,51 @@ def test_a_fix_never_joins_an_incident_known_only_by_its_town(
     assert call.change == NEW and call.incident_id != opened.incident_id
     # A later post from the town weighs the incidents with a point.
     assert later.change == "merged" and later.incident_id == call.incident_id
+
+
+def test_without_call_types_a_report_with_no_place_joins_by_its_kind(
+        matcher: IncidentMatcher) -> None:
+    # A source that sends no call type: a crash located, then a text of a
+    # crash that says nothing of where, a minute later. The kind both give
+    # stands in for the type neither gives; a fire's incident stays apart.
+    region = Region()
+    crash = matcher.apply(region, dataclasses.replace(report("a"), type_text=""))
+    matcher.apply(region, dataclasses.replace(
+        report("b", north_m=3000, kind="structure_fire"), type_text=""))
+
+    joined = matcher.apply(region, sms("t", "i cannot say where", 1))
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert joined.merge["reasons"][0] == (
+        "no place; both say kind collision, neither a call type")
+
+
+def test_a_kind_does_not_stand_in_for_a_call_type_the_incident_gave(
+        matcher: IncidentMatcher) -> None:
+    # The incident's caller gave a type the text does not say: the type
+    # decides, and the text's kind alone joins nothing.
+    region = Region()
+    matcher.apply(region, dataclasses.replace(report("a"),
+                                              type_text="VEHICLE ACCIDENT"))
+
+    alone = matcher.apply(region, sms("t", "i cannot say where", 1))
+
+    assert alone.change == "new"
+
+
+def test_a_located_report_leans_away_from_a_placeless_incident_among_located_ones(
+        matcher: IncidentMatcher) -> None:
+    # Three crashes located kilometres apart and a caller of a crash who
+    # could not say where (an incident of its own): a fourth located crash
+    # is likelier a new one than that caller's, who more likely saw one of
+    # the three.
+    def located_after(crashes: int) -> str:
+        region = Region()
+        for n in range(crashes):
+            matcher.apply(region, report(f"c{n}", north_m=3000 * (n + 1)))
+        first = matcher.apply(region, sms("t", "collision, i cannot say where", 4))
+        assert first.change == "new"
+        return matcher.apply(region, report("a", minute=9)).change
+
+    assert (located_after(0), located_after(3)) == ("merged", "new")

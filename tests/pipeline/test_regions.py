@@ -141,10 +141,14 @@ def test_a_post_from_an_unknown_place_or_too_late_stays_alone(
         matcher: IncidentMatcher) -> None:
     region = Region()
     matcher.apply(region, report("a", 40.156, -75.221))
+    # Posts: a call without a type or a place it can be set against joins
+    # the one incident of its kind (``untyped_kind``), a post does not.
     unknown = matcher.apply(region, report("p", None, None, minute=5,
-                                           address="Atlantis", kind="collision"))
+                                           address="Atlantis", kind="collision",
+                                           channel="social"))
     late = matcher.apply(region, report("r", None, None, minute=60,
-                                        address="Ambler", kind="collision"))
+                                        address="Ambler", kind="collision",
+                                        channel="social"))
     assert (unknown.change, late.change) == (NEW, NEW)
 
 
