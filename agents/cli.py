@@ -147,6 +147,7 @@ def require_broker_address(settings: Settings, who: str) -> None:
 
 def require_free_port(host: str, port: int) -> None:
     """The worker's web port must be free: Faust would fail deep inside aiohttp."""
+    import errno
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -154,9 +155,14 @@ def require_free_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise IntakeError(
+                    f"the worker's web port {host}:{port} is taken; pick another "
+                    "with --web-port or INTAKE_WEB_PORT") from exc
             raise IntakeError(
-                f"the worker's web port {host}:{port} is taken ({exc.strerror}); "
-                "pick another with --web-port or INTAKE_WEB_PORT") from exc
+                f"the worker's web server cannot listen on {host}:{port} "
+                f"({exc.strerror}); check INTAKE_WEB_BIND (an address of this "
+                "host) and INTAKE_WEB_PORT") from exc
 
 
 def require_writable(path: Path | None) -> None:

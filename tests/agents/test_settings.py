@@ -78,3 +78,20 @@ def test_a_redis_that_refuses_the_url_is_named_not_restarted(
     said = str(refused.value)
     assert "DB index is out of range" in said and "INTAKE_REDIS_URL" in said
     assert "did not start" not in said and not list(tmp_path.iterdir())
+
+
+def test_a_web_address_of_another_host_is_named_not_called_taken() -> None:
+    import socket
+
+    from agents.cli import require_free_port
+    from agents.exceptions import IntakeError
+
+    with pytest.raises(IntakeError) as refused:
+        require_free_port("192.0.2.1", 0)  # TEST-NET-1: on no host's interface
+    assert "INTAKE_WEB_BIND" in str(refused.value)
+    assert "taken" not in str(refused.value)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        with pytest.raises(IntakeError, match="is taken"):
+            require_free_port("127.0.0.1", held.getsockname()[1])
