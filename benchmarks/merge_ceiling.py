@@ -35,7 +35,6 @@ Ties go to a seeded draw.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import json
 import math
@@ -46,8 +45,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from agents.resources import Models, load_models
-from agents.settings import Settings
+from agents.resources import Models
 from benchmarks.scenario import (
     HANDSET,
     NETWORK,
@@ -58,6 +56,7 @@ from benchmarks.scenario import (
     TrueIncident,
     generate,
     pairwise_scores,
+    stream_options,
 )
 from pipeline.geo import distance_m
 from pipeline.places import street_names
@@ -267,11 +266,7 @@ def _mean(weights: tuple[int, ...]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--incidents", type=int, default=9_000)
-    args = parser.parse_args(argv)
-    models = load_models(Settings.from_env().models_dir)
+    args, models = stream_options(__doc__, argv)
     found = ceiling(generate(args.seed, args.incidents), models)
     print(json.dumps({"seed": args.seed, "ceiling_incident_f1": found.f1,
                       "precision": found.precision, "recall": found.recall,

@@ -30,7 +30,6 @@ figures; the last line is one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -38,8 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from agents.feeds import shared_feeds
-from agents.resources import Models, load_models, load_triage
-from agents.settings import Settings
+from agents.resources import Models, load_triage
 from benchmarks.merge_ceiling import ceiling
 from benchmarks.scenario import (
     Scenario,
@@ -48,6 +46,7 @@ from benchmarks.scenario import (
     generate,
     pairwise_scores,
     root,
+    stream_options,
     union,
 )
 from benchmarks.workload import say
@@ -215,13 +214,7 @@ def same_point_truth(reports: list[Report]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--incidents", type=int, default=9_000,
-                        help="log incidents to generate from (about 5.5 reports "
-                        "each with the distractors: 9,000 give about 50,000)")
-    args = parser.parse_args(argv)
-    models = load_models(Settings.from_env().models_dir)
+    args, models = stream_options(__doc__, argv)
     say(f"merge eval: generating from {args.incidents} incidents, seed {args.seed}")
     gen = generated(models, args.seed, args.incidents)
     say("merge eval: the Montgomery County log")

@@ -17,16 +17,14 @@ tells, for the reports that are not with the rest of their true incident:
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agents.resources import Models, load_models
-from agents.settings import Settings
+from agents.resources import Models
 from benchmarks.merge_eval import match, normalized
-from benchmarks.scenario import generate, pairwise_scores
+from benchmarks.scenario import generate, pairwise_scores, stream_options
 from benchmarks.workload import say
 from pipeline.schema import Report
 
@@ -114,11 +112,7 @@ def _stream(models: Models, seed: int, incidents: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--incidents", type=int, default=9_000)
-    args = parser.parse_args(argv)
-    models = load_models(Settings.from_env().models_dir)
+    args, models = stream_options(__doc__, argv)
     say(f"merge fragments: seed {args.seed}, {args.incidents} incidents")
     reports, truth = _stream(models, args.seed, args.incidents)
     predicted = match(models, reports)

@@ -22,15 +22,13 @@ JSON object.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from agents.resources import Models, load_models
-from agents.settings import Settings
+from agents.resources import Models
 from benchmarks.merge_eval import match, normalized
-from benchmarks.scenario import generate
+from benchmarks.scenario import generate, stream_options
 from benchmarks.workload import say
 from pipeline.schema import Report
 from pipeline.social import NOT_AN_EMERGENCY
@@ -94,11 +92,7 @@ def posts(models: Models, seed: int, incidents: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--incidents", type=int, default=9_000)
-    args = parser.parse_args(argv)
-    models = load_models(Settings.from_env().models_dir)
+    args, models = stream_options(__doc__, argv)
     say(f"merge posts: generating from {args.incidents} incidents, seed {args.seed}")
     figures = posts(models, args.seed, args.incidents)
     print(f"{'truth':<11} {'gate':<7} {'place':<8} {'outcome':<13} {'posts':>6} "

@@ -95,6 +95,7 @@ is the rule "same place within 80 m and 10 minutes".
 
 from __future__ import annotations
 
+import argparse
 import csv
 import functools
 import math
@@ -109,8 +110,8 @@ from typing import Any
 
 import orjson
 
-from agents.resources import read_yaml
-from agents.settings import ROOT
+from agents.resources import Models, load_models, read_yaml
+from agents.settings import ROOT, Settings
 from benchmarks.train_relevance import unlearnt_posts
 from pipeline.geo import distance_m
 from pipeline.kinds import KindTable
@@ -713,4 +714,17 @@ def union(parent: dict[str, str], order: dict[str, int], a: str, b: str) -> None
         # The root is always the earliest report, which names the cluster.
         first, later = sorted((ra, rb), key=order.__getitem__)
         parent[later] = first
+
+
+def stream_options(doc: str, argv: list[str] | None = None
+                   ) -> tuple[argparse.Namespace, Models]:
+    """The ``--seed`` and ``--incidents`` of a tool that scores a generated
+    stream (its description: the first line of ``doc``), and the models."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--incidents", type=int, default=9_000,
+                        help="log incidents to generate from (about 5.5 reports "
+                        "each with the distractors: 9,000 give about 50,000)")
+    args = parser.parse_args(argv)
+    return args, load_models(Settings.from_env().models_dir)
 
