@@ -274,7 +274,9 @@ class SentLog:
         what a worker does with a table its changelog brought back."""
         log = cls(keep_ms)
         for incident_id, last_ms in sorted(entries, key=lambda e: (e[1], e[0])):
-            log.touch(incident_id, last_ms)
+            # Times the log filed before: no leap to doubt (``EventClock``).
+            log._last[incident_id] = last_ms
+            log.clock.ms = max(log.clock.ms, last_ms)
         return log
 
     def __len__(self) -> int:

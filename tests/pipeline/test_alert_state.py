@@ -33,6 +33,14 @@ def test_an_incident_of_an_untrusted_time_never_moves_the_clock() -> None:
     assert log.expired() == ["I-open", "I-skewed"]  # filed at the clock's time
 
 
+def test_a_restored_log_keeps_each_time_across_a_gap_of_days() -> None:
+    log = SentLog.restored(2 * HOUR_MS, [("I-new", 72 * HOUR_MS), ("I-old", HOUR_MS),
+                                         ("I-newer", 72 * HOUR_MS + 1)])
+
+    assert log.clock_ms == 72 * HOUR_MS + 1
+    assert log.expired() == ["I-old"]  # the new ones stay: filed at their times
+
+
 def test_an_older_change_never_moves_an_incident_back_in_time() -> None:
     log = SentLog(keep_ms=10)
     log.touch("I-1", 100)
