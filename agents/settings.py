@@ -115,7 +115,7 @@ class Settings:
             broker=_env("INTAKE_BROKER", cls.broker),
             redis_url=_env("INTAKE_REDIS_URL", cls.redis_url),
             app_id=_env("INTAKE_APP_ID", cls.app_id),
-            web_port=_number("INTAKE_WEB_PORT", cls.web_port, int, 0, 65535),
+            web_port=_number("INTAKE_WEB_PORT", cls.web_port, int, 1, 65535),
             web_bind=_env("INTAKE_WEB_BIND", cls.web_bind),
             models_dir=Path(_env("INTAKE_MODELS_DIR", str(cls.models_dir))),
             topics_file=Path(_env("INTAKE_TOPICS_FILE", str(cls.topics_file))),
@@ -166,9 +166,10 @@ class Settings:
         if not self.reporter_key.strip():
             raise SettingsError("INTAKE_REPORTER_KEY is empty: every identity "
                                 "would be hashed with no secret")
-        if not 0 <= self.web_port <= 65535:
+        if not 1 <= self.web_port <= 65535:
+            # Faust's web server takes no port 0 (any free one).
             raise SettingsError(f"INTAKE_WEB_PORT (--web-port) {self.web_port} is "
-                                "not a port (0 to 65535)")
+                                "not a port (1 to 65535)")
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"INTAKE_REDIS_URL (--redis-url) {self.redis_url!r} "
                                 "is not a redis://, rediss:// or unix:// URL")

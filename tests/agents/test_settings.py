@@ -15,7 +15,9 @@ from agents.settings import Settings, SettingsError
     ("INTAKE_BATCH_MAX", "abc", "INTAKE_BATCH_MAX='abc' is not an integer"),
     ("INTAKE_BATCH_MAX", "0", "INTAKE_BATCH_MAX='0' is out of range (at least 1)"),
     ("INTAKE_WEB_PORT", "70000",
-     "INTAKE_WEB_PORT='70000' is out of range (0 to 65535)"),
+     "INTAKE_WEB_PORT='70000' is out of range (1 to 65535)"),
+    # Faust's web server refuses port 0 with a traceback once it starts.
+    ("INTAKE_WEB_PORT", "0", "INTAKE_WEB_PORT='0' is out of range (1 to 65535)"),
     ("INTAKE_ALERT_TICK_S", "soon", "INTAKE_ALERT_TICK_S='soon' is not a number"),
     ("INTAKE_OFFSET_RESET", "newest", "INTAKE_OFFSET_RESET='newest' is not one of"),
     ("INTAKE_UVLOOP", "maybe", "INTAKE_UVLOOP='maybe' is not one of"),
