@@ -10,6 +10,14 @@ reporter like any other report. A report with a point of its own keeps it and
 becomes the thread's last fix. The thread never joins two incidents: it only
 lends a place; dedupe decides.
 
+Idempotent: the thread remembers what it lent each follow-up without a point
+(a fix, or none) for ``follow_up_s``, and a redelivered follow-up gets the
+same again, even when the reporter sent a fix since. A worker killed after
+sending a batch but before storing its threads, or the other way round,
+processes the batch again: the report must reach dedupe with the point it
+had, or dedupe no longer finds it among the reports it has seen (they are
+kept by point) and decides it anew.
+
 One person may use two identities: a post from a handle, then a call from a
 number. Inside one incident, dedupe takes a call (or a text or an app tip)
 from a new identity for the person of an earlier post when the two say the
@@ -37,6 +45,9 @@ Identity alone never joins a report to an incident; a link never merges two.
 >>> lent = follow_up(state, report("b", 5), ThreadParams())
 >>> lent.lat, lent.location, lent.flags
 (40.0, 'known', ('location_from_thread',))
+>>> _ = follow_up(state, report("d", 6, 41.0), ThreadParams())
+>>> follow_up(state, report("b", 5), ThreadParams()).lat  # a redelivery
+40.0
 >>> follow_up(state, report("c", 90), ThreadParams()).location
 'unknown'
 """
@@ -76,12 +87,39 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
             state["fix"] = [report.lat, report.lon, report.accuracy_m or 0.0,
                             report.event_ms]
         return report
-    if fix is None or abs(report.event_ms - fix[3]) > params.follow_up_s * 1000:
+    lent: dict[str, list[Any]] = state.setdefault("lent", {})
+    answered = lent.get(report.report_id)
+    if answered is not None:
+        # A redelivery: the fix it took the first time, or none, whatever
+        # fixes came since (dedupe finds the report by its point).
+        fix = answered[1]
+    else:
+        if fix is not None and (abs(report.event_ms - fix[3])
+                                > params.follow_up_s * 1000):
+            fix = None
+        _remember_lent(lent, report, fix, params)
+    if fix is None:
         return report
     lat, lon, accuracy, _ = fix
     return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                    accuracy_m=accuracy + params.drift_m,
                    flags=(*report.flags, LENT_FIX))
+
+
+#: The follow-ups without a point a thread remembers what it lent them.
+MAX_LENT = 32
+
+
+def _remember_lent(lent: dict[str, list[Any]], report: Report,
+                   fix: list[Any] | None, params: ThreadParams) -> None:
+    """Keep what a follow-up without a point was lent (``fix``, or None) for
+    ``follow_up_s`` of event time, at most ``MAX_LENT`` of them."""
+    lent[report.report_id] = [report.event_ms, fix]
+    horizon = report.event_ms - params.follow_up_s * 1000
+    for report_id in [r for r, (at, _) in lent.items() if at < horizon]:
+        del lent[report_id]
+    while len(lent) > MAX_LENT:
+        del lent[next(iter(lent))]
 
 
 #: Words that say nothing about who is speaking: English function words and
