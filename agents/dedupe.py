@@ -11,6 +11,14 @@ a batch reads and writes only the cells it touches, and the matching state
 survives a worker restart through the table's changelog. Each region's index
 of recent incidents (``pipeline.dedupe.Region``) is rebuilt from the table the
 first time the worker sees the region.
+
+Killed outright (no transactions: at-least-once), a worker processes its
+last uncommitted input again. A batch's changes are acknowledged before its
+cells are stored, and matching is a function of the stored cells and the
+report, so a report decided again is decided as before; a report its stored
+cell remembers is a repeat. A kill while the cells of a batch are being
+stored leaves some stored and some not; dedupe repairs what it can see
+(``IncidentMatcher._torn``, ``Region.holder``).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from faust.types import EventT, StreamT, TableT
 
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, table_get
+from pipeline.bundle import partition_for
 from pipeline.dedupe import IncidentMatcher, SplitRefused
 from pipeline.regions import Region, region_key
 from pipeline.schema import Report
@@ -120,6 +129,8 @@ class RegionBatch:
             as_current(event)
             for cell in region.changed:
                 self.cells[cell] = region.cells[cell].to_dict()
+            # Last, after every cell of the batch (``Region.rebuild``).
+            self.cells[region.clock_key] = region.clock_record()
 
 
 #: A split's reason travels with both incidents to the board and the EIDO
@@ -175,14 +186,35 @@ def install(ctx: Context) -> None:
             started = time.perf_counter()
             batch = RegionBatch(cells, regions, matcher)
             done = await each_record(ctx, out, events, STAGE, batch.match)
+            # The changes first, acknowledged, then the state that made them:
+            # a worker killed in between decides the batch again from the
+            # state before it, as it did (the same changes, the same ids),
+            # and a state that holds a report was announced downstream (its
+            # redelivery is a repeat, which fires nothing).
+            await out.delivered()
             try:
                 batch.write_back()
-            except Exception:  # the batch's changes still go out
+            except Exception:  # the batch's changes went out
                 logger.exception("dedupe could not store the matching state of a "
-                                 "batch; its changes are sent all the same")
-            await out.delivered()
+                                 "batch; its changes were sent")
 
             for outcome, count in batch.changes.items():
                 metrics.INCIDENT_CHANGES.labels(outcome).inc(count)
             metrics.POSTS_HELD.inc(batch.held)
             metrics.batch_done(STAGE, done, started)
+
+    partitions = ctx.specs["reports.normalized"].partitions
+
+    async def forget(app: Any, revoked: Any, **kwargs: Any) -> None:
+        """A region whose partition this worker lost is another's now; its
+        index, clock and recent posts are rebuilt from the table if it comes
+        back (they would be stale: the other worker moved them on)."""
+        lost = {tp.partition for tp in revoked
+                if tp.topic in ("reports.normalized", COMMANDS)}
+        for key in [k for k in regions
+                    if partition_for(k.encode(), partitions) in lost]:
+            del regions[key]
+
+    # Faust calls its signal receivers with keyword ``signal``; its stub types
+    # name it, our receiver takes it in ``kwargs``.
+    ctx.app.on_partitions_revoked.connect(forget)  # type: ignore[arg-type]

@@ -61,7 +61,10 @@ never averaged, nor moved. Words that name no kind
 Idempotent: a report already seen changes nothing (``repeat``), also after its
 incident left the state: report ids are remembered, in the cell of the report's
 point (or a shard of the region's cells of reports without one), for
-``seen_ttl_s`` of event time, longer than incidents stay open. Two versions of
+``seen_ttl_s`` of event time, longer than incidents stay open, and at least
+``seen_received_s`` after their receipt (a replay goes through days of event
+time in a minute; a worker killed in it processes its input of the last
+seconds again, its reports of days before). Two versions of
 one report (a source that updates its records: ``Report.version_ms``): the
 newer one updates the incident (``updated``), an older one or an exact copy is
 a ``repeat``. Late reports (by event time) join like any other: the gap is
@@ -77,7 +80,8 @@ time, nor may it move a clock: it opens its own incident, whose id derives
 from the report id (so a redelivery names the same incident) but differs from
 the id the same report opens when it can be matched (so a copy without a
 plausible time never resets that incident); a copy without a point likewise
-opens one named apart.
+opens one named apart, unless an open incident holds the report: then it is
+a repeat of that one.
 
 >>> from pipeline.kinds import KindTable
 >>> from pipeline.schema import Report
@@ -187,6 +191,10 @@ class MatchParams:
     max_open_per_cell: int = 500
     max_texts: int = 5
     seen_ttl_s: float = 86_400.0
+    #: ...and at least this long after it was received (by the region's
+    #: newest receipt): a replay runs through days of event time a second,
+    #: and a worker killed in it processes its last minute's input again.
+    seen_received_s: float = 600.0
     max_seen_per_cell: int = 20_000
     #: A report from a reporter already in an open incident joins it within
     #: this long (event time) and the usual distance, whatever its kind says.
@@ -357,6 +365,9 @@ class IncidentMatcher:
 
         own = self._own_key(region, report)
         known = region.cell(own).seen.get(report.report_id)
+        if known is not None and known[0] != HELD and self._torn(region, own, known,
+                                                                 report):
+            known = None
         if known is not None:
             if known[0] == HELD:
                 return None
@@ -367,8 +378,18 @@ class IncidentMatcher:
                 return self._change(incident, report, UPDATED, None)
             incident = incident or _closed(known[0], report)
             return self._change(incident, report, REPEAT, None)
+        holder = region.holder(report.report_id)
+        if holder is not None:
+            # An incident holds the report, but its cell does not remember it:
+            # a copy whose point changed on the way, or a report redelivered
+            # after a worker was killed halfway through storing a batch (the
+            # incident's cell stored, the report's not). A repeat all the same.
+            home, incident = holder
+            self._remember(region, own, incident, home, report)
+            return self._change(incident, report, REPEAT, None)
 
         region.clock.see(report.event_ms)
+        region.received_ms = max(region.received_ms, report.received_ms)
         region.prune(region.clock_ms - self._index_keep_ms)
         where = self._where(report)
         self._learn_corner(region, report, where)
@@ -386,6 +407,29 @@ class IncidentMatcher:
             change = self._change(best.incident, report, MERGED,
                                   best.merge.to_dict())
         return change if link is None else replace(change, link=link.to_dict())
+
+    def _torn(self, region: Region, own: str, known: list[Any], report: Report
+              ) -> bool:
+        """Whether the seen record of ``report`` names an incident that does not
+        hold it although it cannot have closed yet: the state of a worker killed
+        halfway through storing a batch (the report's cell stored, not its
+        incident's). The record is dropped and the report decided again, as
+        it was: the incident it opened gets the same id, the one it joined
+        is there to join. Not a record older than ``stale_after_s`` by the
+        region's clock or its incident's cell's: the incident may have closed
+        since."""
+        home = known[3] if len(known) > 3 else own
+        cell = region.cell(home)
+        clock_ms = max(region.clock_ms, cell.clock_ms)  # a cell stored ahead
+        if known[1] < clock_ms - self.params.stale_after_s * 1000:
+            return False
+        incident = cell.open.get(known[0])
+        if incident is not None and (report.report_id in incident["report_ids"]
+                                     or len(incident["report_ids"]) >= MAX_REPORT_IDS):
+            return False
+        del region.cell(own).seen[report.report_id]
+        region.changed.add(own)
+        return True
 
     def split(self, region: Region, incident_id: str, report_id: str, by: str,
               reason: str, at_ms: int) -> list[IncidentChange]:
@@ -437,7 +481,7 @@ class IncidentMatcher:
         region.cell(own).open[into] = alone
         region.index(alone, own)
         region.cell(own).seen[report_id] = [into, seen[1], seen[2], own, lat, lon,
-                                            kind, reporter, channel]
+                                            kind, reporter, channel, at_ms]
         region.changed.add(own)
         info = {"report_id": report_id, "from": incident_id, "into": into,
                 "by": by, "reason": reason}
@@ -475,7 +519,8 @@ class IncidentMatcher:
                 region.forget(incident_id)
             seen = len(cell.seen)
             cell.forget_seen(cell.clock_ms - self.params.seen_ttl_s * 1000,
-                             self.params.max_seen_per_cell - 1)
+                             self.params.max_seen_per_cell - 1,
+                             region.received_ms - self.params.seen_received_s * 1000)
             if stale or len(cell.seen) != seen:
                 region.changed.add(key)
         return cell
@@ -625,7 +670,7 @@ class IncidentMatcher:
         later call (``RecentPosts``)."""
         region.cell(own).seen[report.report_id] = [
             HELD, report.event_ms, report.version_ms, own, None, None,
-            report.kind, report.reporter, report.channel]
+            report.kind, report.reporter, report.channel, report.received_ms]
         region.changed.add(own)
         if report.reporter and where.circle is not None:
             event = fields_words([report.type_text, report.address])
@@ -1065,7 +1110,7 @@ class IncidentMatcher:
             incident["id"], report.event_ms, report.version_ms, home,
             report.lat if report.has_point else None,
             report.lon if report.has_point else None, report.kind,
-            report.reporter, report.channel]
+            report.reporter, report.channel, report.received_ms]
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,

@@ -46,6 +46,12 @@ def region_key(report: Report) -> str:
     return "u:" + report.report_id
 
 
+#: The cell name of a region's clock record (``Region.clock_key``).
+CLOCK_CELL = "@clock"
+#: Where a seen record keeps the report's receipt time.
+RECEIVED = 9
+
+
 class CellState:
     """The open incidents of one grid cell and the reports they hold.
 
@@ -56,7 +62,7 @@ class CellState:
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
         # report id -> [incident id, event ms, version, home cell, lat, lon,
-        # kind, reporter, channel], oldest first.
+        # kind, reporter, channel, received ms], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
         #: Street corners learnt (``pipeline/corners.py``): only in the cells
@@ -69,12 +75,15 @@ class CellState:
             state["corners"] = self.corners
         return state
 
-    def forget_seen(self, horizon_ms: float, keep: int) -> None:
-        """Forget ids seen before ``horizon_ms``, and the oldest beyond ``keep``."""
+    def forget_seen(self, horizon_ms: float, keep: int,
+                    received_floor_ms: float = 0) -> None:
+        """Forget ids seen before ``horizon_ms`` (event time) and received
+        before ``received_floor_ms``, and the oldest beyond ``keep``."""
         excess = len(self.seen) - keep
         while self.seen:  # oldest first: stops at the first id that stays
             report_id, seen = next(iter(self.seen.items()))
-            if seen[1] >= horizon_ms and excess <= 0:
+            if excess <= 0 and (seen[1] >= horizon_ms or (
+                    len(seen) > RECEIVED and seen[RECEIVED] >= received_floor_ms)):
                 break
             del self.seen[report_id]
             excess -= 1
@@ -108,11 +117,22 @@ class Region:
         self.recent: dict[str, list[Any]] = {}
         #: The recent incidents whose home is a cell of reports without a point.
         self.unplaced: dict[str, list[Any]] = {}
+        #: report id -> [incident id, last ms]: who holds each report of the
+        #: indexed incidents. A report its cell does not remember (its seen
+        #: record lost with a worker killed halfway through storing a batch,
+        #: or a copy that lost its point) is still known by the incident
+        #: that holds it.
+        self.members: dict[str, list[Any]] = {}
         #: The posts of the last minutes, by their words (``pipeline/thread.py``).
         self.posts = RecentPosts()
         #: The newest event time seen: incidents leave by it. One report
         #: dated hours ahead does not move it (``EventClock``).
         self.clock = EventClock()
+        #: Whether the clock came from a stored clock record (``rebuild``).
+        self.clock_stored = False
+        #: The newest receipt time of a report matched: seen records stay
+        #: by it too (``CellState.forget_seen``).
+        self.received_ms = 0
 
     @property
     def clock_ms(self) -> int:
@@ -130,10 +150,28 @@ class Region:
         if home.startswith(self.name + "|p"):
             self.unplaced.pop(incident["id"], None)
             self.unplaced[incident["id"]] = entry
+        if incident["report_ids"]:
+            # The newest: each report is indexed as it joins (all of them
+            # at a rebuild, oldest first).
+            self.member(incident["report_ids"][-1], incident)
+
+    def member(self, report_id: str, incident: dict[str, Any]) -> None:
+        self.members.pop(report_id, None)
+        self.members[report_id] = [incident["id"], incident["last_ms"]]
+
+    def holder(self, report_id: str) -> tuple[str, dict[str, Any]] | None:
+        """The indexed incident that holds ``report_id``, and its home cell."""
+        member = self.members.get(report_id)
+        if member is None or (entry := self.recent.get(member[0])) is None:
+            return None
+        incident = self.cell(entry[0]).open.get(member[0])
+        if incident is None or report_id not in incident["report_ids"]:
+            return None
+        return entry[0], incident
 
     def prune(self, horizon_ms: float) -> None:
         """Drop the index entries last changed before ``horizon_ms``."""
-        for index in (self.recent, self.unplaced):
+        for index in (self.recent, self.unplaced, self.members):
             while index:
                 incident_id, (_, last_ms) = next(iter(index.items()))
                 if last_ms >= horizon_ms:
@@ -153,20 +191,48 @@ class Region:
         state = self.cells.get(key)
         if state is None:
             state = self.cells[key] = CellState(self.load(key))
-            self.clock_ms = max(self.clock_ms, state.clock_ms)
+            if not self.clock_stored:
+                self.clock_ms = max(self.clock_ms, state.clock_ms)
         return state
+
+    @property
+    def clock_key(self) -> str:
+        """The key of the region's clock record, stored after a batch's cells."""
+        return f"{self.name}|{CLOCK_CELL}"
+
+    def clock_record(self) -> dict[str, Any]:
+        return {"clock_ms": self.clock_ms, "received_ms": self.received_ms}
 
     def rebuild(self, items: Iterable[tuple[str, Any]]) -> None:
         """Index the open incidents of stored cells (``key``, cell dict)."""
         prefix = self.name + "|"
+        found: list[tuple[int, str, dict[str, Any]]] = []
+        stored_clock: int | None = None
         for key, value in items:
             if not key.startswith(prefix) or not isinstance(value, dict):
+                continue
+            if key == self.clock_key:
+                stored_clock = int(value.get("clock_ms", 0))
+                self.received_ms = max(self.received_ms,
+                                       int(value.get("received_ms", 0)))
                 continue
             state = CellState(value)
             self.clock_ms = max(self.clock_ms, state.clock_ms)
             for incident in state.open.values():
-                self.index(incident, key)
-                self.posts.restore(incident)
+                found.append((incident["last_ms"], key, incident))
+        # In order of last change, as they were indexed (``prune``).
+        found.sort(key=lambda f: f[0])
+        if stored_clock is not None:
+            # The clock of the last batch stored whole: a worker killed while
+            # storing a batch leaves cells of it whose clocks run ahead, by
+            # the hours a replayed batch may span. By theirs, the incidents
+            # the batch's first reports joined would already have closed.
+            self.clock_ms, self.clock_stored = stored_clock, True
+        for _, key, incident in found:
+            self.index(incident, key)
+            for report_id in incident["report_ids"][:-1]:
+                self.member(report_id, incident)
+            self.posts.restore(incident)
 
     def locate(self, report_id: str) -> tuple[str, list[Any]] | None:
         """The cell that remembers a report, and what it remembers of it."""

@@ -613,21 +613,25 @@ def test_versions_survive_the_state_round_trip(matcher: IncidentMatcher) -> None
     assert matcher.apply(restarted, versioned(3_000)).change == UPDATED
 
 
-def test_a_copy_without_a_place_never_resets_the_incident_it_opened(
+def test_a_copy_without_a_place_is_a_repeat_of_the_incident_that_holds_it(
         matcher: IncidentMatcher) -> None:
     cell = Region()
     first = matcher.apply(cell, report("r1"))
     merged = matcher.apply(cell, report("r2", north_m=20, minute=2))
-    # The same report id again, its point lost on the way: nothing says where
-    # it is, and the incident it opens is named apart.
+    # The same report id again, its point lost on the way: its cell (that
+    # of its point) is not where it looks, but the incident holds it.
     copy = matcher.apply(cell, report("r1", located=False))
 
     assert merged.incident_id == first.incident_id and merged.report_count == 2
-    assert copy.change == "new"
-    assert copy.incident_id != first.incident_id
-    assert matcher.apply(cell, report("r2", north_m=20, minute=2)).report_count == 2
+    assert copy.change == REPEAT and copy.incident_id == first.incident_id
+    assert copy.report_count == 2  # never reset, never counted twice
+    assert matcher.apply(cell, report("r1", located=False)).change == REPEAT
+    # Once the incident is gone from the state, the copy opens an incident of
+    # its own, named apart from the one the report opened.
     again = matcher.apply(Region(), report("r1", located=False))
-    assert again.incident_id == copy.incident_id  # stable across redelivery
+    assert again.change == "new" and again.incident_id != first.incident_id
+    assert matcher.apply(Region(), report("r1", located=False)).incident_id == (
+        again.incident_id)  # stable across redelivery
 
 
 def sms(report_id: str, text: str, minute: float) -> Report:
