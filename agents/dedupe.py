@@ -28,7 +28,7 @@ import logging
 import time
 from typing import Any
 
-from faust.types import EventT, StreamT, TableT
+from faust.types import TP, EventT, StreamT, TableT
 
 from agents import metrics
 from agents.app import Context, Outbox, as_current, each_record, table_get
@@ -47,8 +47,10 @@ class RegionBatch:
     """One batch's regions: each cell read from the table once, written once."""
 
     def __init__(self, cells: TableT, regions: dict[str, Region],
-                 matcher: IncidentMatcher):
+                 matcher: IncidentMatcher, committed: dict[TP, int | None]):
         self.cells, self.regions, self.matcher = cells, regions, matcher
+        #: The consumer's committed offsets (Faust's own record of them).
+        self.committed = committed
         self.used: dict[str, Region] = {}
         self.last_event: dict[str, EventT] = {}
         self.changes: dict[str, int] = {}
@@ -79,17 +81,24 @@ class RegionBatch:
         # Before anything can fail: the region's cells are written back with
         # the changelog partition of its messages, whatever this record does.
         self.last_event[key] = event
+        region = self.region_of(key)
+        # The report's ids stay in its cell, whatever their age by event
+        # time, until its message's offset is committed: a worker killed
+        # before then processes it again. None committed yet: offset 0.
+        message = event.message
+        region.offset = message.offset
+        region.committed = self.committed.get(TP(message.topic, message.partition)) or 0
         if NOT_AN_EMERGENCY in report.flags:
             # Judged at normalize: it opens no incident, and joins one only
             # when it fits it beyond doubt; else it is kept and counted.
-            held = self.matcher.hold(self.region_of(key), report)
+            held = self.matcher.hold(region, report)
             if held is None:
                 self.held += 1
                 await out.send("reports.irrelevant", report.report_id, record)
                 return
             change = held
         else:
-            change = self.matcher.apply(self.region_of(key), report)
+            change = self.matcher.apply(region, report)
         self.changes[change.change] = self.changes.get(change.change, 0) + 1
         await out.send("incidents.changes", change.incident_id, change.to_dict())
 
@@ -181,10 +190,14 @@ def install(ctx: Context) -> None:
 
     @ctx.app.agent(source, name="dedupe")
     async def dedupe_agent(stream: StreamT) -> None:
+        # Faust's record of the offsets it committed (read at a start from
+        # the broker, updated at each commit); it has no public accessor.
+        consumer: Any = ctx.app.consumer
+        committed: dict[TP, int | None] = consumer._committed_offset
         async for events in ctx.batches(stream):
             out = ctx.outbox()
             started = time.perf_counter()
-            batch = RegionBatch(cells, regions, matcher)
+            batch = RegionBatch(cells, regions, matcher, committed)
             done = await each_record(ctx, out, events, STAGE, batch.match)
             # The changes first, acknowledged, then the state that made them:
             # a worker killed in between decides the batch again from the

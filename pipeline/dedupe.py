@@ -61,10 +61,10 @@ never averaged, nor moved. Words that name no kind
 Idempotent: a report already seen changes nothing (``repeat``), also after its
 incident left the state: report ids are remembered, in the cell of the report's
 point (or a shard of the region's cells of reports without one), for
-``seen_ttl_s`` of event time, longer than incidents stay open, and at least
-``seen_received_s`` after their receipt (a replay goes through days of event
-time in a minute; a worker killed in it processes its input of the last
-seconds again, its reports of days before). Two versions of
+``seen_ttl_s`` of event time, longer than incidents stay open, and until
+their input is committed (a replay goes through days of event time in a
+second; a worker killed in it processes its uncommitted input again, its
+reports of days before: ``Region.committed``). Two versions of
 one report (a source that updates its records: ``Report.version_ms``): the
 newer one updates the incident (``updated``), an older one or an exact copy is
 a ``repeat``. Late reports (by event time) join like any other: the gap is
@@ -191,10 +191,6 @@ class MatchParams:
     max_open_per_cell: int = 500
     max_texts: int = 5
     seen_ttl_s: float = 86_400.0
-    #: ...and at least this long after it was received (by the region's
-    #: newest receipt): a replay runs through days of event time a second,
-    #: and a worker killed in it processes its last minute's input again.
-    seen_received_s: float = 600.0
     max_seen_per_cell: int = 20_000
     #: A report from a reporter already in an open incident joins it within
     #: this long (event time) and the usual distance, whatever its kind says.
@@ -389,7 +385,6 @@ class IncidentMatcher:
             return self._change(incident, report, REPEAT, None)
 
         region.clock.see(report.event_ms)
-        region.received_ms = max(region.received_ms, report.received_ms)
         region.prune(region.clock_ms - self._index_keep_ms)
         where = self._where(report)
         self._learn_corner(region, report, where)
@@ -481,7 +476,7 @@ class IncidentMatcher:
         region.cell(own).open[into] = alone
         region.index(alone, own)
         region.cell(own).seen[report_id] = [into, seen[1], seen[2], own, lat, lon,
-                                            kind, reporter, channel, at_ms]
+                                            kind, reporter, channel, -1]
         region.changed.add(own)
         info = {"report_id": report_id, "from": incident_id, "into": into,
                 "by": by, "reason": reason}
@@ -520,7 +515,7 @@ class IncidentMatcher:
             seen = len(cell.seen)
             cell.forget_seen(cell.clock_ms - self.params.seen_ttl_s * 1000,
                              self.params.max_seen_per_cell - 1,
-                             region.received_ms - self.params.seen_received_s * 1000)
+                             region.committed)
             if stale or len(cell.seen) != seen:
                 region.changed.add(key)
         return cell
@@ -670,7 +665,7 @@ class IncidentMatcher:
         later call (``RecentPosts``)."""
         region.cell(own).seen[report.report_id] = [
             HELD, report.event_ms, report.version_ms, own, None, None,
-            report.kind, report.reporter, report.channel, report.received_ms]
+            report.kind, report.reporter, report.channel, region.offset]
         region.changed.add(own)
         if report.reporter and where.circle is not None:
             event = fields_words([report.type_text, report.address])
@@ -1110,7 +1105,7 @@ class IncidentMatcher:
             incident["id"], report.event_ms, report.version_ms, home,
             report.lat if report.has_point else None,
             report.lon if report.has_point else None, report.kind,
-            report.reporter, report.channel, report.received_ms]
+            report.reporter, report.channel, region.offset]
         region.changed.add(own)
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,

@@ -48,8 +48,8 @@ def region_key(report: Report) -> str:
 
 #: The cell name of a region's clock record (``Region.clock_key``).
 CLOCK_CELL = "@clock"
-#: Where a seen record keeps the report's receipt time.
-RECEIVED = 9
+#: Where a seen record keeps the input offset of the report's message.
+OFFSET = 9
 
 
 class CellState:
@@ -62,7 +62,7 @@ class CellState:
         data = data or {}
         self.open: dict[str, dict[str, Any]] = data.get("open", {})
         # report id -> [incident id, event ms, version, home cell, lat, lon,
-        # kind, reporter, channel, received ms], oldest first.
+        # kind, reporter, channel, input offset (-1: none)], oldest first.
         self.seen: dict[str, list[Any]] = data.get("seen", {})
         self.clock_ms: int = int(data.get("clock_ms", 0))
         #: Street corners learnt (``pipeline/corners.py``): only in the cells
@@ -76,14 +76,16 @@ class CellState:
         return state
 
     def forget_seen(self, horizon_ms: float, keep: int,
-                    received_floor_ms: float = 0) -> None:
-        """Forget ids seen before ``horizon_ms`` (event time) and received
-        before ``received_floor_ms``, and the oldest beyond ``keep``."""
+                    committed: int | None = None) -> None:
+        """Forget ids seen before ``horizon_ms`` (event time), and the oldest
+        beyond ``keep``; never one whose input is not committed yet (its
+        message's offset ``committed`` or later)."""
         excess = len(self.seen) - keep
         while self.seen:  # oldest first: stops at the first id that stays
             report_id, seen = next(iter(self.seen.items()))
             if excess <= 0 and (seen[1] >= horizon_ms or (
-                    len(seen) > RECEIVED and seen[RECEIVED] >= received_floor_ms)):
+                    committed is not None and len(seen) > OFFSET
+                    and seen[OFFSET] >= committed)):
                 break
             del self.seen[report_id]
             excess -= 1
@@ -130,9 +132,11 @@ class Region:
         self.clock = EventClock()
         #: Whether the clock came from a stored clock record (``rebuild``).
         self.clock_stored = False
-        #: The newest receipt time of a report matched: seen records stay
-        #: by it too (``CellState.forget_seen``).
-        self.received_ms = 0
+        #: The input offset of the report being matched (-1: none), and
+        #: the region's partition's committed offset (None: unknown): seen
+        #: records of input not committed stay (``CellState.forget_seen``).
+        self.offset = -1
+        self.committed: int | None = None
 
     @property
     def clock_ms(self) -> int:
@@ -201,7 +205,7 @@ class Region:
         return f"{self.name}|{CLOCK_CELL}"
 
     def clock_record(self) -> dict[str, Any]:
-        return {"clock_ms": self.clock_ms, "received_ms": self.received_ms}
+        return {"clock_ms": self.clock_ms}
 
     def rebuild(self, items: Iterable[tuple[str, Any]]) -> None:
         """Index the open incidents of stored cells (``key``, cell dict)."""
@@ -213,8 +217,6 @@ class Region:
                 continue
             if key == self.clock_key:
                 stored_clock = int(value.get("clock_ms", 0))
-                self.received_ms = max(self.received_ms,
-                                       int(value.get("received_ms", 0)))
                 continue
             state = CellState(value)
             self.clock_ms = max(self.clock_ms, state.clock_ms)
