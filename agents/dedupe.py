@@ -137,9 +137,28 @@ class RegionBatch:
             # The cells go to the changelog partition of the region's messages.
             as_current(event)
             for cell in region.changed:
-                self.cells[cell] = region.cells[cell].to_dict()
+                state = region.cells[cell]
+                ids, incidents = state.fit(MAX_CELL_BYTES)
+                if ids or incidents:
+                    logger.warning("dedupe cell %s too big for one changelog "
+                                   "record: %d report ids and %d open "
+                                   "incidents dropped, oldest first", cell, ids,
+                                   incidents)
+                    metrics.CELLS_TRIMMED.labels("report_ids").inc(ids)
+                    metrics.CELLS_TRIMMED.labels("incidents").inc(incidents)
+                    for incident_id in [i for i in region.recent
+                                        if region.recent[i][0] == cell
+                                        and i not in state.open]:
+                        region.forget(incident_id)
+                self.cells[cell] = state.to_dict()
             # Last, after every cell of the batch (``Region.rebuild``).
             self.cells[region.clock_key] = region.clock_record()
+
+
+#: A cell's changelog record at most: Faust's producer refuses a request
+#: over 1,000,000 bytes (``producer_max_request_size``), and the refusal
+#: stops the worker.
+MAX_CELL_BYTES = 900_000
 
 
 #: A split's reason travels with both incidents to the board and the EIDO

@@ -253,6 +253,12 @@ POSTS_JUDGED = Counter(
     "Social posts judged at normalize: emergency, or not_an_emergency",
     ["verdict"], registry=REGISTRY,
 )
+CELLS_TRIMMED = Counter(
+    "intake_dedupe_cells_trimmed_total",
+    "Dedupe cells cut to fit one changelog record: report ids or open "
+    "incidents dropped, oldest first (pipeline/regions.py CellState.fit)",
+    ["dropped"], registry=REGISTRY,
+)
 POSTS_HELD = Counter(
     "intake_posts_held_total",
     "Posts judged not an emergency that dedupe kept off the incidents "

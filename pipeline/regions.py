@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
+
 from pipeline.localtime import IMPLAUSIBLE_TIME, EventClock
 from pipeline.schema import Report
 from pipeline.thread import RecentPosts
@@ -74,6 +76,43 @@ class CellState:
         if self.corners:
             state["corners"] = self.corners
         return state
+
+    def fit(self, max_bytes: int) -> tuple[int, int]:
+        """Cut the cell until it serializes to at most ``max_bytes``: the
+        oldest report ids first, then the longest-quiet open incidents.
+        Returns how many ids and incidents went. A changelog record has a
+        size limit (Faust's producer: 1 MB); a cell past it stopped the
+        worker. A cell that big is far past its bounds' intent (a day of
+        reports of one 5 km cell), so cutting it costs little matching.
+
+        >>> cell = CellState({"seen": {f"r{i}": ["I", i] for i in range(100)}})
+        >>> cell.fit(400)
+        (81, 0)
+        >>> len(orjson.dumps(cell.to_dict())) <= 400
+        True
+        """
+        if self.size_hint() * 40 < max_bytes:
+            return 0, 0  # cannot be that big: no need to serialize it
+        ids = incidents = 0
+        while len(orjson.dumps(self.to_dict())) > max_bytes:
+            if self.seen:
+                cut = max(1, len(self.seen) // 4)
+                for report_id in list(self.seen)[:cut]:
+                    del self.seen[report_id]
+                ids += cut
+            elif self.open:
+                oldest = min(self.open, key=lambda i: self.open[i]["last_ms"])
+                del self.open[oldest]
+                incidents += 1
+            else:
+                break
+        return ids, incidents
+
+    def size_hint(self) -> int:
+        """Entries of the cell, each a few dozen bytes or more."""
+        return len(self.seen) + sum(
+            20 + len(i.get("report_ids", ())) + len(i.get("texts", ())) * 10
+            for i in self.open.values())
 
     def forget_seen(self, horizon_ms: float, keep: int,
                     committed: int | None = None) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import orjson
 import pytest
 
 from agents.resources import Models
 from pipeline.dedupe import IncidentMatcher, SplitRefused, incident_id_for
 from pipeline.geo import cell_key, distance_m
 from pipeline.places import Gazetteer
-from pipeline.regions import Region
+from pipeline.regions import CellState, Region
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,
@@ -501,3 +502,24 @@ def test_reports_at_the_pole_are_one_incident(matcher: IncidentMatcher) -> None:
     second = matcher.apply(region, report("b", 90.0, 120.0, minute=1, accuracy_m=60))
     near = matcher.apply(region, report("c", 89.999, 90.0, minute=2, accuracy_m=60))
     assert second.incident_id == near.incident_id == first.incident_id
+
+
+def test_a_cell_too_big_for_one_changelog_record_is_cut_oldest_first() -> None:
+    open_ = {f"I-{i}": {"id": f"I-{i}", "last_ms": i, "report_ids": [f"r{i}"] * 50,
+                        "texts": ["smoke on the third floor"] * 5}
+             for i in range(40)}
+    seen = {f"r{i}": [f"I-{i % 40}", i, 0, "r:t|c:1:1"] for i in range(5_000)}
+    cell = CellState({"open": open_, "seen": seen, "clock_ms": 9})
+    size = len(orjson.dumps(cell.to_dict()))
+
+    ids, incidents = cell.fit(size // 2)
+
+    assert len(orjson.dumps(cell.to_dict())) <= size // 2
+    assert (ids, incidents) == (5_000 - len(cell.seen), 0)
+    assert "r4999" in cell.seen and "r0" not in cell.seen  # the newest stay
+    # Report ids gone and still too big: the longest-quiet incidents go.
+    ids, incidents = cell.fit(len(orjson.dumps({"open": open_})) // 2)
+    assert incidents > 0 and not cell.seen
+    assert "I-39" in cell.open and "I-0" not in cell.open
+    # A small cell is not even serialized.
+    assert CellState({"seen": {"a": ["I", 1]}}).fit(1_000) == (0, 0)
