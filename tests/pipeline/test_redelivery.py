@@ -18,7 +18,7 @@ import pytest
 from agents.resources import Models
 from pipeline.dedupe import IncidentMatcher
 from pipeline.regions import Region
-from pipeline.schema import MERGED, NEW, REPEAT, Report
+from pipeline.schema import MERGED, NEW, REPEAT, IncidentChange, Report
 from pipeline.thread import follow_up
 from tests.pipeline.test_dedupe import report
 
@@ -65,11 +65,14 @@ def placeless(report_id: str, minute: float) -> Report:
     return report(report_id, minute=minute, located=False)
 
 
-def first_batch(matcher: IncidentMatcher, table: Table) -> tuple[Region, str, str]:
-    """A region that stored a batch whole; the batch with a located call that
-    opens an incident and a placeless call that joins it, not yet stored.
-    Returns the region and the two cells the batch changed (the incident's,
-    the placeless call's)."""
+def killed_in_a_batch(matcher: IncidentMatcher, stored: str
+                      ) -> tuple[str, IncidentChange, IncidentChange, Region]:
+    """A batch of a located call that opens an incident and a placeless call
+    that joins it (its cell is not the incident's); a kill stores only the
+    incident's cell (``stored="incident"``) or only the call's (``"call"``).
+    Returns the incident's id and what a restarted worker makes of the two
+    calls processed again, and its region."""
+    table = Table()
     region = table.restarted()
     table.store(region)
     opened = matcher.apply(region, report("a", minute=0))
@@ -78,19 +81,16 @@ def first_batch(matcher: IncidentMatcher, table: Table) -> tuple[Region, str, st
     assert joined.incident_id == opened.incident_id
     home = next(k for k in region.changed if "|p" not in k)
     shard = next(k for k in region.changed if "|p" in k)
-    return region, home, shard
+    table.store(region, only={home if stored == "incident" else shard})
+
+    again = table.restarted()
+    return (opened.incident_id, matcher.apply(again, report("a", minute=0)),
+            matcher.apply(again, placeless("b", minute=2)), again)
 
 
 def test_a_kill_that_stored_the_incident_but_not_the_reports_cell(
         matcher: IncidentMatcher) -> None:
-    table = Table()
-    region, home, _ = first_batch(matcher, table)
-    incident_id = region.cell(home).open.copy().popitem()[0]
-    table.store(region, only={home})
-
-    again = table.restarted()
-    first, second = (matcher.apply(again, report("a", minute=0)),
-                     matcher.apply(again, placeless("b", minute=2)))
+    incident_id, first, second, _ = killed_in_a_batch(matcher, "incident")
 
     # The placeless call's cell does not remember it, but the incident holds
     # it: a repeat, not a second incident of its own.
@@ -101,14 +101,7 @@ def test_a_kill_that_stored_the_incident_but_not_the_reports_cell(
 
 def test_a_kill_that_stored_the_reports_cell_but_not_the_incident(
         matcher: IncidentMatcher) -> None:
-    table = Table()
-    region, home, shard = first_batch(matcher, table)
-    incident_id = region.cell(home).open.copy().popitem()[0]
-    table.store(region, only={shard})
-
-    again = table.restarted()
-    first, second = (matcher.apply(again, report("a", minute=0)),
-                     matcher.apply(again, placeless("b", minute=2)))
+    incident_id, first, second, again = killed_in_a_batch(matcher, "call")
 
     # The placeless call's cell names an incident that was never stored: it
     # is decided again and joins the incident the located call opens again.
