@@ -297,7 +297,7 @@ def from_call(payload: dict[str, Any], received_ms: int, config: NormalizeConfig
     call_id = fl.identifier(payload, "call_id")
     type_text = fl.text(payload, "type")
     text = fl.text(payload, "text")
-    if not type_text and not text:
+    if fl.blank(type_text) and fl.blank(text):
         raise Invalid("missing_type", "a call needs a 'type' or a 'text'")
     event_ms, time_flags = fl.event_time(payload, area)
     lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)

@@ -115,6 +115,20 @@ def reporter_token(identity: str, key: bytes, handle: bool = False) -> str:
     return "rp:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:20]
 
 
+#: Characters that show nothing (zero-width space, joiners, word joiner, byte
+#: order mark, soft hyphen): a text of only these is blank.
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def blank(value: str) -> bool:
+    """Whether a text shows nothing: empty, spaces, or invisible characters.
+
+    >>> blank(" \u200b "), blank("fire")
+    (True, False)
+    """
+    return not value.translate(INVISIBLE).strip()
+
+
 def text(payload: dict[str, Any], name: str, required: bool = False) -> str:
     value = payload.get(name)
     if value is None or value == "":

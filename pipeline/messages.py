@@ -141,7 +141,7 @@ def from_app(payload: dict[str, Any], received_ms: int, config: NormalizeConfig,
         raise Invalid("unknown_channel", channel[:40])
     category = fl.text(payload, "category").strip()
     body, body_flags = _text(payload, "text")
-    if not category and not body:
+    if fl.blank(category) and fl.blank(body):
         raise Invalid("missing_category", "a tip needs a 'category' or a 'text'")
     event_ms, time_flags = fl.event_time(payload, area)
     lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)
@@ -176,16 +176,11 @@ def _source(config: NormalizeConfig, payload: dict[str, Any]
     return source, fl.source_area(config, source)
 
 
-#: Characters that show nothing (zero-width space, joiners, word joiner, byte
-#: order mark): a text of only these is blank.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-
-
 def _text(payload: dict[str, Any], name: str, required: bool = False
           ) -> tuple[str, tuple[str, ...]]:
     """A free text, unchanged; one longer than ``MAX_TEXT`` is cut and flagged."""
     value = fl.text(payload, name, required)
-    if required and not value.translate(_INVISIBLE).strip():
+    if required and fl.blank(value):
         raise Invalid(f"missing_{name}", f"field {name!r} is blank")
     raw = payload.get(name)
     if isinstance(raw, str) and len(raw) > MAX_TEXT:

@@ -238,7 +238,7 @@ def _from_json(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
         raise Invalid("unknown_channel", channel[:40])
     type_text = fl.text(payload, "type")
     text = fl.text(payload, "text")
-    if not type_text and not text:
+    if fl.blank(type_text) and fl.blank(text):
         raise Invalid("missing_type", "a report needs a 'type' or a 'text'")
     event_ms, time_flags = fl.event_time(payload, area)
     lat, lon, location, accuracy, place_flags = fl.fix(payload, "location", area)

@@ -585,6 +585,7 @@ def test_call_non_finite_numbers(models: Models, bad: float) -> None:
         (call(time=1453550400), "bad_time"),
         (call(time="99999-01-01T00:00:00"), "bad_time"),
         (call(type=..., text=...), "missing_type"),
+        (call(type=" ", text="\u200b \ufeff"), "missing_type"),
         (call(location=[40.1, -75.3]), "wrong_type_location"),
         (call(source="atlantis_pd"), "unknown_source"),
         (call(caller_number={"e164": "+1"}), "wrong_type_caller_number"),

@@ -398,6 +398,8 @@ def test_web_form_with_text_only_is_classified_from_the_text(models: Models) -> 
         ({"channel": "sms"}, "unknown_channel"),
         ({"category": ..., "text": ...}, "missing_category"),
         ({"category": "", "text": ""}, "missing_category"),
+        # Only spaces or invisible characters: no words to act on.
+        ({"category": " ", "text": "\u200b\u200b"}, "missing_category"),
         ({"category": 3.5j}, "wrong_type_category"),
         ({"time": ...}, "missing_time"),
         ({"location": "here"}, "wrong_type_location"),

@@ -387,6 +387,9 @@ def test_oversized_payload_is_rejected_before_parsing(models: Models) -> None:
         ({"report_id": True}, "wrong_type_report_id"),
         ({"type": ..., "text": ...}, "missing_type"),
         ({"type": "", "text": ""}, "missing_type"),
+        # Only spaces or invisible characters: no words to act on.
+        ({"type": "  ", "text": "   "}, "missing_type"),
+        ({"type": ..., "text": "\u200b\u200b"}, "missing_type"),
         ({"type": {"en": "fire"}}, "wrong_type_type"),
         ({"text": 3.5, "type": False}, "wrong_type_type"),
         ({"time": ...}, "missing_time"),
