@@ -37,6 +37,7 @@ from typing import Any
 
 from pipeline import fields as fl
 from pipeline.fields import Invalid, NormalizeConfig, Parser, SourceArea
+from pipeline.localtime import FAR_FUTURE_S
 from pipeline.schema import Report
 
 CHANNEL = "sensor"
@@ -98,7 +99,8 @@ def from_alarm(payload: dict[str, Any], received_ms: int, config: NormalizeConfi
         type_text += " ALARM"
     status, status_flags = _status(payload)
     event_ms, time_flags = fl.event_time(payload, area)
-    version_ms, version_flags = _version(payload, status, event_ms, area)
+    version_ms, version_flags = _version(payload, status, event_ms, area,
+                                         received_ms)
 
     address = _address(payload)
     lat, lon, location, accuracy_m, place_flags = fl.fix(payload, "location", area)
@@ -211,17 +213,24 @@ def _status(payload: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
 
 
 def _version(payload: dict[str, Any], status: str, event_ms: int,
-             area: SourceArea) -> tuple[int, tuple[str, ...]]:
+             area: SourceArea, received_ms: int) -> tuple[int, tuple[str, ...]]:
     """The time of this version of the event: ``updated``, else the event time.
 
     A known status but ``new`` needs ``updated``: without it a cancellation
-    could not be told from the alarm it cancels, and might lose to it.
+    could not be told from the alarm it cancels, and might lose to it. An
+    ``updated`` more than ``FAR_FUTURE_S`` after the message was received is
+    refused: the newest version wins, so it would win over every later one
+    (the real cancellation included).
     """
     if not fl.text(payload, "updated"):
         if status in ALARM_STATUSES and status != "new":
             raise Invalid("missing_updated", f"a {status!r} needs 'updated'")
         return event_ms, ()
     version_ms, flags = fl.event_time(payload, area, "updated")
+    if version_ms > received_ms + FAR_FUTURE_S * 1000:
+        raise Invalid("updated_in_future",
+                      f"'updated' is {(version_ms - received_ms) / 3_600_000:,.1f} h "
+                      "after the message was received")
     if version_ms < event_ms:
         flags += ("updated_before_time",)
     return version_ms, flags

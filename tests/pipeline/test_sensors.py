@@ -262,6 +262,9 @@ def test_alarm_naive_time_is_local_to_the_source(models: Models) -> None:
         ({"status": "CANCEL", "updated": ""}, "missing_updated"),
         ({"status": "cancel", "updated": ["x"]}, "wrong_type_updated"),
         ({"status": "cancel", "updated": "soon"}, "bad_time"),
+        # It would win over every later version, the real cancel included.
+        ({"status": "update", "updated": "9999-01-01T00:00:00Z"},
+         "updated_in_future"),
         ({"status": ["cancel"]}, "wrong_type_status"),
         ({"premises": ...}, "missing_premises"),
         ({"premises": "1200 DEKALB PIKE"}, "wrong_type_premises"),
