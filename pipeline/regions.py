@@ -52,6 +52,11 @@ def region_key(report: Report) -> str:
 CLOCK_CELL = "@clock"
 #: Where a seen record keeps the input offset of the report's message.
 OFFSET = 9
+#: A cell with at most this many report ids and open incidents is far under
+#: a changelog record's limit (``CellState.fit``): an id's record takes a
+#: few hundred bytes at most, an incident a few KB (texts are cut at 500
+#: characters, 5 kept; 100 report ids, 20 reporters).
+SMALL_SEEN, SMALL_OPEN = 1_000, 50
 
 
 class CellState:
@@ -85,14 +90,14 @@ class CellState:
         worker. A cell that big is far past its bounds' intent (a day of
         reports of one 5 km cell), so cutting it costs little matching.
 
-        >>> cell = CellState({"seen": {f"r{i}": ["I", i] for i in range(100)}})
-        >>> cell.fit(400)
-        (81, 0)
-        >>> len(orjson.dumps(cell.to_dict())) <= 400
+        >>> cell = CellState({"seen": {f"r{i}": ["I", i] for i in range(2000)}})
+        >>> cell.fit(4_000)
+        (1799, 0)
+        >>> len(orjson.dumps(cell.to_dict())) <= 4_000
         True
         """
-        if self.size_hint() * 40 < max_bytes:
-            return 0, 0  # cannot be that big: no need to serialize it
+        if len(self.seen) <= SMALL_SEEN and len(self.open) <= SMALL_OPEN:
+            return 0, 0  # far from the limit: not worth serializing
         ids = incidents = 0
         while len(orjson.dumps(self.to_dict())) > max_bytes:
             if self.seen:
@@ -107,12 +112,6 @@ class CellState:
             else:
                 break
         return ids, incidents
-
-    def size_hint(self) -> int:
-        """Entries of the cell, each a few dozen bytes or more."""
-        return len(self.seen) + sum(
-            20 + len(i.get("report_ids", ())) + len(i.get("texts", ())) * 10
-            for i in self.open.values())
 
     def forget_seen(self, horizon_ms: float, keep: int,
                     committed: int | None = None) -> None:
