@@ -70,26 +70,28 @@ def pipeline_workers(bootstrap: str, count: int = 1, **overrides: Any
     runs left on the broker is not replayed again.
     """
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
-    with contextlib.ExitStack() as stack:
-        workers = []
-        for n in range(count):
-            settings = Settings.from_env(
-                broker=bootstrap, app_id=app_id, web_port=free_port(),
-                data_dir=RUN_DIR / f"w{n}", offset_reset="latest", **overrides,
-            )
-            process = stack.enter_context(
-                worker_process(settings, RUN_DIR / f"worker-{n}.log"))
-            workers.append((settings, process))
-        for settings, process in workers:
-            wait_for_worker(settings.web_port, process)
-        # Every worker owns partitions only once the group has settled.
-        time.sleep(2.0 if count > 1 else 0.0)
-        for settings, process in workers:
-            wait_for_worker(settings.web_port, process)
-        try:
+    redis_url = Settings.from_env(**overrides).redis_url
+    try:
+        with contextlib.ExitStack() as stack:
+            workers = []
+            for n in range(count):
+                settings = Settings.from_env(
+                    broker=bootstrap, app_id=app_id, web_port=free_port(),
+                    data_dir=RUN_DIR / f"w{n}", offset_reset="latest", **overrides,
+                )
+                process = stack.enter_context(
+                    worker_process(settings, RUN_DIR / f"worker-{n}.log"))
+                workers.append((settings, process))
+            for settings, process in workers:
+                wait_for_worker(settings.web_port, process)
+            # Every worker owns partitions only once the group has settled.
+            time.sleep(2.0 if count > 1 else 0.0)
+            for settings, process in workers:
+                wait_for_worker(settings.web_port, process)
             yield Workers(workers[0][0], [p for _, p in workers])
-        finally:
-            forget_keys(workers[0][0].redis_url, app_id)
+    finally:
+        # Once the workers stopped: a running one writes its units again.
+        forget_keys(redis_url, app_id)
 
 
 def forget_keys(url: str, app_id: str) -> None:
