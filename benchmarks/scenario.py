@@ -19,7 +19,9 @@ The model, step by step (every draw comes from one ``random.Random(seed)``):
    (0.3) an incident of another kind (the title of a random log row) 100-1,500 m
    away and up to 20 min apart; with ``p_far_same`` (0.15) the same kind
    2-10 km away within 15 min; with ``p_later_same`` (0.1) the same kind within
-   60 m, 2-8 h later. The first two have no street address of their own.
+   60 m, 2-8 h later. The first two have no street address of their own;
+   their town (what their posts name) is the township of the log's nearest
+   point to where they are, as a witness there would name it.
 3. Callers. Serious incidents (kind priority <= ``serious_priority``, 2: e.g.
    collisions, fires, shootings, cardiac arrest, but also ``medical_urgent``) get
    2-6 callers (weights 35/30/20/10/5); others 1-2 (80/20). A caller's delay
@@ -128,6 +130,10 @@ TOPICS = {"call": "reports.raw.call", "sms": "reports.raw.sms",
 #: Montgomery County's service area (models/service_areas.yaml), kept inside.
 BOX = (39.85, -75.90, 40.65, -74.85)
 M_PER_DEG = 111_320.0
+#: The grid that finds the township of a point (about 1.1 km a cell), and
+#: how many cells around it are searched for the log's nearest point.
+TOWN_CELL_DEG = 0.01
+TOWN_SEARCH_CELLS = 2
 _CALL_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) @ (\d{2}:\d{2}:\d{2})")
 
 #: disaster_tweets keywords whose posts can describe an incident of each kind.
@@ -367,6 +373,8 @@ class _Builder:
         #: The log rows of the seed incidents: where posts about nothing come
         #: from.
         self.seed_rows: list[_Row] = []
+        #: Grid cell -> {log point: its township}, built on first use.
+        self._towns: dict[tuple[int, int], dict[tuple[float, float], str]] | None = None
 
     def _next(self, what: str) -> str:
         self._ids[what] += 1
@@ -415,19 +423,37 @@ class _Builder:
                 lat, lon = moved(row.lat, row.lon, rng.uniform(100, 1500),
                                  rng.uniform(0, 2 * math.pi))
                 shift = int(rng.uniform(-1200, 1200)) * 1000
-                near = replace(other, addr="", twp=row.twp)
+                near = replace(other, addr="", twp=self.town_at(lat, lon))
                 self._incident(near, lat, lon, row.event_ms + shift, "near_other")
         if rng.random() < p.p_far_same:
             lat, lon = moved(row.lat, row.lon, rng.uniform(2000, 10_000),
                              rng.uniform(0, 2 * math.pi))
             shift = int(rng.uniform(-900, 900)) * 1000
-            far = replace(row, addr="", twp="")
+            far = replace(row, addr="", twp=self.town_at(lat, lon))
             self._incident(far, lat, lon, row.event_ms + shift, "far_same")
         if rng.random() < p.p_later_same:
             lat, lon = moved(row.lat, row.lon, rng.uniform(0, 60),
                              rng.uniform(0, 2 * math.pi))
             shift = int(rng.uniform(2 * 3600, 8 * 3600)) * 1000
             self._incident(row, lat, lon, row.event_ms + shift, "later_same")
+
+    def town_at(self, lat: float, lon: float) -> str:
+        """The township of the log's nearest point to (lat, lon), within
+        ``TOWN_SEARCH_CELLS`` grid cells; "" when none is that near."""
+        if self._towns is None:
+            self._towns = {}
+            for row in self.rows:
+                if row.twp:
+                    cell = (math.floor(row.lat / TOWN_CELL_DEG),
+                            math.floor(row.lon / TOWN_CELL_DEG))
+                    self._towns.setdefault(cell, {})[(row.lat, row.lon)] = row.twp
+        here = (math.floor(lat / TOWN_CELL_DEG), math.floor(lon / TOWN_CELL_DEG))
+        reach = range(-TOWN_SEARCH_CELLS, TOWN_SEARCH_CELLS + 1)
+        near = [(distance_m(lat, lon, *point), town)
+                for i in reach for j in reach
+                for point, town in self._towns.get(
+                    (here[0] + i, here[1] + j), {}).items()]
+        return min(near)[1] if near else ""
 
     def _incident(self, row: _Row, lat: float, lon: float, event_ms: int,
                   role: str) -> None:
