@@ -333,7 +333,7 @@ class IncidentMatcher:
                                          params.follow_up_s)
         self._post_link = PostLinkParams(
             params.post_link_window_s, params.post_link_min_words,
-            params.post_link_reach, params.max_accuracy_m)
+            params.post_link_reach, params.max_accuracy_m, self._kinds_fit)
 
     def apply(self, region: Region, report: Report) -> IncidentChange:
         """Add ``report`` to ``region`` (in place) and say what changed."""
@@ -483,6 +483,19 @@ class IncidentMatcher:
         moved = {"reporter": reporter, "channel": channel, "report_event_ms": seen[1]}
         return [_split_change(incident, SPLIT, info, region.name, at_ms),
                 replace(_split_change(alone, NEW, info, region.name, at_ms), **moved)]
+
+    def _post_kinds(self, report: Report) -> frozenset[str]:
+        """The kinds a post may be about: its own and every one its words
+        name (a post read as ``service`` for "helicopter crashed" may tell of
+        a collision); none for another channel's report."""
+        if report.channel != SOCIAL:
+            return frozenset()
+        return (self.kinds.read_all(report.text) | {report.kind}) - {OTHER}
+
+    def _kinds_fit(self, a: str, b: str) -> bool:
+        """Whether reports of kinds ``a`` and ``b`` may tell of one event; a
+        report whose words name no kind (``other``) fits any."""
+        return OTHER in (a, b) or self.kinds.compatible(a, b)
 
     def _where(self, report: Report) -> Where:
         circle = self.places.find(report.source, report.address)
@@ -671,7 +684,7 @@ class IncidentMatcher:
             event = fields_words([report.type_text, report.address])
             words = personal_words(report.text, event | self.kind_words)
             region.posts.hear_held(report, words, where.circle, self._post_link,
-                                   region.clock_ms)
+                                   region.clock_ms, self._post_kinds(report))
 
     def _town_match(self, region: Region, report: Report, where: Where,
                     min_p: float | None = None) -> _Candidate | None:
@@ -1202,7 +1215,7 @@ class IncidentMatcher:
             voice[2] = sorted(set(voice[2]) | words)[:MAX_VOICE_WORDS]
         return region.posts.hear(report, incident, voice is None, words,
                                  where.circle, link, self._post_link,
-                                 region.clock_ms)
+                                 region.clock_ms, self._post_kinds(report))
 
     def _update(self, region: Region, home: str, incident: dict[str, Any],
                 own: str, report: Report) -> None:

@@ -119,6 +119,15 @@ class KindTable:
                  for match in pattern.finditer(upper)]
         return self._kind_of_word[max(found, key=len)] if found else OTHER
 
+    def read_all(self, text: str) -> frozenset[str]:
+        """Every kind a term or word of ``text`` names (``read`` keeps the
+        longest one's): what a text may be about when its words disagree
+        ("helicopter crashed")."""
+        upper = text.upper()
+        return frozenset(self._kind_of_word[match.group(1)]
+                         for pattern in self._read_patterns
+                         for match in pattern.finditer(upper))
+
     @functools.cached_property
     def _kind_of_word(self) -> dict[str, str]:
         kinds: dict[str, str] = {}

@@ -106,3 +106,11 @@ def test_reading_free_text_leaves_type_texts_to_classify(models: Models) -> None
     # by their terms, as the generator and every CAD parser use them.
     assert models.kinds.classify("ACCIDENT") == OTHER
     assert models.kinds.read("ACCIDENT") == "collision"
+
+
+def test_read_all_gives_every_kind_a_text_names(models: Models) -> None:
+    text = "4 dead, dozens injured in the blast as two cars collided"
+    kinds = models.kinds.read_all(text)
+    assert models.kinds.read(text) in kinds
+    assert {"medical_trauma", "collision"} <= kinds
+    assert models.kinds.read_all("just had lunch") == frozenset()

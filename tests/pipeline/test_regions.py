@@ -357,14 +357,17 @@ def test_a_post_after_the_calls_is_linked_to_none_of_them(
     assert post.change == MERGED and post.link is None
 
 
-def _post_in_another_incident(matcher: IncidentMatcher, region: Region) -> str:
-    """A crash at Norristown's centre; a post from the town joins it."""
+def _post_in_another_incident(matcher: IncidentMatcher, region: Region,
+                              text: str = "crash on the pike, a blue pickup "
+                              "flipped", kind: str = "collision") -> str:
+    """A crash at Norristown's centre; a post from the town joins it (or, of
+    another kind, opens its own)."""
     matcher.apply(region, report("f0", 40.121, -75.344, reporter="rp:phone0",
                                  text="car on its roof"))
     post = matcher.apply(region, report(
         "p", None, None, minute=1, channel="social", reporter="rp:handle",
-        address="Norristown", text="crash on the pike, a blue pickup flipped"))
-    assert post.change == MERGED
+        address="Norristown", text=text, kind=kind))
+    assert post.change == (MERGED if kind == "collision" else NEW)
     return post.incident_id
 
 
@@ -396,6 +399,29 @@ def test_a_call_is_linked_to_its_callers_post_in_another_incident(
                                          reporter="rp:phone2",
                                          text="car on its roof; a blue pickup"))
     assert again.link is None
+
+
+def test_a_call_of_another_kind_is_not_linked_to_a_post_in_another_incident(
+        matcher: IncidentMatcher) -> None:
+    # A stranger of another incident who noticed the same thing: the post
+    # tells of a crash, the call of a fire alarm going off.
+    region = Region("r:test")
+    posted = _post_in_another_incident(matcher, region)
+    call = matcher.apply(region, report(
+        "c1", 40.1318, -75.344, minute=5, kind="fire_alarm",
+        reporter="rp:phone1", text="alarm sounding; a blue pickup"))
+    assert call.incident_id != posted and call.link is None
+
+
+def test_a_post_is_linked_by_any_kind_its_words_name(
+        matcher: IncidentMatcher) -> None:
+    # "helicopter" reads as a service call, but the post says "crashed" too:
+    # the author's call about a crash fits it.
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region, "helicopter crashed near the "
+                              "pike, a blue pickup flipped", kind="service")
+    call = _author_calls(matcher, region, "car on its roof; a blue pickup")
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
 
 
 def test_a_caller_before_the_post_is_no_rival_for_its_author(
