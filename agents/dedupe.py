@@ -99,6 +99,10 @@ class RegionBatch:
             change = held
         else:
             change = self.matcher.apply(region, report)
+        if change.report_id != report.report_id:
+            metrics.REUSED_IDS.inc()
+            logger.warning("report id %s was given before to another report: "
+                           "decided as %s", report.report_id, change.report_id)
         self.changes[change.change] = self.changes.get(change.change, 0) + 1
         await out.send("incidents.changes", change.incident_id, change.to_dict())
 

@@ -253,6 +253,12 @@ POSTS_JUDGED = Counter(
     "Social posts judged at normalize: emergency, or not_an_emergency",
     ["verdict"], registry=REGISTRY,
 )
+REUSED_IDS = Counter(
+    "intake_dedupe_reused_ids_total",
+    "Reports that came with an id a source had given another report, decided "
+    "under an id of their own (pipeline/dedupe.py reused_id)",
+    registry=REGISTRY,
+)
 CELLS_TRIMMED = Counter(
     "intake_dedupe_cells_trimmed_total",
     "Dedupe cells cut to fit one changelog record: report ids or open "

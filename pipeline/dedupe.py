@@ -67,7 +67,9 @@ second; a worker killed in it processes its uncommitted input again, its
 reports of days before: ``Region.committed``). Two versions of
 one report (a source that updates its records: ``Report.version_ms``): the
 newer one updates the incident (``updated``), an older one or an exact copy is
-a ``repeat``. Late reports (by event time) join like any other: the gap is
+a ``repeat``. An id given again to another report (another event time,
+sender or channel, the same version) is no copy: the report is decided under
+an id of its own (``reused_id``). Late reports (by event time) join like any other: the gap is
 measured to the incident's span of event times. Bounded: an incident with no
 report for ``stale_after_s`` of event time (by the region's clock) leaves its
 cell, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
@@ -176,6 +178,9 @@ SAME_POINT_M = 1.0
 STRONG, WEAK, TYPED = "strong", "weak", "typed"
 #: What a cell remembers as the incident of a held post that joined none.
 HELD = ""
+#: The flag of a report that came with an id already given to another report
+#: (``reused_id``).
+REUSED_ID = "report_id_reused"
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
 #: Cells the street corners one region learnt are kept in, by corner.
@@ -361,6 +366,11 @@ class IncidentMatcher:
 
         own = self._own_key(region, report)
         known = region.cell(own).seen.get(report.report_id)
+        if known is not None and _another_report(known, report):
+            # A source gave an id it gave before to another report (another
+            # time or sender, not a newer version): the report is decided
+            # under an id of its own, not dropped as a repeat of the first.
+            return self._apply(region, reused_id(report), held)
         if known is not None and known[0] != HELD and self._torn(region, own, known,
                                                                  report):
             known = None
@@ -381,6 +391,8 @@ class IncidentMatcher:
             # after a worker was killed halfway through storing a batch (the
             # incident's cell stored, the report's not). A repeat all the same.
             home, incident = holder
+            if _not_of(incident, report):
+                return self._apply(region, reused_id(report), held)
             self._remember(region, own, incident, home, report)
             return self._change(incident, report, REPEAT, None)
 
@@ -1258,6 +1270,42 @@ class IncidentMatcher:
             report_event_ms=report.event_ms,
             witnesses=max(1, incident["count"] - incident.get("echoes", 0)),
         )
+
+
+def reused_id(report: Report) -> Report:
+    """``report`` under the id of its own that a reused id gives it: the id,
+    ``~`` and a digest of its time, channel, sender and text, so that a
+    redelivery of it gets the same one (and is a repeat)."""
+    digest = hashlib.sha256("\x1f".join((
+        str(report.event_ms), report.channel, report.reporter, report.text,
+    )).encode()).hexdigest()[:12]
+    return replace(report, report_id=f"{report.report_id}~{digest}",
+                   flags=(*report.flags, REUSED_ID))
+
+
+def _another_report(seen: list[Any], report: Report) -> bool:
+    """Whether a seen record of ``report``'s id is of another report: the same
+    version (none, or the same update time) but another event time, sender
+    or channel. A redelivery, or a copy whose point was lost on the way,
+    has all three; a renamed report is not renamed again."""
+    if len(seen) <= 8 or report.version_ms != _version(seen) or (
+            REUSED_ID in report.flags):
+        return False
+    return (seen[1] != report.event_ms or seen[7] != report.reporter
+            or seen[8] != report.channel)
+
+
+def _not_of(incident: dict[str, Any], report: Report) -> bool:
+    """Whether ``report`` cannot be the report of its id that ``incident``
+    holds: its time is outside the incident's span, or its sender is not
+    among the incident's (while the list has room)."""
+    if REUSED_ID in report.flags:
+        return False
+    if not incident["first_ms"] <= report.event_ms <= incident["last_ms"]:
+        return True
+    reporters = incident.get("reporters", ())
+    return bool(report.reporter) and len(reporters) < MAX_REPORTERS and (
+        report.reporter not in reporters)
 
 
 def _version(seen: list[Any]) -> int:

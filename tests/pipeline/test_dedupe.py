@@ -388,7 +388,7 @@ def test_a_cell_remembers_at_most_max_seen_ids(models: Models) -> None:
         assert len(cell.seen) <= 4
 
     assert set(cell.seen) == {"r6", "r7", "r8", "r9"}
-    assert matcher.apply(cell, report("r9")).change == "repeat"
+    assert matcher.apply(cell, report("r9", minute=0.9)).change == "repeat"
 
 
 def test_expiry_follows_event_time_not_arrival(
@@ -1123,3 +1123,49 @@ def test_a_located_report_leans_away_from_a_placeless_incident_among_located_one
         return matcher.apply(region, report("a", minute=9)).change
 
     assert (located_after(0), located_after(3)) == ("merged", "new")
+
+
+def test_an_id_reused_by_another_report_is_decided_under_an_id_of_its_own(
+        matcher: IncidentMatcher) -> None:
+    # A source gives "a" again, to a fire 3 km off and an hour later: not a
+    # redelivery; dropping it as a repeat would lose an emergency.
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    other = dataclasses.replace(report("a", north_m=3000, minute=60,
+                                       kind="structure_fire"), reporter="rp:x")
+
+    change = matcher.apply(region, other)
+
+    assert change.change == "new" and change.incident_id != first.incident_id
+    assert change.report_id.startswith("a~") and change.report_id != "a"
+    # Its redelivery is a repeat of it, the first's of the first.
+    again = matcher.apply(region, other)
+    assert (again.change, again.report_id) == ("repeat", change.report_id)
+    assert again.incident_id == change.incident_id
+    assert matcher.apply(region, report("a")).change == "repeat"
+    assert matcher.apply(region, report("a")).incident_id == first.incident_id
+
+
+def test_an_id_reused_at_another_point_is_not_taken_for_a_moved_copy(
+        matcher: IncidentMatcher) -> None:
+    # The seen record is kept in the cell of the first report's point; the
+    # second, 3 km away, is found by the incident that holds the id: its
+    # other time tells it is another report.
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    change = matcher.apply(region, report("a", north_m=3000, minute=30))
+    assert change.change == "new" and change.incident_id != first.incident_id
+    assert change.report_id.startswith("a~")
+    # A copy of the first whose point was lost on the way is still a repeat.
+    lost = matcher.apply(region, report("a", located=False))
+    assert (lost.change, lost.incident_id) == ("repeat", first.incident_id)
+
+
+def test_a_newer_version_of_a_report_is_no_reused_id(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    newer = dataclasses.replace(report("a", minute=1), version_ms=T0_MS + 90_000)
+    change = matcher.apply(region, newer)
+    assert (change.change, change.report_id) == ("updated", "a")
+    assert change.incident_id == first.incident_id
