@@ -446,7 +446,9 @@ class _Builder:
                 if row.twp:
                     cell = (math.floor(row.lat / TOWN_CELL_DEG),
                             math.floor(row.lon / TOWN_CELL_DEG))
-                    self._towns.setdefault(cell, {})[(row.lat, row.lon)] = row.twp
+                    # A point the log gives two towns keeps the first.
+                    self._towns.setdefault(cell, {}).setdefault(
+                        (row.lat, row.lon), row.twp)
         here = (math.floor(lat / TOWN_CELL_DEG), math.floor(lon / TOWN_CELL_DEG))
         reach = range(-TOWN_SEARCH_CELLS, TOWN_SEARCH_CELLS + 1)
         near = [(distance_m(lat, lon, *point), town)

@@ -12,11 +12,15 @@ import orjson
 import pytest
 
 from agents.resources import Models
+from agents.settings import ROOT
 from benchmarks.scenario import (
     HANDSET,
+    MONTGOMERY_LOG,
     NETWORK,
     SHARED_DATA,
+    TOPICS,
     FixAccuracy,
+    _log_rows,
     Scenario,
     ScenarioParams,
     baseline_clusters,
@@ -278,3 +282,27 @@ def test_baseline_on_the_scenario_finds_some_merges(
     scores = pairwise_scores(baseline_clusters(reports.values()), truth)
     assert 0.0 < scores.recall < 1.0
     assert scores.precision > 0.5
+
+
+def test_a_moved_distractors_posts_name_the_town_it_is_in(
+        scenario: Scenario) -> None:
+    """An incident drawn away from its log row (another kind nearby, the same
+    kind kilometres off) is posted about from where it is: the township of the
+    log's nearest point, not the seed's town nor only the county."""
+    rows = _log_rows(SHARED_DATA / MONTGOMERY_LOG, ROOT / "models")
+    incidents = {i.incident_id: i for i in scenario.incidents}
+    checked = 0
+    for message in scenario.messages:
+        incident = incidents[message.truth.incident_id]
+        if message.topic != TOPICS["social"] or incident.role not in (
+                "near_other", "far_same"):
+            continue
+        # The log names two towns at some points (a border): either is it.
+        dist = {r: distance_m(incident.lat, incident.lon, r.lat, r.lon)
+                for r in rows if r.twp}
+        least = min(dist.values())
+        towns = {f"{r.twp.title()}, PA" for r, d in dist.items() if d == least}
+        place = orjson.loads(message.value)["place_name"]
+        assert place in towns, (incident, place)
+        checked += 1
+    assert checked > 20
