@@ -35,7 +35,7 @@ from agents.app import Context, Outbox, as_current, each_record, table_get
 from pipeline.bundle import partition_for
 from pipeline.dedupe import IncidentMatcher, SplitRefused
 from pipeline.regions import Region, region_key
-from pipeline.schema import Report
+from pipeline.schema import REPEAT, Report
 from pipeline.social import NOT_AN_EMERGENCY
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class RegionBatch:
             change = held
         else:
             change = self.matcher.apply(region, report)
-        if change.report_id != report.report_id:
+        if change.report_id != report.report_id and change.change != REPEAT:
             metrics.REUSED_IDS.inc()
             logger.warning("report id %s was given before to another report: "
                            "decided as %s", report.report_id, change.report_id)

@@ -67,10 +67,12 @@ second; a worker killed in it processes its uncommitted input again, its
 reports of days before: ``Region.committed``). Two versions of
 one report (a source that updates its records: ``Report.version_ms``): the
 newer one updates the incident (``updated``), an older one or an exact copy is
-a ``repeat``. An id given again to another report (another event time,
-sender or channel, the same version) is no copy: the report is decided under
-an id of its own (``reused_id``). Late reports (by event time) join like any other: the gap is
-measured to the incident's span of event times. Bounded: an incident with no
+a ``repeat``. An id given again to another report (another sender or
+channel, or another event time in the same version) is no copy: the report
+is decided under an id of its own (``reused_id``), wherever its point falls
+(``Region.seen_at`` finds the first one's record). Late reports (by event
+time) join like any other: the gap is measured to the incident's span of
+event times. Bounded: an incident with no
 report for ``stale_after_s`` of event time (by the region's clock) leaves its
 cell, a report id leaves after ``seen_ttl_s``, and a cell keeps at most
 ``max_open_per_cell`` incidents and ``max_seen_per_cell`` report ids; a corner
@@ -365,19 +367,22 @@ class IncidentMatcher:
             return self._change(alone, report, NEW, None)
 
         own = self._own_key(region, report)
-        known = region.cell(own).seen.get(report.report_id)
+        # The record of the id, in this report's cell or, for a report whose
+        # point differs from the first's, the cell that remembers the id.
+        kept, known = self._recall(region, own, report.report_id)
         if known is not None and _another_report(known, report):
             # A source gave an id it gave before to another report (another
-            # time or sender, not a newer version): the report is decided
-            # under an id of its own, not dropped as a repeat of the first.
+            # sender or channel, or another time in the same version): the
+            # report is decided under an id of its own, not dropped as a
+            # repeat of the first.
             return self._apply(region, reused_id(report), held)
-        if known is not None and known[0] != HELD and self._torn(region, own, known,
+        if known is not None and known[0] != HELD and self._torn(region, kept, known,
                                                                  report):
             known = None
         if known is not None:
             if known[0] == HELD:
                 return None
-            home = known[3] if len(known) > 3 else own
+            home = known[3] if len(known) > 3 else kept
             incident = region.cell(home).open.get(known[0])
             if incident is not None and report.version_ms > _version(known):
                 self._update(region, home, incident, own, report)
@@ -487,9 +492,8 @@ class IncidentMatcher:
         region.changed.add(home)
         region.cell(own).open[into] = alone
         region.index(alone, own)
-        region.cell(own).seen[report_id] = [into, seen[1], seen[2], own, lat, lon,
-                                            kind, reporter, channel, -1]
-        region.changed.add(own)
+        region.remember(own, report_id, [into, seen[1], seen[2], own, lat, lon,
+                                         kind, reporter, channel, -1])
         info = {"report_id": report_id, "from": incident_id, "into": into,
                 "by": by, "reason": reason}
         moved = {"reporter": reporter, "channel": channel, "report_event_ms": seen[1]}
@@ -526,6 +530,20 @@ class IncidentMatcher:
             return f"{region.name}|{cell}"
         shard = int(hashlib.sha1(report.report_id.encode()).hexdigest()[:8], 16)
         return f"{region.name}|p{shard % PLACELESS_SHARDS}"
+
+    def _recall(self, region: Region, own: str, report_id: str
+                ) -> tuple[str, list[Any] | None]:
+        """The cell that remembers ``report_id`` and its record: ``own``, else
+        the cell the id was last remembered in (``Region.seen_at``), once
+        what that cell forgets by now is gone; (``own``, None) when neither
+        remembers it."""
+        record = region.cell(own).seen.get(report_id)
+        other = region.seen_at.get(report_id)
+        if record is None and other is not None and other != own:
+            record = self._expired(region, other).seen.get(report_id)
+            if record is not None:
+                return other, record
+        return own, record
 
     def _expired(self, region: Region, key: str) -> CellState:
         """A cell, after the incidents gone quiet by the region's clock left it."""
@@ -688,10 +706,9 @@ class IncidentMatcher:
         """Remember a held post that joined nothing: its id (a redelivery is
         held again) and, when it names its town, its words, for its author's
         later call (``RecentPosts``)."""
-        region.cell(own).seen[report.report_id] = [
+        region.remember(own, report.report_id, [
             HELD, report.event_ms, report.version_ms, own, None, None,
-            report.kind, report.reporter, report.channel, region.offset]
-        region.changed.add(own)
+            report.kind, report.reporter, report.channel, region.offset])
         if report.reporter and where.circle is not None:
             event = fields_words([report.type_text, report.address])
             words = personal_words(report.text, event | self.kind_words)
@@ -1126,12 +1143,11 @@ class IncidentMatcher:
     def _remember(self, region: Region, own: str, incident: dict[str, Any],
                   home: str, report: Report) -> None:
         # What a split needs to give the report an incident of its own.
-        region.cell(own).seen[report.report_id] = [
+        region.remember(own, report.report_id, [
             incident["id"], report.event_ms, report.version_ms, home,
             report.lat if report.has_point else None,
             report.lon if report.has_point else None, report.kind,
-            report.reporter, report.channel, region.offset]
-        region.changed.add(own)
+            report.reporter, report.channel, region.offset])
 
     def _join(self, region: Region, home: str, incident: dict[str, Any], own: str,
               report: Report, where: Where) -> VoiceLink | None:
@@ -1274,25 +1290,27 @@ class IncidentMatcher:
 
 def reused_id(report: Report) -> Report:
     """``report`` under the id of its own that a reused id gives it: the id,
-    ``~`` and a digest of its time, channel, sender and text, so that a
-    redelivery of it gets the same one (and is a repeat)."""
+    ``~`` and a digest of its time, channel and sender (what tells two
+    reports of one id apart, ``_another_report``), so that a redelivery of
+    it, or a newer version, gets the same one."""
     digest = hashlib.sha256("\x1f".join((
-        str(report.event_ms), report.channel, report.reporter, report.text,
+        str(report.event_ms), report.channel, report.reporter,
     )).encode()).hexdigest()[:12]
     return replace(report, report_id=f"{report.report_id}~{digest}",
                    flags=(*report.flags, REUSED_ID))
 
 
 def _another_report(seen: list[Any], report: Report) -> bool:
-    """Whether a seen record of ``report``'s id is of another report: the same
-    version (none, or the same update time) but another event time, sender
-    or channel. A redelivery, or a copy whose point was lost on the way,
-    has all three; a renamed report is not renamed again."""
-    if len(seen) <= 8 or report.version_ms != _version(seen) or (
-            REUSED_ID in report.flags):
+    """Whether a seen record of ``report``'s id is of another report: another
+    sender or channel, or another event time in the same version (none, or
+    the same update time; a newer version may correct the time). A
+    redelivery, or a copy whose point was lost on the way, has all three; a
+    renamed report is not renamed again."""
+    if len(seen) <= 8 or REUSED_ID in report.flags:
         return False
-    return (seen[1] != report.event_ms or seen[7] != report.reporter
-            or seen[8] != report.channel)
+    if seen[7] != report.reporter or seen[8] != report.channel:
+        return True
+    return report.version_ms == _version(seen) and seen[1] != report.event_ms
 
 
 def _not_of(incident: dict[str, Any], report: Report) -> bool:

@@ -57,6 +57,8 @@ OFFSET = 9
 #: few hundred bytes at most, an incident a few KB (texts are cut at 500
 #: characters, 5 kept; 100 report ids, 20 reporters).
 SMALL_SEEN, SMALL_OPEN = 1_000, 50
+#: The most report ids ``Region.seen_at`` keeps (about 100 bytes each).
+MAX_SEEN_INDEX = 500_000
 
 
 class CellState:
@@ -163,6 +165,13 @@ class Region:
         #: or a copy that lost its point) is still known by the incident
         #: that holds it.
         self.members: dict[str, list[Any]] = {}
+        #: report id -> the cell that remembers it, whatever the point of a
+        #: later report with that id: a copy that lost its point, or another
+        #: report a source gave the id again, finds the first one's record
+        #: (in memory; ``rebuild`` takes it from the cells). An entry can
+        #: outlive its record (``CellState.forget_seen``): then it finds
+        #: nothing. At most ``MAX_SEEN_INDEX``, the oldest leave first.
+        self.seen_at: dict[str, str] = {}
         #: The posts of the last minutes, by their words (``pipeline/thread.py``).
         self.posts = RecentPosts()
         #: The newest event time seen: incidents leave by it. One report
@@ -200,6 +209,16 @@ class Region:
     def member(self, report_id: str, incident: dict[str, Any]) -> None:
         self.members.pop(report_id, None)
         self.members[report_id] = [incident["id"], incident["last_ms"]]
+
+    def remember(self, own: str, report_id: str, record: list[Any]) -> None:
+        """Keep ``record`` of ``report_id`` in the cell ``own``."""
+        self.cell(own).seen[report_id] = record
+        self.changed.add(own)
+        self.seen_at.pop(report_id, None)
+        self.seen_at[report_id] = own
+        if len(self.seen_at) > MAX_SEEN_INDEX:
+            for old in list(self.seen_at)[:len(self.seen_at) // 4]:
+                del self.seen_at[old]
 
     def holder(self, report_id: str) -> tuple[str, dict[str, Any]] | None:
         """The indexed incident that holds ``report_id``, and its home cell."""
@@ -258,6 +277,8 @@ class Region:
                 continue
             state = CellState(value)
             self.clock_ms = max(self.clock_ms, state.clock_ms)
+            for report_id in state.seen:
+                self.seen_at[report_id] = key
             for incident in state.open.values():
                 found.append((incident["last_ms"], key, incident))
         # In order of last change, as they were indexed (``prune``).

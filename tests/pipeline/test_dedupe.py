@@ -1169,3 +1169,53 @@ def test_a_newer_version_of_a_report_is_no_reused_id(
     change = matcher.apply(region, newer)
     assert (change.change, change.report_id) == ("updated", "a")
     assert change.incident_id == first.incident_id
+
+
+def test_an_id_reused_inside_the_first_incidents_span_is_not_its_repeat(
+        matcher: IncidentMatcher) -> None:
+    # A CAD gives "a" again 2 minutes on, to a burglary 15 km off: inside the
+    # span of the incident that holds "a" (a later report joined it), but
+    # the first's record, found whatever the point, says another time.
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    matcher.apply(region, report("b", north_m=40, minute=4))
+    change = matcher.apply(region, report("a", north_m=15_000, minute=2,
+                                          kind="burglary"))
+    assert change.change == "new" and change.report_id.startswith("a~")
+    assert change.incident_id != first.incident_id
+    # Another channel at the same time is another report too.
+    other = dataclasses.replace(report("a", north_m=8000), channel="web")
+    assert matcher.apply(region, other).report_id.startswith("a~")
+
+
+def test_an_id_reused_after_its_incident_left_the_index_is_still_renamed(
+        matcher: IncidentMatcher) -> None:
+    region = Region()
+    matcher.apply(region, report("a"))
+    matcher.apply(region, report("c", north_m=20_000, minute=90))
+    change = matcher.apply(region, report("a", north_m=8000, minute=95))
+    assert change.change == "new" and change.report_id.startswith("a~")
+
+
+def test_a_renamed_reports_versions_and_copies_stay_with_it(
+        matcher: IncidentMatcher) -> None:
+    # Two alarm sites of one monitoring company give "a" at one time; the
+    # second is renamed. Its cancel (a newer version, its own sender) updates
+    # its incident, not the first site's; its text alone names no new report.
+    region = Region()
+    site_one = matcher.apply(region, dataclasses.replace(
+        report("a", kind="fire"), reporter="rp:one"))
+    site_two = dataclasses.replace(report("a", north_m=3000, kind="burglary"),
+                                   reporter="rp:two")
+    renamed = matcher.apply(region, site_two)
+    assert renamed.report_id.startswith("a~")
+
+    cancel = dataclasses.replace(site_two, text="cancelled by keyholder",
+                                 version_ms=T0_MS + 7 * MINUTE_MS)
+    updated = matcher.apply(region, cancel)
+    assert (updated.change, updated.report_id) == ("updated", renamed.report_id)
+    assert updated.incident_id == renamed.incident_id != site_one.incident_id
+
+    reworded = dataclasses.replace(site_two, text="burglary, rear door open")
+    again = matcher.apply(region, reworded)
+    assert (again.change, again.report_id) == ("repeat", renamed.report_id)
