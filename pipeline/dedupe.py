@@ -376,12 +376,24 @@ class IncidentMatcher:
             # report is decided under an id of its own, not dropped as a
             # repeat of the first.
             return self._apply(region, reused_id(report), held)
+        if (known is not None and known[1] != report.event_ms
+                and REUSED_ID not in report.flags):
+            # A newer version at another time: of the first report, unless
+            # a report renamed for that time is remembered (then its own).
+            renamed = reused_id(report)
+            if self._recall(region, self._own_key(region, renamed),
+                            renamed.report_id)[1] is not None:
+                return self._apply(region, renamed, held)
         if known is not None and known[0] != HELD and self._torn(region, kept, known,
                                                                  report):
             known = None
-        if known is not None:
-            if known[0] == HELD:
+        if known is not None and known[0] == HELD:
+            if held and report.version_ms <= _version(known):
                 return None
+            # A newer version of a held post, or the post passed by the gate
+            # now: decided anew (nothing holds it).
+            known = None
+        if known is not None:
             home = known[3] if len(known) > 3 else kept
             incident = region.cell(home).open.get(known[0])
             if incident is not None and report.version_ms > _version(known):
@@ -533,17 +545,18 @@ class IncidentMatcher:
 
     def _recall(self, region: Region, own: str, report_id: str
                 ) -> tuple[str, list[Any] | None]:
-        """The cell that remembers ``report_id`` and its record: ``own``, else
-        the cell the id was last remembered in (``Region.seen_at``), once
-        what that cell forgets by now is gone; (``own``, None) when neither
+        """The cell that remembers ``report_id`` and its record: the cell the
+        id was last remembered in (``Region.seen_at``), once what that cell
+        forgets by now is gone, else ``own``; (``own``, None) when neither
         remembers it."""
-        record = region.cell(own).seen.get(report_id)
         other = region.seen_at.get(report_id)
-        if record is None and other is not None and other != own:
+        if other is not None and other != own:
+            # The newest record of the id: a newer version leaves the older
+            # one in its cell.
             record = self._expired(region, other).seen.get(report_id)
             if record is not None:
                 return other, record
-        return own, record
+        return own, region.cell(own).seen.get(report_id)
 
     def _expired(self, region: Region, key: str) -> CellState:
         """A cell, after the incidents gone quiet by the region's clock left it."""

@@ -268,6 +268,7 @@ class Region:
         """Index the open incidents of stored cells (``key``, cell dict)."""
         prefix = self.name + "|"
         found: list[tuple[int, str, dict[str, Any]]] = []
+        newest: dict[str, tuple[int, int]] = {}
         stored_clock: int | None = None
         for key, value in items:
             if not key.startswith(prefix) or not isinstance(value, dict):
@@ -277,8 +278,13 @@ class Region:
                 continue
             state = CellState(value)
             self.clock_ms = max(self.clock_ms, state.clock_ms)
-            for report_id in state.seen:
-                self.seen_at[report_id] = key
+            for report_id, record in state.seen.items():
+                # The newest record of an id that several cells remember (a
+                # newer version is remembered where it fell).
+                rank = (record[2] if len(record) > 2 else 0, record[1])
+                if rank >= newest.get(report_id, (rank[0] - 1, 0)):
+                    newest[report_id] = rank
+                    self.seen_at[report_id] = key
             for incident in state.open.values():
                 found.append((incident["last_ms"], key, incident))
         # In order of last change, as they were indexed (``prune``).

@@ -1219,3 +1219,55 @@ def test_a_renamed_reports_versions_and_copies_stay_with_it(
     reworded = dataclasses.replace(site_two, text="burglary, rear door open")
     again = matcher.apply(region, reworded)
     assert (again.change, again.report_id) == ("repeat", renamed.report_id)
+
+
+def test_a_renamed_reports_newer_version_and_copies_stay_with_it_after_a_restart(
+        matcher: IncidentMatcher) -> None:
+    # "a" given again by the same source 30 minutes on, 3 km off: renamed.
+    # Its newer version (another time than the first's) updates it, not the
+    # first; its redelivery stays its repeat, also from stored cells.
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    second = report("a", north_m=3000, minute=30)
+    renamed = matcher.apply(region, second)
+    newer = dataclasses.replace(second, version_ms=T0_MS + 35 * MINUTE_MS,
+                                text="update")
+    updated = matcher.apply(region, newer)
+    assert (updated.change, updated.report_id) == ("updated", renamed.report_id)
+    assert updated.incident_id == renamed.incident_id != first.incident_id
+    for state in (region, restored(region)):
+        again = matcher.apply(state, second)
+        assert (again.change, again.incident_id) == ("repeat", renamed.incident_id)
+
+
+def test_the_newest_record_of_an_id_decides_wherever_the_report_falls(
+        matcher: IncidentMatcher) -> None:
+    # A newer version of "a" fell 6 km off; its record there is the newest.
+    # A copy of it without its point is its repeat, also after a restart,
+    # and another report given "a" in that version near the first point is
+    # no update of the first's stale record.
+    region = Region()
+    matcher.apply(region, report("far", north_m=6000, kind="burglary"))
+    matcher.apply(region, report("a", minute=1))
+    newer = dataclasses.replace(report("a", north_m=6010, minute=1),
+                                version_ms=T0_MS + 5 * MINUTE_MS)
+    assert matcher.apply(region, newer).change == "updated"
+    lost = dataclasses.replace(newer, lat=None, lon=None, location=LOCATION_UNKNOWN)
+    for state in (region, restored(region)):
+        assert matcher.apply(state, lost).change == "repeat"
+    other = dataclasses.replace(report("a", north_m=500, minute=40, kind="burglary"),
+                                version_ms=T0_MS + 5 * MINUTE_MS)
+    change = matcher.apply(region, other)
+    assert change.change == "new" and change.report_id.startswith("a~")
+
+
+def test_a_newer_version_of_a_held_post_is_decided_anew(models: Models) -> None:
+    matcher = town_matcher(models)
+    region = Region()
+    assert matcher.hold(region, town_post("p", "just had lunch", 0,
+                                          kind="other")) is None
+    edited = dataclasses.replace(town_post("p", "crash! car on fire", 0),
+                                 version_ms=T0_MS + MINUTE_MS)
+    change = matcher.apply(region, edited)
+    assert change.change == "new" and change.report_id == "p"
+    assert matcher.apply(region, edited).change == "repeat"
