@@ -367,8 +367,8 @@ class IncidentMatcher:
             return self._change(alone, report, NEW, None)
 
         own = self._own_key(region, report)
-        # The record of the id, in this report's cell or, for a report whose
-        # point differs from the first's, the cell that remembers the id.
+        # The newest record of the id, wherever the point of the report that
+        # left it fell (``_recall``).
         kept, known = self._recall(region, own, report.report_id)
         if known is not None and _another_report(known, report):
             # A source gave an id it gave before to another report (another
