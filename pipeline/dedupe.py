@@ -68,7 +68,7 @@ reports of days before: ``Region.committed``). Two versions of
 one report (a source that updates its records: ``Report.version_ms``): the
 newer one updates the incident (``updated``), an older one or an exact copy is
 a ``repeat``. An id given again to another report (another sender or
-channel, or another event time in the same version) is no copy: the report
+channel, or in the same version an event time over a minute off) is no copy: the report
 is decided under an id of its own (``reused_id``), wherever its point falls
 (``Region.seen_at`` finds the first one's record). Late reports (by event
 time) join like any other: the gap is measured to the incident's span of
@@ -183,6 +183,8 @@ HELD = ""
 #: The flag of a report that came with an id already given to another report
 #: (``reused_id``).
 REUSED_ID = "report_id_reused"
+#: Two event times of one id this close are one report's, stamped twice.
+RESTAMP_MS = 60_000
 #: Cells the reports without a point of one region are remembered in.
 PLACELESS_SHARDS = 64
 #: Cells the street corners one region learnt are kept in, by corner.
@@ -372,11 +374,11 @@ class IncidentMatcher:
         kept, known = self._recall(region, own, report.report_id)
         if known is not None and _another_report(known, report):
             # A source gave an id it gave before to another report (another
-            # sender or channel, or another time in the same version): the
+            # sender or channel, or in the same version a time over a minute off): the
             # report is decided under an id of its own, not dropped as a
             # repeat of the first.
             return self._apply(region, reused_id(report), held)
-        if (known is not None and known[1] != report.event_ms
+        if (known is not None and _other_time(known, report)
                 and REUSED_ID not in report.flags):
             # A newer version at another time: of the first report, unless
             # a report renamed for that time is remembered (then its own).
@@ -1315,15 +1317,22 @@ def reused_id(report: Report) -> Report:
 
 def _another_report(seen: list[Any], report: Report) -> bool:
     """Whether a seen record of ``report``'s id is of another report: another
-    sender or channel, or another event time in the same version (none, or
-    the same update time; a newer version may correct the time). A
-    redelivery, or a copy whose point was lost on the way, has all three; a
-    renamed report is not renamed again."""
+    sender or channel, or in the same version (none, or the same update
+    time; a newer version may correct the time) an event time more than
+    ``RESTAMP_MS`` off. A redelivery, or a copy whose point was lost on the
+    way, agrees on all three; a renamed report is not renamed again."""
     if len(seen) <= 8 or REUSED_ID in report.flags:
         return False
     if seen[7] != report.reporter or seen[8] != report.channel:
         return True
-    return report.version_ms == _version(seen) and seen[1] != report.event_ms
+    return report.version_ms == _version(seen) and _other_time(seen, report)
+
+
+def _other_time(seen: list[Any], report: Report) -> bool:
+    """Whether ``report``'s event time is not the seen one's: more than
+    ``RESTAMP_MS`` apart (a gateway that sends a message again may stamp it
+    again, seconds later)."""
+    return abs(int(seen[1]) - report.event_ms) > RESTAMP_MS
 
 
 def _not_of(incident: dict[str, Any], report: Report) -> bool:

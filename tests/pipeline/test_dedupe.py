@@ -1271,3 +1271,13 @@ def test_a_newer_version_of_a_held_post_is_decided_anew(models: Models) -> None:
     change = matcher.apply(region, edited)
     assert change.change == "new" and change.report_id == "p"
     assert matcher.apply(region, edited).change == "repeat"
+
+
+def test_a_copy_stamped_again_seconds_later_is_a_repeat(
+        matcher: IncidentMatcher) -> None:
+    # A gateway sends "a" again with its time stamped again, 2 s on.
+    region = Region()
+    first = matcher.apply(region, report("a"))
+    again = matcher.apply(region, report("a", minute=2 / 60))
+    assert (again.change, again.report_id) == ("repeat", "a")
+    assert again.incident_id == first.incident_id
