@@ -282,7 +282,7 @@ class Region:
                 # The newest record of an id that several cells remember (a
                 # newer version is remembered where it fell).
                 rank = (record[2] if len(record) > 2 else 0, record[1])
-                if rank >= newest.get(report_id, (rank[0] - 1, 0)):
+                if report_id not in newest or rank >= newest[report_id]:
                     newest[report_id] = rank
                     self.seen_at[report_id] = key
             for incident in state.open.values():
