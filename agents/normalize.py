@@ -2,6 +2,10 @@
 reports.by_reporter when a report has a reporter (its thread comes first), or
 reports.deadletter.
 
+A report without a fix whose address the source's address book holds is
+placed at that address's point here (``pipeline/addresses.py``), before its
+thread and dedupe see it.
+
 A social post is judged here, where it becomes a report (``pipeline/social.py``):
 its verdict goes into ``details["relevance"]``, and a post that is not an
 emergency is flagged ``not_an_emergency`` and counts in no surge window; dedupe
@@ -46,6 +50,7 @@ def install(ctx: Context) -> None:
     formats = {name: ctx.specs[name].format or "" for name in raw_names}
     source = ctx.app.topic(*raw_names, value_serializer="raw", key_serializer="raw")
     config = ctx.models.normalize
+    addresses = ctx.models.addresses.load()
     triage = load_triage(ctx.models)
 
     @ctx.app.agent(source, name="normalize")
@@ -68,6 +73,9 @@ def install(ctx: Context) -> None:
                         await out.dead_letter(event, result.reason, result.detail)
                         continue
                     good += 1
+                    # A call without a fix at the address it gives, as a CAD
+                    # geocodes it (pipeline/addresses.py).
+                    result = addresses.locate(result)
                     held = False
                     if triage is not None and result.channel == "social":
                         result = triage.triaged(result)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import yaml
 
 from agents.exceptions import ConfigError
+from pipeline.addresses import AddressBook
 from pipeline.alert import AlertRules
 from pipeline.citizen import CitizenTemplates
 from pipeline.dedupe import MatchParams
@@ -85,6 +86,8 @@ class Models:
     thread: ThreadParams
     #: Place names with a centre and radius, per source (``pipeline/places.py``).
     places: Gazetteer
+    #: Address points per source, read on first use (``pipeline/addresses.py``).
+    addresses: AddressBook
     #: Status updates and surveys to reporters (``pipeline/citizen.py``).
     citizen: CitizenTemplates
     #: The rules' priority with the online model's say (``score_model.yaml``).
@@ -160,6 +163,8 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
             thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
             places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
+            addresses=AddressBook.from_config(
+                read_yaml(models_dir / "addresses.yaml"), models_dir),
             citizen=CitizenTemplates.from_config(
                 read_yaml(models_dir / "citizen.yaml")),
             learned=LearnedScorer(

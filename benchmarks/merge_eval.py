@@ -38,6 +38,8 @@ from typing import Any
 
 from agents.feeds import shared_feeds
 from agents.resources import Models, load_triage
+from benchmarks.addresses import LOGS as ADDRESS_LOGS
+from benchmarks.addresses import entries_of
 from benchmarks.merge_ceiling import ceiling
 from benchmarks.scenario import (
     Scenario,
@@ -50,6 +52,7 @@ from benchmarks.scenario import (
     union,
 )
 from benchmarks.workload import say
+from pipeline.addresses import AddressBook
 from pipeline.dedupe import IncidentMatcher
 from pipeline.normalize import normalize
 from pipeline.regions import Region, region_key
@@ -59,6 +62,8 @@ from pipeline.thread import follow_up
 
 #: Receipt a minute after the event: times are plausible, never "future".
 RECEIPT_DELAY_MS = 60_000
+#: The margin around a scenario's span whose log rows its address book leaves out.
+DAY_MS = 86_400_000
 #: The log's rows as received after its last day (2016-06-02T00:00:00Z).
 LOG_RECEIVED_MS = 1_464_825_600_000
 #: Montgomery rows at one point this close in time are taken as one incident.
@@ -116,16 +121,29 @@ def scored(predicted: dict[str, str], truth: dict[str, str]) -> dict[str, float]
             "f1": round(scores.f1, 4)}
 
 
+def scenario_book(models: Models, scenario: Scenario) -> AddressBook:
+    """The address book of the scenario's source without the log rows of its
+    span (a day either side): the geocoder never saw the rows the stream's
+    incidents come from, as the county's would not have seen tomorrow's."""
+    times = [message.event_ms for message in scenario.messages]
+    skip = (min(times) - DAY_MS, max(times) + DAY_MS) if times else None
+    return replace(models.addresses, files={}, entries={
+        source: entries_of(source, skip) for source in ADDRESS_LOGS
+        if source in models.addresses.files})
+
+
 def normalized(models: Models, scenario: Scenario
                ) -> Iterator[tuple[Report, ScenarioMessage]]:
-    """Each generated message as the worker's normalize and social-post gate
-    make it a report, beside the message (its truth)."""
+    """Each generated message as the worker's normalize, address book and
+    social-post gate make it a report, beside the message (its truth)."""
     triage = load_triage(models)
+    book = scenario_book(models, scenario)
     for message in scenario.messages:
         report = normalize(message.value, message.topic.removeprefix("reports.raw."),
                            message.event_ms + RECEIPT_DELAY_MS, models.normalize)
         if not isinstance(report, Report):
             raise ValueError(f"a generated message was refused: {report}")
+        report = book.locate(report)
         yield (report if triage is None else triage.triaged(report)), message
 
 

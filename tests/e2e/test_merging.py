@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -27,17 +27,20 @@ from tests.e2e.conftest import REDIS_URL, forget_keys, read_topic
 
 METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)
 BORDER = 40.15  # a border of 0.05 degree cells
+#: Haws Ave & Main St, Norristown, where the county's geocoder puts it.
+CORNER = (40.119061, -75.353854)
 T0 = datetime(2016, 1, 23, 17, 0, tzinfo=UTC).timestamp()
 
 
 def payload(report_id: str, minute: float, lat: float | None = None,
-            text: str = "vehicle accident", address: str = "") -> dict[str, Any]:
+            text: str = "vehicle accident", address: str = "",
+            lon: float = -75.30) -> dict[str, Any]:
     value: dict[str, Any] = {
         "report_id": report_id, "source": "montgomery_pa", "channel": "911",
         "time": datetime.fromtimestamp(T0 + minute * 60, tz=UTC).isoformat(),
         "type": "vehicle accident", "text": text}
     if lat is not None:
-        value["location"] = {"lat": lat, "lon": -75.30, "accuracy_m": 10}
+        value["location"] = {"lat": lat, "lon": lon, "accuracy_m": 10}
     if address:
         value["address"] = address
     return value
@@ -90,8 +93,14 @@ def merged(tmp_path_factory: pytest.TempPathFactory
             (0, payload("south", 0, BORDER - 15 * METRE_DEG,
                         text="car on its roof at haws ave")),
             (1, payload("north", 2, BORDER + 15 * METRE_DEG)),
-            # No fix; the caller names the street.
-            (0, payload("nofix", 5, text="accident", address="HAWS AVE & MAIN ST")),
+            # No fix; the caller names the street, at a corner the county's
+            # address book does not hold.
+            (0, payload("nofix", 5, text="accident",
+                        address="HAWS AVE & NORTH POLE RD")),
+            # A located call at a real corner, and a call without a fix that
+            # names it: the book (models/addresses) places the second there.
+            (1, payload("corner", 1, CORNER[0] + 20 * METRE_DEG, lon=CORNER[1])),
+            (0, payload("spoken", 4, text="accident", address="Main St & Haws Avenue")),
             # Late by event time: sent last, happened first.
             (1, payload("late", -3, BORDER)),
             # Redelivered: the same message again, on another partition.
@@ -129,13 +138,30 @@ def test_a_report_without_a_fix_and_a_late_one_join_it(
     assert by_report["late"]["report_count"] == 4
 
 
+def test_a_call_without_a_fix_is_placed_at_the_address_it_gives(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    bootstrap, _, by_report = merged
+    spoken = by_report["spoken"]
+    assert (spoken["change"], spoken["incident_id"]) == (
+        "merged", by_report["corner"]["incident_id"])
+    assert spoken["merge"]["reasons"][0].startswith("distance 20 m")
+    bundles = cast(list[list[dict[str, Any]]],  # bundles of reports
+                   read_topic(bootstrap, "reports.normalized"))
+    normalized = {r["report_id"].split(":")[-1]: r
+                  for bundle in bundles for r in bundle}
+    assert "geocoded" in normalized["spoken"]["flags"]
+    assert (normalized["spoken"]["lat"], normalized["spoken"]["lon"]) == CORNER
+    assert "geocoded" not in normalized["nofix"]["flags"]
+    assert normalized["nofix"]["lat"] is None
+
+
 def test_a_redelivered_report_changes_nothing(
         merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
     bootstrap, _, _ = merged
     board = read_topic(bootstrap, "incidents.board")
     south = [c for c in board if c["report_id"].endswith(":south")]
     assert [c["change"] for c in south] == ["new", "repeat"]
-    assert len({c["incident_id"] for c in board}) == 1
+    assert len({c["incident_id"] for c in board}) == 2  # the border's, the corner's
 
 
 def test_a_split_flows_downstream_and_is_idempotent(
@@ -147,7 +173,7 @@ def test_a_split_flows_downstream_and_is_idempotent(
     for _ in range(2):  # the same command twice
         send_split(bootstrap, incident, report_id, "supervisor 3", "other car",
                    partitions)
-    board = board_until(bootstrap, 7)
+    board = board_until(bootstrap, 9)
     splits = [c for c in board if c.get("split")]
     assert [c["change"] for c in splits] == ["split", "new"]
     left, alone = splits
@@ -168,7 +194,7 @@ def test_commands_that_cannot_be_carried_out_are_dead_lettered_and_lose_nothing(
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     producer.send("reports.raw.json", value=orjson.dumps(
         payload("alone", 30, 40.30, text="tree down"))).get(30)
-    board = board_until(bootstrap, 8)
+    board = board_until(bootstrap, 10)
     alone = next(c for c in board if c["report_id"].endswith(":alone"))
     partitions = load_topics(settings.topics_file)["incidents.commands"].partitions
     commands = [
@@ -185,7 +211,7 @@ def test_commands_that_cannot_be_carried_out_are_dead_lettered_and_lose_nothing(
         payload("after", 31, 40.40, text="wires down"))).get(30)
     producer.close()
 
-    board = board_until(bootstrap, 9)
+    board = board_until(bootstrap, 11)
     assert any(c["report_id"].endswith(":after") for c in board)
     letters: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30

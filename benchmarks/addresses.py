@@ -1,0 +1,81 @@
+"""Build a source's address book (``pipeline/addresses.py``) from a recorded CAD log.
+
+Every row of a CAD log is an address its geocoder placed: the points it gave
+each address are that address's entry (their mean, how far apart they lie,
+how many). A deployment would export the same from its GIS; this derives it
+from the log so the project ships a book for its recorded source.
+
+``entries_of`` can leave out the rows of a span of time: the merge evaluation
+geocodes a generated stream with a book built without the log rows the
+stream's incidents come from (``benchmarks/merge_eval.py``), so it never
+places a call by the very row it was drawn from.
+
+    python -m benchmarks.addresses [--out models/addresses/montgomery_pa.csv.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+from collections import defaultdict
+from pathlib import Path
+
+from agents.replay import open_text
+from agents.settings import ROOT
+from benchmarks.workload import montgomery_log, say
+from pipeline.addresses import Entry, address_key, summarize, write_book
+from pipeline.localtime import local_to_utc_ms
+
+#: Source name -> (log path, address column, lat column, lon column, time
+#: column, time zone).
+LOGS = {"montgomery_pa": (montgomery_log, "addr", "lat", "lng", "timeStamp",
+                          "America/New_York")}
+
+
+def entries_of(source: str, skip_ms: tuple[int, int] | None = None,
+               path: Path | None = None) -> dict[str, Entry]:
+    """The address book of ``source`` from its log (or ``path``), without the
+    rows whose time falls in ``skip_ms`` (first, last; UTC ms)."""
+    log, addr_col, lat_col, lon_col, time_col, zone_name = LOGS[source]
+    points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    with open_text(path or log()) as handle:
+        for row in csv.DictReader(handle):
+            key = address_key(row.get(addr_col) or "")
+            try:
+                lat, lon = float(row[lat_col]), float(row[lon_col])
+            except (TypeError, ValueError):
+                continue
+            if not key or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                continue
+            if skip_ms is not None:
+                try:
+                    at_ms = local_to_utc_ms(row[time_col], zone_name)[0]
+                except ValueError:
+                    continue
+                if skip_ms[0] <= at_ms <= skip_ms[1]:
+                    continue
+            points[key].append((lat, lon))
+    return {key: summarize(found) for key, found in points.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source", default="montgomery_pa", choices=sorted(LOGS))
+    parser.add_argument("--log", type=Path, default=None,
+                        help="the CAD log to read (default: the recorded one)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    out = args.out or ROOT / "models" / "addresses" / f"{args.source}.csv.gz"
+    entries = entries_of(args.source, path=args.log)
+    say(f"addresses: {args.source}: {len(entries)} addresses")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # mtime 0: the same log gives the same bytes.
+    with gzip.GzipFile(out, "wb", mtime=0) as handle:
+        handle.write("".join(write_book(entries)).encode("utf-8"))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

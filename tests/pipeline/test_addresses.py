@@ -1,0 +1,140 @@
+"""The address book: a call without a fix is placed where its address is."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agents.resources import load_models
+from agents.settings import ROOT
+from benchmarks.addresses import entries_of
+from benchmarks.addresses import main as build_book
+from pipeline.addresses import GEOCODED, AddressBook, address_key, read_book, write_book
+from pipeline.dedupe import IncidentMatcher
+from pipeline.geo import distance_m
+from pipeline.regions import Region
+from pipeline.schema import Report
+
+METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)
+CORNER = (40.119061, -75.353854)
+
+
+def call(rid: str, minute: float, lat: float | None = None, lon: float | None = None,
+         address: str = "", source: str = "montgomery_pa") -> Report:
+    return Report(report_id=rid, source=source, channel="911",
+                  event_ms=1_450_000_000_000 + int(minute * 60_000),
+                  received_ms=0, kind="collision", type_text="VEHICLE ACCIDENT",
+                  lat=lat, lon=lon, location="known" if lat is not None else "unknown",
+                  accuracy_m=10.0 if lat is not None else None, address=address)
+
+
+def test_an_address_is_one_key_however_it_is_spelt() -> None:
+    key = address_key("HAWS AVE & MAIN ST")
+    assert key == "haws ave & main st"
+    for spelt in ("Main Street and Haws Avenue", "main st @ haws ave",
+                  "  MAIN   ST / HAWS AV "):
+        assert address_key(spelt) == key
+    assert address_key("REINDEER CT") == "reindeer ct"
+    assert address_key(" & , ") == ""
+
+
+def test_a_book_leaves_out_an_address_it_cannot_place(tmp_path: Path) -> None:
+    lines = ["address,lat,lon,spread_m,points\n",
+             "main st & haws ave,40.1,-75.3,0,4\n",
+             "route 422,40.2,-75.4,2800,30\n"]
+    entries = read_book(lines, max_spread_m=300)
+    assert set(entries) == {"haws ave & main st"}
+    assert read_book(list(write_book(entries))) == entries
+    with pytest.raises(ValueError, match="line 2"):
+        read_book(["address,lat,lon,spread_m,points\n", "x,91,0,0,1\n"])
+    with pytest.raises(ValueError, match="missing spread_m"):
+        read_book(["address,lat,lon,points\n"])
+
+
+def test_a_call_without_a_fix_gets_its_address_s_point_and_nothing_else_does(
+        ) -> None:
+    book = AddressBook({"montgomery_pa": {"haws ave & main st": (*CORNER, 80.0, 21)}},
+                       min_accuracy_m=30.0)
+    placed = book.locate(call("a", 0, address="Main St & Haws Ave"))
+    assert placed.has_point and (placed.lat, placed.lon) == CORNER
+    assert placed.accuracy_m == 80.0 and placed.flags == (GEOCODED,)
+    located = call("b", 0, 40.0, -75.0, address="Main St & Haws Ave")
+    assert book.locate(located) is located  # its own fix stands
+    for unplaced in (call("c", 0, address="Elm St & Oak Rd"), call("d", 0),
+                     call("e", 0, address="Main St & Haws Ave", source="other")):
+        assert book.locate(unplaced) is unplaced
+
+
+def test_the_shipped_book_places_a_county_corner(tmp_path: Path) -> None:
+    models = load_models(ROOT / "models")
+    placed = models.addresses.locate(call("a", 0, address="HAWS AVE & MAIN ST"))
+    assert placed.lat is not None and placed.lon is not None and placed.has_point
+    assert distance_m(placed.lat, placed.lon, *CORNER) < 50
+    # A street that runs across the county is no place.
+    assert not models.addresses.locate(call("b", 0, address="RT 422")).has_point
+
+
+def test_a_book_named_but_missing_stops_the_worker_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="missing"):
+        AddressBook.from_config({"sources": {"t": "nowhere.csv.gz"}}, tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("address,lat,lon,spread_m,points\nmain st,40,-75,0,none\n")
+    book = AddressBook.from_config({"sources": {"t": "bad.csv"}}, tmp_path)
+    with pytest.raises(ValueError, match=r"bad\.csv: line 2"):
+        book.load()
+
+
+def test_a_geocoded_call_joins_the_located_call_at_its_corner() -> None:
+    models = load_models(ROOT / "models")
+    book = AddressBook({"montgomery_pa": {"haws ave & main st": (*CORNER, 0.0, 21)}})
+    first = call("fix", 0, CORNER[0] + 25 * METRE_DEG, CORNER[1])
+    # Another crash 5 km off at the same time.
+    other = call("other", 1, CORNER[0] + 5000 * METRE_DEG, CORNER[1])
+    spoken = call("spoken", 3, address="MAIN ST & HAWS AVE")
+    matcher = IncidentMatcher(models.kinds, models.match, models.places)
+    region = Region("r")
+    opened = matcher.apply(region, first)
+    matcher.apply(region, other)
+    joined = matcher.apply(region, book.locate(spoken))
+    assert (joined.change, joined.incident_id) == ("merged", opened.incident_id)
+    assert joined.merge is not None
+    assert joined.merge["reasons"][0].startswith("distance 25 m")
+    # Without the book the call names a corner no report taught, and either
+    # crash may be its: alone.
+    alone = IncidentMatcher(models.kinds, models.match, models.places)
+    region = Region("r")
+    alone.apply(region, first)
+    alone.apply(region, other)
+    assert alone.apply(region, spoken).change == "new"
+
+
+def test_a_book_from_a_log_leaves_out_the_rows_of_a_span(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "lat,lng,desc,zip,title,timeStamp,twp,addr,e\n"
+        "40.1,-75.3,d,,EMS: FALL,2016-01-01 10:00:00,NORRISTOWN,HAWS AVE & MAIN ST,1\n"
+        "40.1002,-75.3,d,,EMS: FALL,2016-01-05 10:00:00,NORRISTOWN,"
+        "MAIN ST & HAWS AVE,1\n"
+        "40.5,-75.6,d,,EMS: FALL,2016-01-05 11:00:00,X,ELM ST,1\n"
+        "x,-75.6,d,,EMS: FALL,2016-01-06 11:00:00,X,OAK ST,1\n"
+        "40.5,-75.6,d,,EMS: FALL,2016-01-06 11:00:00,X,,1\n")
+    every = entries_of("montgomery_pa", path=log)
+    assert set(every) == {"haws ave & main st", "elm st"}
+    lat, _, spread, points = every["haws ave & main st"]
+    assert points == 2 and lat == pytest.approx(40.1001)
+    assert 10 < spread < 12
+    # 2016-01-05 in New York is 05:00Z to 05:00Z the next day.
+    skip = (1_451_970_000_000, 1_452_056_400_000)
+    assert entries_of("montgomery_pa", skip, path=log) == {
+        "haws ave & main st": (40.1, -75.3, 0.0, 1)}
+    out = tmp_path / "book.csv.gz"
+    assert build_book(["--log", str(log), "--out", str(out)]) == 0
+    with gzip.open(out, "rt") as handle:
+        assert read_book(handle) == {key: (round(a, 6), round(b, 6), round(c, 1), d)
+                                     for key, (a, b, c, d) in every.items()}
+    book = AddressBook(files={"montgomery_pa": out})
+    assert book.locate(replace(call("a", 0), address="Elm St")).has_point
