@@ -7,9 +7,12 @@ source, an address (a street, or two streets at a corner) -> the point its
 geocoder gives, how far apart the points it gave that address lie
 (``spread_m``) and how many it gave. ``locate`` gives a report with no fix
 and a known address that point, as a fix (``location`` known, flag
-``geocoded``) whose uncertainty is the spread, at least ``min_accuracy_m``:
-the matcher then weighs it as it weighs any fix, and the router can send a
-unit to it. A report with a fix of its own keeps it.
+``geocoded``, the address in ``details``) whose uncertainty is the spread, at
+least ``min_accuracy_m``: the matcher then weighs it as it weighs any fix, and
+the router can send a unit to it. A report with a fix of its own keeps it.
+A text with no address field (an SMS to 911: "fire outside Easton Rd & Ruth
+Ave") is placed by the one street or corner its words name, as the
+call-taker reading it would, for the channels of ``text_channels``.
 
 A book is read from a CSV file per source (``address, lat, lon, spread_m,
 points``; gzip when the name ends in .gz), named in ``models/addresses.yaml``
@@ -34,6 +37,8 @@ True
 >>> placed = book.locate(call)
 >>> placed.has_point, placed.lat, placed.accuracy_m, placed.flags
 (True, 40.1, 30.0, ('geocoded',))
+>>> placed.details
+{'geocoded': 'haws ave & main st'}
 >>> book.locate(replace(call, address="ELM ST")).has_point  # not in the book
 False
 """
@@ -51,11 +56,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.geo import distance_m
-from pipeline.places import SUFFIXES
+from pipeline.places import SUFFIXES, street_names
 from pipeline.schema import LOCATION_KNOWN, Report
 
-#: The flag of a report placed by the address book.
+#: The flag of a report placed by the address book, and its detail: the
+#: address it was placed by.
 GEOCODED = "geocoded"
+#: A text names one place when it names one street or one corner.
+CORNER_STREETS = 2
 #: The columns of a book's file.
 COLUMNS = ("address", "lat", "lon", "spread_m", "points")
 #: What parts a corner's streets in a spoken or typed address.
@@ -141,6 +149,9 @@ class AddressBook:
     files: dict[str, Path] = field(default_factory=dict)
     min_accuracy_m: float = 30.0
     max_spread_m: float = 300.0
+    #: Channels whose text is read for a street or corner when no address
+    #: field places the report.
+    text_channels: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], models_dir: Path) -> AddressBook:
@@ -156,7 +167,8 @@ class AddressBook:
             files[str(source)] = path
         book = cls(files=files,
                    min_accuracy_m=float(config.get("min_accuracy_m", 30.0)),
-                   max_spread_m=float(config.get("max_spread_m", 300.0)))
+                   max_spread_m=float(config.get("max_spread_m", 300.0)),
+                   text_channels=frozenset(config.get("text_channels") or ()))
         if not (book.min_accuracy_m > 0 and book.max_spread_m >= 0):
             raise ValueError("addresses.yaml: min_accuracy_m must be > 0 and "
                              "max_spread_m >= 0")
@@ -183,24 +195,33 @@ class AddressBook:
             self.entries[source] = found
         return found
 
-    def find(self, source: str, address: str) -> Entry | None:
-        """The entry of ``address`` in the book of ``source``, if it places it."""
-        if not address:
+    def find(self, source: str, key: str) -> Entry | None:
+        """The entry of an address (its ``address_key``) in the book of
+        ``source``, if it places it."""
+        if not key:
             return None
-        entry = self._of(source).get(address_key(address))
+        entry = self._of(source).get(key)
         if entry is None or entry[2] > self.max_spread_m:
             return None
         return entry
 
     def locate(self, report: Report) -> Report:
         """``report`` at its address's point, when it has no fix and the
-        book places its address; otherwise ``report`` as it is."""
-        if report.has_point or not report.address:
+        book places its address, or (a channel of ``text_channels``) the
+        one street or corner its text names; otherwise ``report`` as it is."""
+        if report.has_point:
             return report
-        entry = self.find(report.source, report.address)
+        key = address_key(report.address) if report.address else ""
+        entry = self.find(report.source, key)
+        if entry is None and report.channel in self.text_channels:
+            streets = street_names(report.text)
+            if 0 < len(streets) <= CORNER_STREETS:
+                key = " & ".join(sorted(streets))
+                entry = self.find(report.source, key)
         if entry is None:
             return report
         lat, lon, spread, _ = entry
         return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                        accuracy_m=float(round(max(self.min_accuracy_m, spread))),
-                       flags=(*report.flags, GEOCODED))
+                       flags=(*report.flags, GEOCODED),
+                       details={**report.details, GEOCODED: key})

@@ -138,3 +138,27 @@ def test_a_book_from_a_log_leaves_out_the_rows_of_a_span(tmp_path: Path) -> None
                                      for key, (a, b, c, d) in every.items()}
     book = AddressBook(files={"montgomery_pa": out})
     assert book.locate(replace(call("a", 0), address="Elm St")).has_point
+
+
+def test_a_text_is_placed_by_the_one_corner_or_street_it_names() -> None:
+    book = AddressBook({"montgomery_pa": {"haws ave & main st": (*CORNER, 0.0, 21),
+                                          "elm st": (40.2, -75.2, 100.0, 3)}},
+                       text_channels=frozenset({"sms"}))
+    text = replace(call("t", 0), channel="sms",
+                   text="need help, car fire outside Main Street & Haws Ave")
+    placed = book.locate(text)
+    assert (placed.lat, placed.lon, placed.flags) == (*CORNER, (GEOCODED,))
+    assert placed.details[GEOCODED] == "haws ave & main st"
+    assert book.locate(replace(text, text="smoke on elm st")).accuracy_m == 100.0
+    # Three streets name no one place; a post is not read; an address field
+    # the book does not hold leaves the text to speak.
+    for unplaced in (replace(text, text="elm st, main st and haws ave"),
+                     replace(text, channel="social")):
+        assert not book.locate(unplaced).has_point
+    assert book.locate(replace(text, address="Oak Rd")).has_point
+
+
+def test_the_shipped_book_reads_texts_of_calls_and_sms_not_posts() -> None:
+    book = load_models(ROOT / "models").addresses
+    assert {"911", "sms"} <= book.text_channels
+    assert "social" not in book.text_channels
