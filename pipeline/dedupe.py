@@ -225,6 +225,9 @@ class MatchParams:
     #: one unlinked post of the last ``post_link_window_s`` did not is that
     #: post's author (``link_late_caller``); None: never.
     link_late_s: float | None = None
+    #: A call without a place is linked to a post of any town sharing this
+    #: many words no other post said (``PostLinkParams.placeless_min_words``).
+    placeless_link_min_words: int | None = None
     #: A new caller is the author of a post in another incident when the call
     #: comes this long after the post at most, within ``post_link_reach``
     #: radii of the post's town, and the two share ``post_link_min_words``
@@ -342,7 +345,8 @@ class IncidentMatcher:
                                          params.follow_up_s)
         self._post_link = PostLinkParams(
             params.post_link_window_s, params.post_link_min_words,
-            params.post_link_reach, params.max_accuracy_m, self._kinds_fit)
+            params.post_link_reach, params.max_accuracy_m, self._kinds_fit,
+            params.placeless_link_min_words)
 
     def apply(self, region: Region, report: Report) -> IncidentChange:
         """Add ``report`` to ``region`` (in place) and say what changed."""

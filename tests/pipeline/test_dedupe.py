@@ -89,7 +89,8 @@ def test_real_params_are_loaded(models: Models) -> None:
                                        address_window_s=600, town_min_p=0.4,
                                        fix_spread_m=60.0, link_min_words=1,
                                        reach_factor=1.5, held_min_p=0.5,
-                                       corner_min_fixes=1)
+                                       corner_min_fixes=1,
+                                       placeless_link_min_words=2)
 
 
 def test_params_from_config_refuse_unknown_keys_and_impossible_values() -> None:

@@ -549,3 +549,55 @@ def test_a_cell_too_big_for_one_changelog_record_is_cut_oldest_first() -> None:
     assert "I-39" in cell.open and "I-0" not in cell.open
     # A small cell is not even serialized.
     assert CellState({"seen": {"a": ["I", 1]}}).fit(1_000) == (0, 0)
+
+
+def _placeless_call_after_a_post(matcher: IncidentMatcher, post_text: str,
+                                 call_text: str, post_kind: str = "service",
+                                 more_posts: tuple[str, ...] = ()) -> IncidentChange:
+    """A post from Norristown opens an incident of its own (of a kind the
+    call's does not fit); 5 minutes on, a call with no place at all."""
+    region = Region("r:test")
+    post = matcher.apply(region, report(
+        "p", None, None, minute=0, channel="social", reporter="rp:handle",
+        address="Norristown", text=post_text, kind=post_kind))
+    assert post.change == NEW
+    for n, text in enumerate(more_posts):
+        matcher.apply(region, report(
+            f"p{n}", None, None, minute=1, channel="social", reporter=f"rp:h{n}",
+            address="Norristown", text=text, kind=post_kind))
+    call = matcher.apply(region, report("c1", None, None, minute=5,
+                                        reporter="rp:phone1", text=call_text))
+    assert call.change == NEW and call.lat is None
+    return call
+
+
+def test_a_call_with_no_place_is_linked_to_a_post_that_says_what_it_says(
+        matcher: IncidentMatcher) -> None:
+    call = _placeless_call_after_a_post(
+        matcher, "helicopter crashed near the pike, a blue pickup flipped",
+        "car on its roof; a blue pickup")
+    assert call.link is not None
+    assert (call.link["reporter"], call.link["same_as"]) == ("rp:phone1",
+                                                            "rp:handle")
+    assert call.link["reasons"] == [
+        "both say blue pickup", "5.0 min after the post",
+        "the call gives no place; the post was sent from Norristown",
+        "social then 911, the post in another incident"]
+
+
+@pytest.mark.parametrize("case", ["one word", "a kind that does not fit",
+                                  "a post of no kind", "two posts"])
+def test_a_call_with_no_place_needs_two_words_only_its_post_said_and_a_kind(
+        matcher: IncidentMatcher, case: str) -> None:
+    post, call, kind = ("helicopter crashed near the pike, a blue pickup "
+                        "flipped", "car on its roof; a blue pickup", "service")
+    more: tuple[str, ...] = ()
+    if case == "one word":
+        call = "car on its roof; a blue van"
+    elif case == "a kind that does not fit":
+        post, kind = "fire alarm going off at the school, a blue pickup", "fire_alarm"
+    elif case == "a post of no kind":
+        post, kind = "look at that, a blue pickup", "other"
+    else:
+        more = ("helicopter crashed, blue pickup on the shoulder",)
+    assert _placeless_call_after_a_post(matcher, post, call, kind, more).link is None
