@@ -164,7 +164,8 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
             places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
             addresses=AddressBook.from_config(
-                read_yaml(models_dir / "addresses.yaml"), models_dir),
+                read_yaml(models_dir / "addresses.yaml"), models_dir,
+                {name: source.box for name, source in sources.items()}),
             citizen=CitizenTemplates.from_config(
                 read_yaml(models_dir / "citizen.yaml")),
             learned=LearnedScorer(

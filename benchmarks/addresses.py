@@ -2,8 +2,10 @@
 
 Every row of a CAD log is an address its geocoder placed: the points it gave
 each address are that address's entry (their mean, how far apart they lie,
-how many). A deployment would export the same from its GIS; this derives it
-from the log so the project ships a book for its recorded source.
+how many). Points outside the source's service area are kept here and left
+out when the book is read (``read_book``), as an address too widely spread.
+A deployment would export the same from its GIS; this derives it from the
+log so the project ships a book for its recorded source.
 
 ``entries_of`` can leave out the rows of a span of time: the merge evaluation
 geocodes a generated stream with a book built without the log rows the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -39,8 +42,16 @@ def entries_of(source: str, skip_ms: tuple[int, int] | None = None,
     rows whose time falls in ``skip_ms`` (first, last; UTC ms)."""
     log, addr_col, lat_col, lon_col, time_col, zone_name = LOGS[source]
     points: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    with open_text(path or log()) as handle:
-        for row in csv.DictReader(handle):
+    path = path or log()
+    with open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        wanted = {addr_col, lat_col, lon_col} | ({time_col} if skip_ms else set())
+        missing = wanted - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: a {source} log needs the columns "
+                             f"{', '.join(sorted(wanted))}; missing "
+                             f"{', '.join(sorted(missing))}")
+        for row in reader:
             key = address_key(row.get(addr_col) or "")
             try:
                 lat, lon = float(row[lat_col]), float(row[lon_col])
@@ -67,11 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     out = args.out or ROOT / "models" / "addresses" / f"{args.source}.csv.gz"
-    entries = entries_of(args.source, path=args.log)
+    try:
+        entries = entries_of(args.source, path=args.log)
+    except (OSError, ValueError, csv.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not entries:
+        print(f"error: {args.log or 'the log'} places no address: no book written",
+              file=sys.stderr)
+        return 2
     say(f"addresses: {args.source}: {len(entries)} addresses")
     out.parent.mkdir(parents=True, exist_ok=True)
-    # mtime 0: the same log gives the same bytes.
-    with gzip.GzipFile(out, "wb", mtime=0) as handle:
+    # No name and mtime 0 in the gzip header: the same log gives the same bytes.
+    with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb",
+                                               mtime=0) as handle:
         handle.write("".join(write_book(entries)).encode("utf-8"))
     print(f"wrote {out}")
     return 0

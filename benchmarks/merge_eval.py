@@ -52,7 +52,7 @@ from benchmarks.scenario import (
     union,
 )
 from benchmarks.workload import say
-from pipeline.addresses import AddressBook
+from pipeline.addresses import AddressBook, read_book, write_book
 from pipeline.dedupe import IncidentMatcher
 from pipeline.normalize import normalize
 from pipeline.regions import Region, region_key
@@ -123,13 +123,20 @@ def scored(predicted: dict[str, str], truth: dict[str, str]) -> dict[str, float]
 
 def scenario_book(models: Models, scenario: Scenario) -> AddressBook:
     """The address book of the scenario's source without the log rows of its
-    span (a day either side): the geocoder never saw the rows the stream's
-    incidents come from, as the county's would not have seen tomorrow's."""
+    span (a day either side), read as the worker reads the shipped one: the
+    geocoder never saw the rows the stream's incidents come from. It saw
+    the rows before and after the span, as a county's address points hold
+    addresses whenever they were first called in. Built from the rows
+    before the span alone, the book places 1,934 of seed 1's reports instead
+    of 2,893 (2,228 by their address, 665 by a corner their text names), and
+    incident F1 is 0.9364 instead of 0.9400 (threads 0.9797, 0.9801)."""
     times = [message.event_ms for message in scenario.messages]
     skip = (min(times) - DAY_MS, max(times) + DAY_MS) if times else None
-    return replace(models.addresses, files={}, entries={
-        source: entries_of(source, skip) for source in ADDRESS_LOGS
-        if source in models.addresses.files})
+    book = models.addresses
+    return replace(book, files={}, entries={
+        source: read_book(write_book(entries_of(source, skip)), book.max_spread_m,
+                          book.boxes.get(source))
+        for source in ADDRESS_LOGS if source in book.files})
 
 
 def normalized(models: Models, scenario: Scenario

@@ -10,9 +10,15 @@ and a known address that point, as a fix (``location`` known, flag
 ``geocoded``, the address in ``details``) whose uncertainty is the spread, at
 least ``min_accuracy_m``: the matcher then weighs it as it weighs any fix, and
 the router can send a unit to it. A report with a fix of its own keeps it.
-A text with no address field (an SMS to 911: "fire outside Easton Rd & Ruth
-Ave") is placed by the one street or corner its words name, as the
-call-taker reading it would, for the channels of ``text_channels``.
+A text with no address field the book places (an SMS to 911: "fire outside
+Easton Rd & Ruth Ave") is placed by the one corner its words name, as the
+call-taker reading it would, for the channels of ``text_channels``. Words
+are read as ``street_names`` reads them (a street's last name word and
+suffix: "Rock Hill Rd" is "hill rd"), so a corner that two addresses of the
+book read as ("n main st & race st", "main st & race st", 40 km apart) places
+nothing. A point read from a text is where the texter says the event is, not
+where they are: the reporter's own fix, if their thread has one, stands
+before it (``pipeline/thread.py``, ``follow_up``).
 
 A book is read from a CSV file per source (``address, lat, lon, spread_m,
 points``; gzip when the name ends in .gz), named in ``models/addresses.yaml``
@@ -38,7 +44,7 @@ True
 >>> placed.has_point, placed.lat, placed.accuracy_m, placed.flags
 (True, 40.1, 30.0, ('geocoded',))
 >>> placed.details
-{'geocoded': 'haws ave & main st'}
+{'geocoded': 'haws ave & main st', 'geocoded_by': 'address'}
 >>> book.locate(replace(call, address="ELM ST")).has_point  # not in the book
 False
 """
@@ -55,15 +61,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.geo import distance_m
+from pipeline.fields import grid_area
+from pipeline.geo import Box, distance_m
 from pipeline.places import SUFFIXES, street_names
 from pipeline.schema import LOCATION_KNOWN, Report
 
 #: The flag of a report placed by the address book, and its detail: the
 #: address it was placed by.
 GEOCODED = "geocoded"
-#: A text names one place when it names one street or one corner.
+#: The detail that says what placed it: its ``address`` field or its ``text``.
+GEOCODED_BY = "geocoded_by"
+#: A text names one place when it names one corner.
 CORNER_STREETS = 2
+#: The area of a report that has no place.
+UNKNOWN_AREA = grid_area(None, None)
+#: What a config of the books may say.
+CONFIG_KEYS = frozenset({"sources", "min_accuracy_m", "max_spread_m", "text_channels"})
 #: The columns of a book's file.
 COLUMNS = ("address", "lat", "lon", "spread_m", "points")
 #: What parts a corner's streets in a spoken or typed address.
@@ -98,29 +111,50 @@ def summarize(points: Iterable[tuple[float, float]]) -> Entry:
     return lat, lon, spread, len(points)
 
 
-def read_book(lines: Iterable[str], max_spread_m: float = math.inf
-              ) -> dict[str, Entry]:
+def read_book(lines: Iterable[str], max_spread_m: float = math.inf,
+              box: Box | None = None) -> dict[str, Entry]:
     """A book's entries from its CSV lines; an address spread wider than
-    ``max_spread_m`` is left out. A malformed row raises ``ValueError``."""
-    reader = csv.DictReader(lines)
+    ``max_spread_m``, or placed outside ``box`` (the source's service
+    area), is left out, and so is one that two rows (two spellings) place
+    farther apart than that. A malformed row raises ``ValueError``."""
+    reader = csv.DictReader(_without_bom(lines))
     missing = set(COLUMNS) - set(reader.fieldnames or ())
     if missing:
         raise ValueError(f"an address book needs the columns {', '.join(COLUMNS)}; "
                          f"missing {', '.join(sorted(missing))}")
     entries: dict[str, Entry] = {}
-    for number, row in enumerate(reader, start=2):
+    doubtful: set[str] = set()
+    for row in reader:
+        number = reader.line_num
         try:
             lat, lon, spread = (float(row[k]) for k in ("lat", "lon", "spread_m"))
-            points = int(row["points"])
+            points = float(row["points"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"line {number}: {exc}") from exc
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180 and spread >= 0
-                and points > 0):
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= spread < math.inf
+                and points >= 1 and points == int(points)):
             raise ValueError(f"line {number}: not a place: {row}")
         key = address_key(row["address"] or "")
-        if key and spread <= max_spread_m:
-            entries[key] = (lat, lon, spread, points)
+        if not key or spread > max_spread_m or (box and not box.contains(lat, lon)):
+            continue
+        entry = (lat, lon, spread, int(points))
+        other = entries.get(key)
+        if other is not None and \
+                distance_m(lat, lon, other[0], other[1]) > max_spread_m:
+            doubtful.add(key)
+        elif other is None or other[3] < entry[3]:
+            entries[key] = entry
+    for key in doubtful:
+        del entries[key]
     return entries
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """The lines, the first without a byte-order mark (a spreadsheet's)."""
+    first = True
+    for line in lines:
+        yield line.removeprefix("\ufeff") if first else line
+        first = False
 
 
 def write_book(entries: Mapping[str, Entry]) -> Iterator[str]:
@@ -141,6 +175,14 @@ def open_book(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
+def street_key(text: str) -> str:
+    """The corner a text names, in the form ``street_names`` reads ("haws
+    ave & main st": a street's last name word and its suffix); '' when the
+    text names no corner."""
+    streets = street_names(text)
+    return " & ".join(sorted(streets)) if len(streets) == CORNER_STREETS else ""
+
+
 @dataclass
 class AddressBook:
     """Address points per source: entries given, or files read on first use."""
@@ -149,30 +191,57 @@ class AddressBook:
     files: dict[str, Path] = field(default_factory=dict)
     min_accuracy_m: float = 30.0
     max_spread_m: float = 300.0
-    #: Channels whose text is read for a street or corner when no address
-    #: field places the report.
+    #: Channels whose text is read for a corner when no address field
+    #: places the report.
     text_channels: frozenset[str] = frozenset()
+    #: Each source's service area: a book's point outside it is left out.
+    boxes: dict[str, Box] = field(default_factory=dict)
+    #: Per source, a corner as a text names it (``street_key``) -> its entry,
+    #: or None when two addresses of the book read as that corner.
+    _by_streets: dict[str, dict[str, Entry | None]] = field(
+        default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], models_dir: Path) -> AddressBook:
-        """The books ``models/addresses.yaml`` names; a file named but missing
-        raises ``ValueError`` (at start, not at the first call without a fix)."""
+    def from_config(cls, config: Mapping[str, Any], models_dir: Path,
+                    boxes: Mapping[str, Box] | None = None) -> AddressBook:
+        """The books ``models/addresses.yaml`` names, for the sources of
+        ``boxes`` (their service areas); a file named but missing, a source
+        without a service area or a malformed setting raises ``ValueError``
+        (at start, not at the first call without a fix)."""
+        unknown = set(config) - CONFIG_KEYS
+        if unknown:
+            raise ValueError(f"addresses.yaml: unknown settings {sorted(unknown)}; "
+                             f"known: {sorted(CONFIG_KEYS)}")
+        sources = config.get("sources") or {}
+        channels = config.get("text_channels") or []
+        if not isinstance(sources, Mapping):
+            raise ValueError("addresses.yaml: sources must map a source to its "
+                             "book's file")
+        if not (isinstance(channels, list)
+                and all(isinstance(c, str) for c in channels)):
+            raise ValueError("addresses.yaml: text_channels must be a list of "
+                             f"channel names, not {channels!r}")
         files = {}
-        for source, name in (config.get("sources") or {}).items():
+        for source, name in sources.items():
+            if boxes is not None and source not in boxes:
+                raise ValueError(f"addresses.yaml: {source} is no source of "
+                                 f"service_areas.yaml (known: {sorted(boxes)})")
             path = models_dir / str(name)
             if not path.is_file():
                 raise ValueError(f"addresses.yaml: the book of {source}, {path}, "
                                  "is missing (python -m benchmarks.addresses "
                                  "builds it)")
             files[str(source)] = path
-        book = cls(files=files,
-                   min_accuracy_m=float(config.get("min_accuracy_m", 30.0)),
-                   max_spread_m=float(config.get("max_spread_m", 300.0)),
-                   text_channels=frozenset(config.get("text_channels") or ()))
-        if not (book.min_accuracy_m > 0 and book.max_spread_m >= 0):
+        try:
+            least = float(config.get("min_accuracy_m", 30.0))
+            spread = float(config.get("max_spread_m", 300.0))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"addresses.yaml: {exc}") from exc
+        if not (0 < least < math.inf and 0 <= spread < math.inf):
             raise ValueError("addresses.yaml: min_accuracy_m must be > 0 and "
-                             "max_spread_m >= 0")
-        return book
+                             "max_spread_m >= 0, both finite")
+        return cls(files=files, min_accuracy_m=least, max_spread_m=spread,
+                   text_channels=frozenset(channels), boxes=dict(boxes or {}))
 
     def load(self) -> AddressBook:
         """Every book read now (a worker's start: a bad file stops it there,
@@ -187,41 +256,64 @@ class AddressBook:
             path = self.files.get(source)
             found = {}
             if path is not None:
-                with open_book(path) as lines:
-                    try:
-                        found = read_book(lines, self.max_spread_m)
-                    except ValueError as exc:
-                        raise ValueError(f"{path}: {exc}") from exc
+                try:
+                    with open_book(path) as lines:
+                        found = read_book(lines, self.max_spread_m,
+                                          self.boxes.get(source))
+                except (OSError, EOFError, csv.Error, UnicodeDecodeError,
+                        ValueError) as exc:
+                    raise ValueError(f"address book {path} (addresses.yaml): "
+                                     f"{exc}") from exc
             self.entries[source] = found
         return found
+
+    def _streets_of(self, source: str) -> dict[str, Entry | None]:
+        index = self._by_streets.get(source)
+        if index is None:
+            index = {}
+            for address, entry in self._of(source).items():
+                key = street_key(address)
+                if not key:
+                    continue
+                if key not in index:
+                    index[key] = entry
+                    continue
+                other = index[key]
+                if other is None:
+                    continue
+                if distance_m(entry[0], entry[1], other[0], other[1]) > \
+                        self.max_spread_m:
+                    index[key] = None  # "n main st & race st", "main st & race st"
+                elif entry[3] > other[3]:
+                    index[key] = entry
+            self._by_streets[source] = index
+        return index
 
     def find(self, source: str, key: str) -> Entry | None:
         """The entry of an address (its ``address_key``) in the book of
         ``source``, if it places it."""
         if not key:
             return None
-        entry = self._of(source).get(key)
-        if entry is None or entry[2] > self.max_spread_m:
-            return None
-        return entry
+        return self._of(source).get(key)
 
     def locate(self, report: Report) -> Report:
         """``report`` at its address's point, when it has no fix and the
-        book places its address, or (a channel of ``text_channels``) the
-        one street or corner its text names; otherwise ``report`` as it is."""
+        book places its address, or (a channel of ``text_channels``) the one
+        corner its text names, when no two addresses of the book read as
+        that corner; otherwise ``report`` as it is."""
         if report.has_point:
             return report
+        by = "address"
         key = address_key(report.address) if report.address else ""
         entry = self.find(report.source, key)
         if entry is None and report.channel in self.text_channels:
-            streets = street_names(report.text)
-            if 0 < len(streets) <= CORNER_STREETS:
-                key = " & ".join(sorted(streets))
-                entry = self.find(report.source, key)
+            by, key = "text", street_key(report.text)
+            entry = self._streets_of(report.source).get(key) if key else None
         if entry is None:
             return report
         lat, lon, spread, _ = entry
+        area = report.area if report.area != UNKNOWN_AREA else grid_area(lat, lon)
         return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                        accuracy_m=float(round(max(self.min_accuracy_m, spread))),
-                       flags=(*report.flags, GEOCODED),
-                       details={**report.details, GEOCODED: key})
+                       area=area, flags=(*report.flags, GEOCODED),
+                       details={**report.details, GEOCODED: key, GEOCODED_BY: by})

@@ -115,6 +115,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pipeline.addresses import GEOCODED
 from pipeline.corners import CornerBook, CornerPoint, corner_key
 from pipeline.evidence import (
     FIX_EVIDENCE,
@@ -670,11 +671,14 @@ class IncidentMatcher:
 
     def _learn_corner(self, region: Region, report: Report, where: Where) -> None:
         """A report with a fix of its own that names a corner teaches where
-        the corner is (``pipeline/corners.py``)."""
+        the corner is (``pipeline/corners.py``); a point its thread lent or
+        the address book gave (``geocoded``) is none of its own. Seed 1:
+        with geocoded points teaching, incident F1 0.9401 against 0.9400."""
         params = self.params
         name = corner_key(where.streets)
         if (params.corner_min_fixes is None or name is None
-                or not report.has_point or LENT_FIX in report.flags):
+                or not report.has_point or LENT_FIX in report.flags
+                or GEOCODED in report.flags):
             return
         assert report.lat is not None and report.lon is not None
         book, key = self._corner_book(region, name)

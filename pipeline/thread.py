@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pipeline.addresses import GEOCODED, GEOCODED_BY
 from pipeline.geo import distance_m
 from pipeline.places import NOT_A_NAME, SUFFIXES
 from pipeline.schema import LOCATION_KNOWN, Report
@@ -82,7 +83,11 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
     if not report.reporter:
         return report
     fix = state.get("fix")
-    if report.has_point:
+    # A point read from the text (``pipeline/addresses.py``) is where the
+    # texter says the event is: the reporter's own fix, if any, stands
+    # before it, and it is no fix of theirs to lend.
+    read = report.details.get(GEOCODED_BY) == "text"
+    if report.has_point and not read:
         if fix is None or report.event_ms >= fix[3]:
             state["fix"] = [report.lat, report.lon, report.accuracy_m or 0.0,
                             report.event_ms]
@@ -100,6 +105,10 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
         _remember_lent(lent, report, fix, params)
     if fix is None:
         return report
+    if read:
+        report = replace(report, flags=tuple(f for f in report.flags if f != GEOCODED),
+                         details={k: v for k, v in report.details.items()
+                                  if k not in (GEOCODED, GEOCODED_BY)})
     lat, lon, accuracy, _ = fix
     return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                    accuracy_m=accuracy + params.drift_m,

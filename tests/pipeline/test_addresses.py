@@ -6,6 +6,7 @@ import gzip
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,11 +14,19 @@ from agents.resources import load_models
 from agents.settings import ROOT
 from benchmarks.addresses import entries_of
 from benchmarks.addresses import main as build_book
-from pipeline.addresses import GEOCODED, AddressBook, address_key, read_book, write_book
+from pipeline.addresses import (
+    GEOCODED,
+    GEOCODED_BY,
+    AddressBook,
+    address_key,
+    read_book,
+    write_book,
+)
 from pipeline.dedupe import IncidentMatcher
-from pipeline.geo import distance_m
+from pipeline.geo import Box, distance_m
 from pipeline.regions import Region
 from pipeline.schema import Report
+from pipeline.thread import ThreadParams, follow_up
 
 METRE_DEG = 360 / (2 * math.pi * 6_371_008.8)
 CORNER = (40.119061, -75.353854)
@@ -84,8 +93,43 @@ def test_a_book_named_but_missing_stops_the_worker_at_start(tmp_path: Path) -> N
     bad = tmp_path / "bad.csv"
     bad.write_text("address,lat,lon,spread_m,points\nmain st,40,-75,0,none\n")
     book = AddressBook.from_config({"sources": {"t": "bad.csv"}}, tmp_path)
-    with pytest.raises(ValueError, match=r"bad\.csv: line 2"):
+    with pytest.raises(ValueError, match=r"bad\.csv \(addresses\.yaml\): line 2"):
         book.load()
+    (tmp_path / "fake.csv.gz").write_text("address,lat,lon,spread_m,points\n")
+    book = AddressBook.from_config({"sources": {"t": "fake.csv.gz"}}, tmp_path)
+    with pytest.raises(ValueError, match=r"fake\.csv\.gz \(addresses\.yaml\)"):
+        book.load()
+
+
+@pytest.mark.parametrize(("config", "says"), [
+    ({"sources": {"t": "b.csv"}, "text_channel": ["sms"]}, "unknown settings"),
+    ({"sources": {"t": "b.csv"}, "text_channels": "sms"}, "list of channel"),
+    ({"sources": {"nowhere": "b.csv"}}, "no source of service_areas"),
+    ({"sources": ["b.csv"]}, "map a source"),
+    ({"sources": {"t": "b.csv"}, "min_accuracy_m": math.inf}, "finite"),
+    ({"sources": {"t": "b.csv"}, "max_spread_m": "wide"}, "could not convert"),
+])
+def test_a_config_of_the_books_that_says_something_else_is_refused(
+        tmp_path: Path, config: dict[str, Any], says: str) -> None:
+    (tmp_path / "b.csv").write_text("address,lat,lon,spread_m,points\n")
+    with pytest.raises(ValueError, match=says):
+        AddressBook.from_config(config, tmp_path, {"t": Box(39, -76, 41, -74)})
+
+
+def test_a_book_keeps_only_what_it_can_place_in_the_service_area() -> None:
+    lines = ["\ufeffaddress,lat,lon,spread_m,points\n",
+             "600,32.387,-86.276,0,1\n",            # Alabama
+             "main st & haws ave,40.1,-75.3,0,2.0\n",
+             "\n",
+             "county line rd,40.1,-75.3,0,3\n",      # two towns' roads...
+             "County Line Road,40.3,-75.1,0,5\n",    # ...27 km apart
+             "elm st,40.1,-75.3,0,3\n",
+             "ELM STREET,40.1001,-75.3,0,5\n"]       # one place, two spellings
+    entries = read_book(lines, max_spread_m=300, box=Box(39, -76, 41, -74))
+    assert entries == {"haws ave & main st": (40.1, -75.3, 0.0, 2),
+                       "elm st": (40.1001, -75.3, 0.0, 5)}
+    with pytest.raises(ValueError, match="line 5"):
+        read_book([*lines[:4], "x,40,-75,0,1.5\n"])
 
 
 def test_a_geocoded_call_joins_the_located_call_at_its_corner() -> None:
@@ -140,25 +184,76 @@ def test_a_book_from_a_log_leaves_out_the_rows_of_a_span(tmp_path: Path) -> None
     assert book.locate(replace(call("a", 0), address="Elm St")).has_point
 
 
-def test_a_text_is_placed_by_the_one_corner_or_street_it_names() -> None:
+def test_a_text_is_placed_by_the_one_corner_it_names() -> None:
     book = AddressBook({"montgomery_pa": {"haws ave & main st": (*CORNER, 0.0, 21),
                                           "elm st": (40.2, -75.2, 100.0, 3)}},
                        text_channels=frozenset({"sms"}))
-    text = replace(call("t", 0), channel="sms",
+    text = replace(call("t", 0), channel="sms", area="UNKNOWN",
                    text="need help, car fire outside Main Street & Haws Ave")
     placed = book.locate(text)
     assert (placed.lat, placed.lon, placed.flags) == (*CORNER, (GEOCODED,))
-    assert placed.details[GEOCODED] == "haws ave & main st"
-    assert book.locate(replace(text, text="smoke on elm st")).accuracy_m == 100.0
-    # Three streets name no one place; a post is not read; an address field
-    # the book does not hold leaves the text to speak.
-    for unplaced in (replace(text, text="elm st, main st and haws ave"),
+    assert placed.details == {GEOCODED: "haws ave & main st", GEOCODED_BY: "text"}
+    assert placed.area == "grid:401:-754"  # its 0.1 degree cell, as a fix's
+    # One street is no place; three streets name no one place; a post is not
+    # read; an address field the book does not hold leaves the text to speak.
+    for unplaced in (replace(text, text="smoke on elm st"),
+                     replace(text, text="elm st, main st and haws ave"),
                      replace(text, channel="social")):
         assert not book.locate(unplaced).has_point
     assert book.locate(replace(text, address="Oak Rd")).has_point
+
+
+def test_a_text_s_corner_that_two_addresses_read_as_places_nothing() -> None:
+    # A text's street is its last name word and suffix: "N Main St" reads as
+    # "main st", and the book holds both, 40 km apart.
+    book = AddressBook({"t": {"main st & race st": (40.37, -75.63, 0.0, 4),
+                              "n main st & race st": (40.02, -75.24, 0.0, 9),
+                              "elm st & rock hill rd": (40.02, -75.24, 0.0, 2)}},
+                       text_channels=frozenset({"sms"}))
+    text = replace(call("t", 0, source="t"), channel="sms")
+    assert not book.locate(replace(text, text="smoke near N Main St & Race St")
+                           ).has_point
+    placed = book.locate(replace(text, text="crash at Rock Hill Rd and Elm St"))
+    assert (placed.lat, placed.details[GEOCODED]) == (40.02, "elm st & hill rd")
+
+
+def test_the_reporter_s_own_fix_stands_before_a_point_read_from_a_text() -> None:
+    book = AddressBook({"montgomery_pa": {"haws ave & main st": (*CORNER, 0.0, 21)}},
+                       text_channels=frozenset({"sms"}))
+    params = ThreadParams(follow_up_s=1800)
+    thread: dict[str, Any] = {}
+    first = replace(call("c", 0, 40.3, -75.5), reporter="rp:1")
+    assert follow_up(thread, first, params) == first
+    text = replace(call("t", 3), channel="sms", reporter="rp:1",
+                   text="fire spreading to haws ave & main st")
+    lent = follow_up(thread, book.locate(text), params)
+    assert (lent.lat, lent.lon) == (40.3, -75.5)
+    assert GEOCODED not in lent.flags and GEOCODED not in lent.details
+    # Without a fix of the reporter's, the text's point stands, and is not
+    # lent to their next text.
+    alone: dict[str, Any] = {}
+    placed = follow_up(alone, book.locate(text), params)
+    assert (placed.lat, placed.lon) == CORNER
+    later = replace(text, report_id="t2", event_ms=text.event_ms + 60_000,
+                    text="please hurry")
+    assert not follow_up(alone, book.locate(later), params).has_point
 
 
 def test_the_shipped_book_reads_texts_of_calls_and_sms_not_posts() -> None:
     book = load_models(ROOT / "models").addresses
     assert {"911", "sms"} <= book.text_channels
     assert "social" not in book.text_channels
+
+
+def test_the_builder_says_what_a_log_lacks(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "book.csv.gz"
+    no_lat = tmp_path / "no_lat.csv"
+    no_lat.write_text("lng,addr,timeStamp\n-75.3,HAWS AVE,2016-01-01 10:00:00\n")
+    assert build_book(["--log", str(no_lat), "--out", str(out)]) == 2
+    assert "missing lat" in capsys.readouterr().err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("lat,lng,addr,timeStamp\n")
+    assert build_book(["--log", str(empty), "--out", str(out)]) == 2
+    assert "places no address" in capsys.readouterr().err
+    assert not out.exists()

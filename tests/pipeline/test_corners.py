@@ -170,3 +170,16 @@ def test_a_call_at_a_learnt_corner_joins_no_far_incident_by_its_call_type(
     assert (call.incident_id == far.incident_id) is not corners
     assert call.change == (NEW if corners else MERGED)
     assert call.lat == pytest.approx(40.12 if corners else 40.20)
+
+
+def test_a_point_from_the_address_book_teaches_no_corner(
+        matcher: IncidentMatcher) -> None:
+    # The book placed it (pipeline/addresses.py): no fix of its own, and what
+    # the book knows it places itself.
+    region = Region("r:test")
+    geocoded = dataclasses.replace(report("a", 40.12, -75.34, text=CORNER),
+                                   flags=("geocoded",))
+    matcher.apply(region, geocoded)
+    assert not _corners(region)
+    matcher.apply(region, report("b", 40.12, -75.34, minute=1, text=CORNER))
+    assert list(_corners(region)) == ["haws ave & main st"]
