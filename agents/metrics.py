@@ -248,6 +248,11 @@ SCORE_FACTS_FORGOTTEN = Counter(
     "Incidents whose facts left the table score-facts (expired or over max_facts)",
     registry=REGISTRY,
 )
+GEOCODED = Counter(
+    "intake_reports_geocoded_total",
+    "Reports without a fix placed by the address book, by what placed them "
+    "(address, text)", ["by"], registry=REGISTRY,
+)
 POSTS_JUDGED = Counter(
     "intake_posts_judged_total",
     "Social posts judged at normalize: emergency, or not_an_emergency",

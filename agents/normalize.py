@@ -21,6 +21,7 @@ from faust.types import EventT, StreamT
 from agents import metrics
 from agents.app import Context, describe, now_ms, raw_ref, value_of
 from agents.resources import load_triage
+from pipeline.addresses import GEOCODED_BY
 from pipeline.normalize import Rejection, normalize
 from pipeline.regions import region_key
 from pipeline.social import NOT_AN_EMERGENCY
@@ -61,6 +62,7 @@ def install(ctx: Context) -> None:
             now = now_ms()
             good = bad = 0
             posts = {"emergency": 0, "not_an_emergency": 0}
+            geocoded = {"address": 0, "text": 0}
             for event in events:
                 ref = raw_ref(event)
                 try:
@@ -75,7 +77,10 @@ def install(ctx: Context) -> None:
                     good += 1
                     # A call without a fix at the address it gives, as a CAD
                     # geocodes it (pipeline/addresses.py).
-                    result = addresses.locate(result)
+                    placed = addresses.locate(result)
+                    if placed is not result:
+                        geocoded[placed.details[GEOCODED_BY]] += 1
+                        result = placed
                     held = False
                     if triage is not None and result.channel == "social":
                         result = triage.triaged(result)
@@ -101,4 +106,7 @@ def install(ctx: Context) -> None:
             for verdict, count in posts.items():
                 if count:
                     metrics.POSTS_JUDGED.labels(verdict).inc(count)
+            for by, count in geocoded.items():
+                if count:
+                    metrics.GEOCODED.labels(by).inc(count)
             metrics.batch_done(STAGE, good, started)

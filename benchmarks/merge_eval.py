@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -52,7 +53,7 @@ from benchmarks.scenario import (
     union,
 )
 from benchmarks.workload import say
-from pipeline.addresses import AddressBook, read_book, write_book
+from pipeline.addresses import GEOCODED, GEOCODED_BY, AddressBook, read_book, write_book
 from pipeline.dedupe import IncidentMatcher
 from pipeline.normalize import normalize
 from pipeline.regions import Region, region_key
@@ -194,6 +195,9 @@ def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
         "thread": scored(threads_of(reports, links), thread_truth),
         "identity_links": len(links),
         "held_posts": len(held),
+        # Reports the address book placed, by what placed them.
+        "geocoded": dict(sorted(Counter(
+            r.details[GEOCODED_BY] for r in reports if GEOCODED in r.flags).items())),
         "ceiling": ceiling(scenario, models, held=held),
         "baseline_incident": scored(baseline_clusters(reports), incident_truth),
         # The baseline threads: one thread per identity, nothing linked.
@@ -245,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     say("merge eval: the Montgomery County log")
     mont = montgomery(models)
     print(f"generated: {gen['reports']} reports, {gen['true_incidents']} incidents, "
-          f"{gen['true_threads']} threads")
+          f"{gen['true_threads']} threads; the address book placed "
+          f"{gen['geocoded'].get('address', 0)} by their address and "
+          f"{gen['geocoded'].get('text', 0)} by a corner their text names")
     for name in ("incident", "incident_untyped", "incident_without_threads",
                  "baseline_incident",
                  "thread", "baseline_thread"):
@@ -268,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         "thread_precision": gen["thread"]["precision"],
         "thread_recall": gen["thread"]["recall"],
         "identity_links": gen["identity_links"],
+        "geocoded_by_address": gen["geocoded"].get("address", 0),
+        "geocoded_by_text": gen["geocoded"].get("text", 0),
         "untyped_incident_f1": gen["incident_untyped"]["f1"],
         "ceiling_incident_f1": gen["ceiling"].f1,
         "ceiling_incident_f1_held_alone": gen["ceiling"].f1_held_alone,

@@ -6,10 +6,12 @@ before anyone is dispatched. An ``AddressBook`` is that lookup, offline: per
 source, an address (a street, or two streets at a corner) -> the point its
 geocoder gives, how far apart the points it gave that address lie
 (``spread_m``) and how many it gave. ``locate`` gives a report with no fix
-and a known address that point, as a fix (``location`` known, flag
-``geocoded``, the address in ``details``) whose uncertainty is the spread, at
-least ``min_accuracy_m``: the matcher then weighs it as it weighs any fix, and
-the router can send a unit to it. A report with a fix of its own keeps it.
+(never a post: its address is the place it was sent from) and a known
+address that point, as a fix (``location`` known, flag ``geocoded``, the
+address in ``details``, the area of the point's cell) whose uncertainty is
+the spread, at least ``min_accuracy_m``: the matcher then weighs it as it
+weighs any fix, and the router can send a unit to it. A report with a fix of
+its own keeps it.
 A text with no address field the book places (an SMS to 911: "fire outside
 Easton Rd & Ruth Ave") is placed by the one corner its words name, as the
 call-taker reading it would, for the channels of ``text_channels``. Words
@@ -18,15 +20,18 @@ suffix: "Rock Hill Rd" is "hill rd"), so a corner that two addresses of the
 book read as ("n main st & race st", "main st & race st", 40 km apart) places
 nothing. A point read from a text is where the texter says the event is, not
 where they are: the reporter's own fix, if their thread has one, stands
-before it (``pipeline/thread.py``, ``follow_up``).
+before it (``pipeline/thread.py``, ``follow_up``), and its area stays
+unknown (normalize counts surges by area before the thread decides).
 
 A book is read from a CSV file per source (``address, lat, lon, spread_m,
 points``; gzip when the name ends in .gz), named in ``models/addresses.yaml``
 and read when its source's first report without a fix asks. An address whose
 points lie more than ``max_spread_m`` apart (one street crossing several
-towns, one name used in two of them) is no place and is left out: the book
-answers only what it can place. ``benchmarks/addresses.py`` builds a book
-from a recorded CAD log; a deployment would export one from its GIS.
+towns, one name used in two of them), that names no street nor numbered road
+(a town's name), or that falls outside the source's service area is no place
+and is left out: the book answers only what it can place.
+``benchmarks/addresses.py`` builds a book from a recorded CAD log; a
+deployment would export one from its GIS.
 
 Addresses are compared by ``address_key``: lower case, street suffixes in
 one form (``pipeline/places.py``), the streets of a corner in one order.
@@ -66,6 +71,8 @@ from pipeline.geo import Box, distance_m
 from pipeline.places import SUFFIXES, street_names
 from pipeline.schema import LOCATION_KNOWN, Report
 
+#: The channel never geocoded: a post's address is the place it was sent from.
+SOCIAL = "social"
 #: The flag of a report placed by the address book, and its detail: the
 #: address it was placed by.
 GEOCODED = "geocoded"
@@ -93,6 +100,14 @@ def address_key(text: str) -> str:
         if words:
             parts.add(" ".join(words))
     return " & ".join(sorted(parts))
+
+
+def is_address(key: str) -> bool:
+    """Whether an address key names a street ("haws ave") or a numbered road
+    ("rt422"): a town's name alone ("north wales", which one log row holds
+    at a point 27 km from the borough) or a word cut short ("eas") is no
+    address."""
+    return bool(key) and (bool(street_names(key)) or any(c.isdigit() for c in key))
 
 
 #: An address's entry: lat, lon, spread in metres, points behind it.
@@ -135,7 +150,8 @@ def read_book(lines: Iterable[str], max_spread_m: float = math.inf,
                 and points >= 1 and points == int(points)):
             raise ValueError(f"line {number}: not a place: {row}")
         key = address_key(row["address"] or "")
-        if not key or spread > max_spread_m or (box and not box.contains(lat, lon)):
+        if not is_address(key) or spread > max_spread_m or (
+                box and not box.contains(lat, lon)):
             continue
         entry = (lat, lon, spread, int(points))
         other = entries.get(key)
@@ -301,8 +317,8 @@ class AddressBook:
         book places its address, or (a channel of ``text_channels``) the one
         corner its text names, when no two addresses of the book read as
         that corner; otherwise ``report`` as it is."""
-        if report.has_point:
-            return report
+        if report.has_point or report.channel == SOCIAL:
+            return report  # a post's "address" is the place it was sent from
         by = "address"
         key = address_key(report.address) if report.address else ""
         entry = self.find(report.source, key)
@@ -312,7 +328,10 @@ class AddressBook:
         if entry is None:
             return report
         lat, lon, spread, _ = entry
-        area = report.area if report.area != UNKNOWN_AREA else grid_area(lat, lon)
+        # A point read from a text may yet give way to the texter's own fix
+        # (pipeline/thread.py): its area stays unknown, as it was.
+        area = (grid_area(lat, lon) if by == "address" and report.area == UNKNOWN_AREA
+                else report.area)
         return replace(report, lat=lat, lon=lon, location=LOCATION_KNOWN,
                        accuracy_m=float(round(max(self.min_accuracy_m, spread))),
                        area=area, flags=(*report.flags, GEOCODED),

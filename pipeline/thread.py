@@ -371,8 +371,9 @@ class RecentPosts:
     0.9794, 0.9779 -> 0.9794; with the one kind ``KindTable.read`` gives,
     0.9791 on seed 1.
 
-    A call that gives no place, in an incident that has none either (a
-    caller who cannot say where), cannot be held against a town; it is the
+    A call that gives no place (no fix, no address), in an incident that
+    has none either (a caller who cannot say where), cannot be held against
+    a town; it is the
     author of a post of any town (``placeless_min_words``, None: never) when
     they share that many words that no other post of a fitting kind in the
     window said, and the post names a kind that fits the call's (a post
@@ -407,7 +408,8 @@ class RecentPosts:
             self._linked(link.same_as)
         elif new and report.channel == CALL and (
                 incident["lat"] is not None or report.has_point
-                or params.placeless_min_words is not None):
+                or (params.placeless_min_words is not None
+                    and not report.address.strip())):
             point: tuple[float, float, float] | None = None
             if incident["lat"] is not None:
                 point = (incident["lat"], incident["lon"], incident["acc_m"] or 0.0)

@@ -74,7 +74,10 @@ def test_a_call_without_a_fix_gets_its_address_s_point_and_nothing_else_does(
     located = call("b", 0, 40.0, -75.0, address="Main St & Haws Ave")
     assert book.locate(located) is located  # its own fix stands
     for unplaced in (call("c", 0, address="Elm St & Oak Rd"), call("d", 0),
-                     call("e", 0, address="Main St & Haws Ave", source="other")):
+                     call("e", 0, address="Main St & Haws Ave", source="other"),
+                     # A post's address is the place it was sent from.
+                     replace(call("f", 0, address="Main St & Haws Ave"),
+                             channel="social")):
         assert book.locate(unplaced) is unplaced
 
 
@@ -124,10 +127,14 @@ def test_a_book_keeps_only_what_it_can_place_in_the_service_area() -> None:
              "county line rd,40.1,-75.3,0,3\n",      # two towns' roads...
              "County Line Road,40.3,-75.1,0,5\n",    # ...27 km apart
              "elm st,40.1,-75.3,0,3\n",
-             "ELM STREET,40.1001,-75.3,0,5\n"]       # one place, two spellings
+             "ELM STREET,40.1001,-75.3,0,5\n",       # one place, two spellings
+             "north wales,40.39,-75.49,0,1\n",       # a town's name, 27 km off
+             "eas,40.1,-75.3,0,1\n",                 # a word cut short
+             "rt422 byp & ramp,40.1,-75.3,0,2\n"]    # a numbered road
     entries = read_book(lines, max_spread_m=300, box=Box(39, -76, 41, -74))
     assert entries == {"haws ave & main st": (40.1, -75.3, 0.0, 2),
-                       "elm st": (40.1001, -75.3, 0.0, 5)}
+                       "elm st": (40.1001, -75.3, 0.0, 5),
+                       "ramp & rt422 byp": (40.1, -75.3, 0.0, 2)}
     with pytest.raises(ValueError, match="line 5"):
         read_book([*lines[:4], "x,40,-75,0,1.5\n"])
 
@@ -193,7 +200,10 @@ def test_a_text_is_placed_by_the_one_corner_it_names() -> None:
     placed = book.locate(text)
     assert (placed.lat, placed.lon, placed.flags) == (*CORNER, (GEOCODED,))
     assert placed.details == {GEOCODED: "haws ave & main st", GEOCODED_BY: "text"}
-    assert placed.area == "grid:401:-754"  # its 0.1 degree cell, as a fix's
+    # Its area stays unknown: the texter's own fix may yet stand before it.
+    assert placed.area == "UNKNOWN"
+    by_address = book.locate(replace(text, address="Haws Ave & Main St"))
+    assert by_address.area == "grid:401:-754"  # its 0.1 degree cell, as a fix's
     # One street is no place; three streets name no one place; a post is not
     # read; an address field the book does not hold leaves the text to speak.
     for unplaced in (replace(text, text="smoke on elm st"),

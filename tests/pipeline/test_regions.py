@@ -553,7 +553,8 @@ def test_a_cell_too_big_for_one_changelog_record_is_cut_oldest_first() -> None:
 
 def _placeless_call_after_a_post(matcher: IncidentMatcher, post_text: str,
                                  call_text: str, post_kind: str = "service",
-                                 more_posts: tuple[str, ...] = ()) -> IncidentChange:
+                                 more_posts: tuple[str, ...] = (),
+                                 address: str = "") -> IncidentChange:
     """A post from Norristown opens an incident of its own (of a kind the
     call's does not fit); 5 minutes on, a call with no place at all."""
     region = Region("r:test")
@@ -566,7 +567,8 @@ def _placeless_call_after_a_post(matcher: IncidentMatcher, post_text: str,
             f"p{n}", None, None, minute=1, channel="social", reporter=f"rp:h{n}",
             address="Norristown", text=text, kind=post_kind))
     call = matcher.apply(region, report("c1", None, None, minute=5,
-                                        reporter="rp:phone1", text=call_text))
+                                        reporter="rp:phone1", text=call_text,
+                                        address=address))
     assert call.change == NEW and call.lat is None
     return call
 
@@ -586,18 +588,24 @@ def test_a_call_with_no_place_is_linked_to_a_post_that_says_what_it_says(
 
 
 @pytest.mark.parametrize("case", ["one word", "a kind that does not fit",
-                                  "a post of no kind", "two posts"])
+                                  "a post of no kind", "two posts", "an address"])
 def test_a_call_with_no_place_needs_two_words_only_its_post_said_and_a_kind(
         matcher: IncidentMatcher, case: str) -> None:
     post, call, kind = ("helicopter crashed near the pike, a blue pickup "
                         "flipped", "car on its roof; a blue pickup", "service")
     more: tuple[str, ...] = ()
+    address = ""
     if case == "one word":
         call = "car on its roof; a blue van"
     elif case == "a kind that does not fit":
         post, kind = "fire alarm going off at the school, a blue pickup", "fire_alarm"
     elif case == "a post of no kind":
         post, kind = "look at that, a blue pickup", "other"
-    else:
+    elif case == "two posts":
         more = ("helicopter crashed, blue pickup on the shoulder",)
-    assert _placeless_call_after_a_post(matcher, post, call, kind, more).link is None
+    else:
+        # It gives a place, one no book holds: not a caller who cannot say
+        # where.
+        address = "999 NOWHERE LN"
+    assert _placeless_call_after_a_post(matcher, post, call, kind, more,
+                                        address).link is None
