@@ -260,10 +260,14 @@ class AddressBook:
                    text_channels=frozenset(channels), boxes=dict(boxes or {}))
 
     def load(self) -> AddressBook:
-        """Every book read now (a worker's start: a bad file stops it there,
-        not at its first call without a fix)."""
+        """Every book read now, and its corners as texts name them (a
+        worker's start: a bad file stops it there, and no batch pays for
+        reading it)."""
         for source in self.files:
-            self._of(source)
+            if self.text_channels:
+                self._streets_of(source)
+            else:
+                self._of(source)
         return self
 
     def _of(self, source: str) -> dict[str, Entry]:
