@@ -435,8 +435,13 @@ class IncidentMatcher:
             change = self._change(incident, report, NEW, None)
         else:
             link = self._join(region, best.home, best.incident, own, report, where)
-            change = self._change(best.incident, report, MERGED,
-                                  best.merge.to_dict())
+            merge = best.merge.to_dict()
+            if GEOCODED in report.flags:
+                # A dispatcher tells a point the address book gave from a fix.
+                merge["reasons"].append(
+                    f"its point is the address book's for "
+                    f"{report.details.get(GEOCODED, report.address)!r}")
+            change = self._change(best.incident, report, MERGED, merge)
         return change if link is None else replace(change, link=link.to_dict())
 
     def _torn(self, region: Region, own: str, known: list[Any], report: Report

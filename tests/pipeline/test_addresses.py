@@ -154,6 +154,8 @@ def test_a_geocoded_call_joins_the_located_call_at_its_corner() -> None:
     assert (joined.change, joined.incident_id) == ("merged", opened.incident_id)
     assert joined.merge is not None
     assert joined.merge["reasons"][0].startswith("distance 25 m")
+    assert joined.merge["reasons"][-1] == (
+        "its point is the address book's for 'haws ave & main st'")
     # Without the book the call names a corner no report taught, and either
     # crash may be its: alone.
     alone = IncidentMatcher(models.kinds, models.match, models.places)
