@@ -373,11 +373,11 @@ class RecentPosts:
 
     A call that gives no place (no fix, no address), in an incident that
     has none either (a caller who cannot say where), cannot be held against
-    a town; it is the
-    author of a post of any town (``placeless_min_words``, None: never) when
-    they share that many words that no other post of a fitting kind in the
-    window said, and the post names a kind that fits the call's (a post
-    naming none fits no such call). Content and time agree, the place cannot
+    a town; it is the author of a post of any town
+    (``placeless_min_words``, None: never) when they share that many words
+    that no other post of a fitting kind in the window said, and the post
+    names a kind that fits the call's (a post naming none fits no such
+    call). Content and time agree, the place cannot
     disagree, and the link says the call gave none: seed 1 thread F1 0.9799
     -> 0.9803 (P 0.9947 -> 0.9941), seeds 2 and 3 0.9793 -> 0.9803, 0.9795
     -> 0.9802.
@@ -407,7 +407,7 @@ class RecentPosts:
         if link is not None:
             self._linked(link.same_as)
         elif new and report.channel == CALL and (
-                incident["lat"] is not None or report.has_point
+                incident["lat"] is not None  # it has one when the call has
                 or (params.placeless_min_words is not None
                     and not report.address.strip())):
             point: tuple[float, float, float] | None = None
