@@ -103,8 +103,10 @@ class RegionBatch:
             metrics.REUSED_IDS.inc()
             logger.warning("report id %s was given before to another report: "
                            "decided as %s", report.report_id, change.report_id)
-        self.changes[change.change] = self.changes.get(change.change, 0) + 1
-        await out.send("incidents.changes", change.incident_id, change.to_dict())
+        # Then the reports of its reporter that its fix moved, if any.
+        for sent in (change, *self.matcher.moved()):
+            self.changes[sent.change] = self.changes.get(sent.change, 0) + 1
+            await out.send("incidents.changes", sent.incident_id, sent.to_dict())
 
     async def command(self, out: Outbox, event: EventT, record: dict[str, Any]
                       ) -> None:

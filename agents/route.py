@@ -128,7 +128,9 @@ def step(ctx: Context) -> Step:
         searches: list[Search] = []
         for index, (_, change) in enumerate(batch):
             lat, lon = change["lat"], change["lon"]
-            if lat is None or lon is None:
+            if lat is None or lon is None or change.get("report_count") == 0:
+                # No point, or no report left: each report it had was moved
+                # to another incident (pipeline/dedupe.py), which is routed.
                 continue
             if not within_geo(lat, params):
                 sources["beyond_geo"] += 1
@@ -171,12 +173,14 @@ def step(ctx: Context) -> Step:
                 picks: tuple[UnitPick, ...] = ()
                 shortfall: tuple[Shortfall, ...] = ()
                 ids = candidate_ids.get(index)
-                if ids is not None:
+                # Every report it had moved to another incident: none to send.
+                emptied = change.get("report_count") == 0
+                if not emptied and ids is not None:
                     units = [u for u in (status_of(i.decode()) for i in ids) if u]
                     picks, shortfall = recommend_units(slots[index], lat, lon, units,
                                                        now, params)
                     sources["redis" if not shortfall else "shortfall"] += 1
-                if ids is None or shortfall:
+                if not emptied and (ids is None or shortfall):
                     if pool is None:
                         pool = UnitPool((decode(k, v) for k, v in table.items()
                                          if v), plans)

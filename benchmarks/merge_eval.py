@@ -57,7 +57,7 @@ from pipeline.addresses import GEOCODED, GEOCODED_BY, AddressBook, read_book, wr
 from pipeline.dedupe import IncidentMatcher
 from pipeline.normalize import normalize
 from pipeline.regions import Region, region_key
-from pipeline.schema import Report
+from pipeline.schema import MERGED, Report
 from pipeline.social import NOT_AN_EMERGENCY
 from pipeline.thread import follow_up
 
@@ -94,6 +94,10 @@ def match(models: Models, reports: Iterable[Report], threads: bool = True,
         else:
             change = matcher.apply(region, report)
         incident_of.setdefault(report.report_id, change.incident_id)
+        for moved in matcher.moved():
+            if moved.change == MERGED:
+                # The reporter's fix placed an earlier report of theirs.
+                incident_of[moved.report_id] = moved.incident_id
         if change.link and links is not None:
             links.append((change.link["reporter"], change.link["same_as"]))
     return incident_of

@@ -303,6 +303,9 @@ class Region:
 
     def locate(self, report_id: str) -> tuple[str, list[Any]] | None:
         """The cell that remembers a report, and what it remembers of it."""
+        known = self.seen_at.get(report_id)
+        if known is not None and report_id in self.cell(known).seen:
+            return known, self.cell(known).seen[report_id]
         for key, cell in self.cells.items():
             if report_id in cell.seen:
                 return key, cell.seen[report_id]

@@ -29,6 +29,9 @@ LOCATION_UNKNOWN = "unknown"
 # SPLIT: an operator took a report out of the incident (``pipeline/dedupe.py``).
 NEW, MERGED, REPEAT, UPDATED = "new", "merged", "repeat", "updated"
 SPLIT = "split"
+#: Who moves a report that gave no place to the incident where its reporter's
+#: later fix put them (``split["by"]`` of the two changes; pipeline/dedupe.py).
+MOVED_BY = "dedupe"
 
 
 @cache

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.schema import MERGED, REPEAT, SPLIT, UPDATED
+from pipeline.schema import MERGED, MOVED_BY, REPEAT, SPLIT, UPDATED
 
 #: The model's reason when it moved a priority ends with the shift: ": -1".
 MOVED = re.compile(r": [+-]\d+$")
@@ -82,8 +82,16 @@ class RunSummary:
     def add_board(self, record: dict[str, Any]) -> None:
         incident_id = record["incident_id"]
         self.incidents[incident_id] = record
-        if record.get("split"):
-            # An operator's split, not a report: nothing to account for.
+        split = record.get("split")
+        if split:
+            # An operator's split, or a report its reporter's fix moved: not
+            # a report, nothing to account for.
+            if split.get("by") == MOVED_BY:
+                if record["change"] == MERGED:
+                    self.changes[MOVED_BY] += 1
+                    # Its redelivery names the incident it moved to.
+                    self.report_incident[split["report_id"]] = incident_id
+                return
             self.changes[f"split_{record['change']}"] += 1
             return
         # Before a redelivery is set aside: a report delivered again (a worker
@@ -214,6 +222,7 @@ class RunSummary:
             "repeats": self.changes.get(REPEAT, 0),
             "updates": self.changes.get(UPDATED, 0),
             "splits": self.changes.get(f"split_{SPLIT}", 0),
+            "moved_by_reporter_fix": self.changes.get(MOVED_BY, 0),
             "reports_in_two_incidents": len(self.conflicted),
             "board_redeliveries": self.board_repeats,
             "alerts": len(self.alert_ids),

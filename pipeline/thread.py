@@ -31,6 +31,9 @@ join another incident than its author's call: a new caller is also linked to a
 recent post of another incident when the call is in the post's town, soon
 after it, and the two say what no other post there said (``RecentPosts``).
 Identity alone never joins a report to an incident; a link never merges two.
+What it does move is a report that gave no place: the reporter's later fix
+(``_placing``), or a post's author's later call, says where it belongs
+(``IncidentMatcher._move_placed`` and ``_move_posts`` in pipeline/dedupe.py).
 
 >>> from pipeline.schema import Report
 >>> def report(rid, minute, lat=None):
@@ -66,6 +69,9 @@ from pipeline.schema import LOCATION_KNOWN, Report
 
 #: The flag of a report whose point is its reporter's last fix, lent.
 LENT_FIX = "location_from_thread"
+#: The detail of a report with a fix naming the reporter's earlier reports
+#: that gave no place (``_placing``).
+PLACES = "places_reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,7 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
         if fix is None or report.event_ms >= fix[3]:
             state["fix"] = [report.lat, report.lon, report.accuracy_m or 0.0,
                             report.event_ms]
-        return report
+        return _placing(state.get("lent", {}), report, params)
     lent: dict[str, list[Any]] = state.setdefault("lent", {})
     answered = lent.get(report.report_id)
     if answered is not None:
@@ -102,7 +108,7 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
         if fix is not None and (abs(report.event_ms - fix[3])
                                 > params.follow_up_s * 1000):
             fix = None
-        _remember_lent(lent, report, fix, params)
+        _remember_lent(lent, report, fix, params, placeable=not read)
     if fix is None:
         return report
     if read:
@@ -120,15 +126,39 @@ MAX_LENT = 32
 
 
 def _remember_lent(lent: dict[str, list[Any]], report: Report,
-                   fix: list[Any] | None, params: ThreadParams) -> None:
+                   fix: list[Any] | None, params: ThreadParams,
+                   placeable: bool = True) -> None:
     """Keep what a follow-up without a point was lent (``fix``, or None) for
-    ``follow_up_s`` of event time, at most ``MAX_LENT`` of them."""
-    lent[report.report_id] = [report.event_ms, fix]
+    ``follow_up_s`` of event time, at most ``MAX_LENT`` of them. One lent
+    nothing that gave no place at all also keeps which later fix of the
+    reporter placed it ("" while none has: ``_placing``)."""
+    lent[report.report_id] = ([report.event_ms, None, ""] if fix is None and placeable
+                              else [report.event_ms, fix])
     horizon = report.event_ms - params.follow_up_s * 1000
-    for report_id in [r for r, (at, _) in lent.items() if at < horizon]:
+    for report_id in [r for r, entry in lent.items() if entry[0] < horizon]:
         del lent[report_id]
     while len(lent) > MAX_LENT:
         del lent[next(iter(lent))]
+
+
+def _placing(lent: dict[str, list[Any]], report: Report, params: ThreadParams
+             ) -> Report:
+    """A report with a fix of its own, naming in ``details`` (``PLACES``) the
+    reporter's reports of the ``follow_up_s`` before it that gave no place
+    and took none: dedupe moves them to this report's incident when they
+    sit in another (``IncidentMatcher.moved``). A caller who could not say
+    where and texts a fix minutes later is where the fix is. Each is placed
+    by one fix only, the first; a redelivery of that fix names them again."""
+    since = report.event_ms - params.follow_up_s * 1000
+    placed = []
+    for report_id, entry in lent.items():
+        if (len(entry) > 2 and entry[2] in ("", report.report_id)
+                and since <= entry[0] <= report.event_ms):
+            entry[2] = report.report_id
+            placed.append(report_id)
+    if not placed:
+        return report
+    return replace(report, details={**report.details, PLACES: placed})
 
 
 #: Words that say nothing about who is speaking: English function words and

@@ -220,3 +220,50 @@ def test_commands_that_cannot_be_carried_out_are_dead_lettered_and_lose_nothing(
     assert sorted(letter["reason"] for letter in letters) == [
         "bad_command", "bad_command", "split_refused"]
     assert any("only one" in letter["detail"] for letter in letters)
+
+
+def test_a_caller_without_a_place_follows_their_texts_fix_downstream(
+        merged: tuple[str, Settings, dict[str, dict[str, Any]]]) -> None:
+    bootstrap, _, _ = merged
+    at = 40.25, -75.20  # far from every report before
+    number = "+15550001111"
+
+    def when(minute: float) -> str:
+        return datetime.fromtimestamp(T0 + minute * 60, tz=UTC).isoformat()
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    sends = [
+        ("reports.raw.json", payload("crash", 40, at[0], lon=at[1])),
+        # A fall, the caller cannot say where: an incident of its own.
+        ("reports.raw.call", {"call_id": "fall", "source": "montgomery_pa",
+                              "time": when(41), "type": "FALL VICTIM",
+                              "caller_number": number,
+                              "text": "fall victim; caller unsure of exact location"}),
+        # Their text three minutes on, from the crash.
+        ("reports.raw.sms", {"message_id": "fix", "source": "montgomery_pa",
+                             "sender": "+1 555 000 1111", "time": when(44),
+                             "text": "it is here, by the gas station",
+                             "location": {"lat": at[0], "lon": at[1],
+                                          "accuracy_m": 8}}),
+    ]
+    for topic, value in sends:
+        producer.send(topic, value=orjson.dumps(value)).get(30)
+        time.sleep(0.3)
+    producer.close()
+    board = board_until(bootstrap, 16)
+    crash = next(c for c in board if c["report_id"].endswith(":crash"))
+    fall = next(c for c in board if c["report_id"].endswith(":fall")
+                and not c.get("split"))
+    assert fall["change"] == "new" and fall["incident_id"] != crash["incident_id"]
+    moved = [c for c in board if c.get("split") and c["report_id"].endswith(":fall")]
+    assert [c["change"] for c in moved] == ["split", "merged"]
+    left, joined = moved
+    assert (left["incident_id"], left["report_count"], left["units"]) == (
+        fall["incident_id"], 0, [])
+    assert (joined["incident_id"], joined["report_count"]) == (crash["incident_id"], 3)
+    assert joined["split"]["by"] == "dedupe"
+    assert joined["split"]["reason"].startswith("its reporter's fix in sms:")
+    # Scored and on the board like any change; the emptied one asks for no
+    # units, so no shortfall either.
+    assert joined["priority"] is not None and joined["board_ms"]
+    assert left["route_shortfall"] == [] and joined["route_shortfall"]
