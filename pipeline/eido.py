@@ -67,15 +67,18 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
         report_id = change["report_id"]
         split = change.get("split")
         if split:
-            # An operator's split: the report left (``from``) or opened this
-            # incident (``into``); either way the two incidents are linked.
+            # An operator's split, or dedupe's move: the report left
+            # (``from``) or came into this incident (``into``); either way the
+            # two incidents are linked (a held post came from none).
             out = split["from"] == incident_id
-            links.append({
-                "linkedIncidentIdentifier": split["into"] if out else split["from"],
-                "linkRelationship": "splitInto" if out else "splitFrom",
-                "callIdentifier": split["report_id"],
-                "linkedBy": split.get("by", ""), "reasons": [split.get("reason", "")],
-            })
+            if split["from"]:
+                links.append({
+                    "linkedIncidentIdentifier": split["into"] if out else split["from"],
+                    "linkRelationship": "splitInto" if out else "splitFrom",
+                    "callIdentifier": split["report_id"],
+                    "linkedBy": split.get("by", ""),
+                    "reasons": [split.get("reason", "")],
+                })
             if out:
                 calls.pop(report_id, None)
                 merges = [m for m in merges if m["mergedCallIdentifier"] != report_id]

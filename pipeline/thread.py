@@ -121,6 +121,8 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
                    flags=(*report.flags, LENT_FIX))
 
 
+#: The held posts of one handle whose ids ``RecentPosts`` keeps.
+MAX_HELD_IDS = 8
 #: The follow-ups without a point a thread remembers what it lent them.
 MAX_LENT = 32
 
@@ -422,6 +424,8 @@ class RecentPosts:
     def __init__(self) -> None:
         self.posts: dict[str, list[Any]] = {}
         self.by_word: dict[str, set[str]] = {}
+        #: The report ids of each handle's held posts (in no incident).
+        self.held: dict[str, list[str]] = {}
 
     def hear(self, report: Report, incident: dict[str, Any], new: bool,
              words: frozenset[str], town: tuple[float, float, float] | None,
@@ -469,6 +473,9 @@ class RecentPosts:
         self.prune(clock_ms - params.window_s * 1000)
         self._add(report.reporter, report.event_ms, report.event_ms, words,
                   [*town, report.address], "", False, *kinds)
+        held = self.held.setdefault(report.reporter, [])
+        if report.report_id not in held:
+            held[:] = [*held, report.report_id][-MAX_HELD_IDS:]
 
     def restore(self, incident: dict[str, Any]) -> None:
         """Index the posts an incident's voices hold (after a restart)."""
@@ -507,6 +514,7 @@ class RecentPosts:
             post[5] = True
 
     def _forget(self, handle: str) -> None:
+        self.held.pop(handle, None)
         post = self.posts.pop(handle, None)
         for word in post[2] if post else ():
             said = self.by_word.get(word)

@@ -22,6 +22,7 @@ from pipeline.regions import Region, region_key
 from pipeline.schema import (
     LOCATION_KNOWN,
     LOCATION_UNKNOWN,
+    MERGED,
     NEW,
     REPEAT,
     UPDATED,
@@ -1060,6 +1061,16 @@ def test_the_author_of_a_held_post_is_linked_to_their_later_call(
     assert change.change == NEW and change.link is not None
     assert change.link["reporter"] == "rp:c" and change.link["same_as"] == "rp:h"
     assert change.link["reasons"][0] == "both say blue pickup"
+    # The call says where: the held post joins its incident (one change, it
+    # left no incident), and is a repeat of it from then on.
+    [joined] = matcher.moved()
+    assert (joined.change, joined.incident_id, joined.report_id) == (
+        MERGED, change.incident_id, "p")
+    assert joined.report_count == 2 and joined.report_ids == ("c", "p")
+    assert joined.split is not None and joined.split["from"] == ""
+    again = matcher.hold(region, post)
+    assert again is not None and (again.change, again.incident_id) == (
+        REPEAT, change.incident_id)
 
 
 def test_a_fix_never_joins_an_incident_known_only_by_its_town(

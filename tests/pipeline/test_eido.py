@@ -138,3 +138,30 @@ def test_a_report_dated_year_9999_west_of_utc_exports_without_its_time(
     assert eido["incidentComponent"]["incidentTrackingIdentifier"] == \
         change.incident_id
     assert eido["incidentComponent"]["firstReportTimeStamp"] is None
+
+
+def test_a_moved_report_is_a_call_of_the_incident_it_moved_to_only() -> None:
+    moved = {"report_id": "c1", "from": "I-1", "into": "I-2", "by": "dedupe",
+             "reason": "its reporter's fix in t1 (sms) puts it here"}
+    held = {"report_id": "p1", "from": "", "into": "I-2", "by": "dedupe",
+            "reason": "its author is the caller of t1"}
+    left = to_eido([
+        {"incident_id": "I-1", "change": "new", "report_id": "c1", "kind": "fall",
+         "reporter": "rp:1", "channel": "911"},
+        {"incident_id": "I-1", "change": "split", "report_id": "c1", "kind": "fall",
+         "report_count": 0, "split": moved}])
+    assert left["callComponent"] == []
+    assert [(k["linkedIncidentIdentifier"], k["linkRelationship"], k["linkedBy"])
+            for k in left["linkComponent"]] == [("I-2", "splitInto", "dedupe")]
+    assert left["incidentComponent"]["reportCount"] == 0
+    joined = to_eido([
+        {"incident_id": "I-2", "change": "new", "report_id": "t1", "kind": "collision",
+         "reporter": "rp:1", "channel": "sms"},
+        {"incident_id": "I-2", "change": "merged", "report_id": "c1",
+         "kind": "collision", "reporter": "rp:1", "channel": "911", "split": moved},
+        {"incident_id": "I-2", "change": "merged", "report_id": "p1",
+         "kind": "collision", "reporter": "rp:h", "channel": "social", "split": held}])
+    assert [c["callIdentifier"] for c in joined["callComponent"]] == ["t1", "c1", "p1"]
+    # The held post came from no incident: no link to one.
+    assert [(k["linkedIncidentIdentifier"], k["linkRelationship"])
+            for k in joined["linkComponent"]] == [("I-1", "splitFrom")]
