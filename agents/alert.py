@@ -39,6 +39,7 @@ from pipeline.alert_state import (
     acknowledge,
     escalate_due,
     flush_due,
+    moved_away,
     observe,
     opened,
 )
@@ -156,7 +157,19 @@ def step(ctx: Context) -> Step:
                     "raw_ref": change.get("raw_ref", ""),
                     "unit_ids": [p["unit_id"] for p in change.get("units") or ()
                                  if isinstance(p, dict) and "unit_id" in p]}
-        if change["change"] != REPEAT:  # a repeat changes nothing
+        if change.get("report_count") == 0 and change.get("split"):
+            # Every report moved to another incident (pipeline/dedupe.py):
+            # its recipients hear where, once, and nothing escalates.
+            into = change["split"].get("into", "")
+            for rule_id, state in list(states.items()):
+                states[rule_id] = closed = moved_away(state, at)
+                updated.append(rule_id)
+                await announce(out, alert_of(
+                    incident_id, incident, closed, UPDATE,
+                    (f"no report left: moved into incident {into}",),
+                    change.get("raw_ref", "")))
+                metrics.ALERT_UPDATES.labels(rule_id).inc()
+        elif change["change"] != REPEAT:  # a repeat changes nothing
             fired, suppressed = rules.evaluate(
                 incident_id, change["kind"], priority, change["area"], already,
                 lat=change.get("lat"), lon=change.get("lon"),

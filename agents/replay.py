@@ -480,6 +480,8 @@ def format_summary(figures: dict[str, Any], zone_name: str = "UTC") -> str:
         f"{figures['incidents_with_reasons']:,}, moved by the model "
         f"{figures['priority_model_moved']:,}, by priority {figures['priorities']}",
         f"  merges              {figures['merges']:>9,}",
+        f"  moved by a reporter {figures.get('moved_by_reporter_fix', 0):>9,}  "
+        f"(incidents left with no report {figures.get('incidents_emptied', 0):,})",
         f"  repeats ignored     {figures['repeats']:>9,}",
         *redelivery_lines(figures),
         f"  newer versions      {figures['updates']:>9,}",

@@ -128,6 +128,19 @@ def _sent(state: AlertState, newest: dict[str, Any], now_ms: int) -> AlertState:
                                sent_ms=now_ms, pending=None)
 
 
+def moved_away(state: AlertState, now_ms: int) -> AlertState:
+    """The alert of an incident left with no report (they moved to another),
+    its last update sent: no deadline, nothing pending, nothing to escalate.
+
+    >>> a = opened("life-threat", 1, False, now_ms=0, ack_within_s=60)
+    >>> gone = moved_away(a, 5_000)
+    >>> gone.revision, gone.waiting, escalate_due(gone, now_ms=90_000)[1]
+    (1, False, False)
+    """
+    return dataclasses.replace(state, revision=state.revision + 1, sent_ms=now_ms,
+                               due_ms=0, pending=None)
+
+
 def acknowledge(state: AlertState, by: str, at_ms: int) -> tuple[AlertState, str]:
     """Record an acknowledgement: ``in_time``, ``after_escalation``, or
     ``repeated`` (the alert was acknowledged already: nothing changes).

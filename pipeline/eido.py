@@ -81,6 +81,8 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 })
             if out:
                 calls.pop(report_id, None)
+                locations = [place for place in locations
+                             if place["locationId"] != f"{report_id}#location"]
                 merges = [m for m in merges if m["mergedCallIdentifier"] != report_id]
                 for person in persons.values():
                     person["callReferences"] = [
@@ -116,10 +118,12 @@ def to_eido(changes: Iterable[dict[str, Any]]) -> dict[str, Any]:
             person["callReferences"].append(report_id)
             if link and link.get("same_as") not in persons:
                 # The caller's post is in another incident: the identity is
-                # named, with the reasons, though none of its posts is here.
+                # named, with the reasons, though none of its posts is here
+                # (yet: one that moves here later is this person's).
                 person.setdefault("otherIdentities", []).append(
                     {"personId": link["same_as"],
                      "reasons": list(link.get("reasons", ()))})
+                persons[link["same_as"]] = person
         if change.get("change") == MERGED and change.get("merge"):
             merge = change["merge"]
             merges.append({

@@ -44,9 +44,11 @@ class RunSummary:
         self.accounted: set[str] = set()
         self.dead_letters: Counter[str] = Counter()
         self.changes: Counter[str] = Counter()
-        self.report_incident: dict[str, str] = {}
-        #: Reports the board put in two incidents (a split aside).
-        self.conflicted: set[str] = set()
+        #: The incidents the board's records of each report name.
+        self.report_incidents: dict[str, set[str]] = {}
+        #: The incidents a split or a move took each report from and to: a
+        #: report named by two of them is in no conflict.
+        self.moved: dict[str, set[str]] = {}
         #: Board records of a raw message seen before: redeliveries.
         self.board_repeats = 0
         self.incidents: dict[str, dict[str, Any]] = {}
@@ -85,21 +87,21 @@ class RunSummary:
         split = record.get("split")
         if split:
             # An operator's split, or a report its reporter's fix moved: not
-            # a report, nothing to account for.
+            # a report, nothing to account for. Its redelivery names the
+            # incident it went to: either is its incident, whichever
+            # partition the board was read from first.
+            self.moved.setdefault(split.get("report_id", ""), set()).update(
+                i for i in (split.get("from"), split.get("into")) if i)
             if split.get("by") == MOVED_BY:
                 if record["change"] == MERGED:
                     self.changes[MOVED_BY] += 1
-                    # Its redelivery names the incident it moved to.
-                    self.report_incident[split["report_id"]] = incident_id
                 return
             self.changes[f"split_{record['change']}"] += 1
             return
         # Before a redelivery is set aside: a report delivered again (a worker
         # killed before its commit) must name the incident it named first.
         report_id = record["report_id"]
-        previous = self.report_incident.setdefault(report_id, incident_id)
-        if previous != incident_id and report_id not in self.conflicted:
-            self.conflicted.add(report_id)
+        self.report_incidents.setdefault(report_id, set()).add(incident_id)
         ref = record.get("raw_ref", "")
         if ref in self.accounted:
             self.board_repeats += 1
@@ -210,7 +212,12 @@ class RunSummary:
             "reports_accounted": len(self.accounted),
             "dead_lettered": dict(sorted(self.dead_letters.items())),
             "dead_lettered_total": sum(self.dead_letters.values()),
-            "incidents": len(self.incidents),
+            # Not those whose every report moved to another (their last
+            # change: no report left).
+            "incidents": sum(1 for r in self.incidents.values()
+                             if r.get("report_count") != 0),
+            "incidents_emptied": sum(1 for r in self.incidents.values()
+                                     if r.get("report_count") == 0),
             "incidents_scored": len(scored),
             "incidents_with_reasons": sum(1 for r in scored
                                           if r.get("priority_reasons")),
@@ -223,7 +230,9 @@ class RunSummary:
             "updates": self.changes.get(UPDATED, 0),
             "splits": self.changes.get(f"split_{SPLIT}", 0),
             "moved_by_reporter_fix": self.changes.get(MOVED_BY, 0),
-            "reports_in_two_incidents": len(self.conflicted),
+            "reports_in_two_incidents": sum(
+                1 for report_id, named in self.report_incidents.items()
+                if len(named) > 1 and not named <= self.moved.get(report_id, set())),
             "board_redeliveries": self.board_repeats,
             "alerts": len(self.alert_ids),
             "alerts_by_rule": dict(sorted(self.alerts_by_rule.items())),

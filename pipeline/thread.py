@@ -64,7 +64,7 @@ from typing import Any
 
 from pipeline.addresses import GEOCODED, GEOCODED_BY
 from pipeline.geo import distance_m
-from pipeline.places import NOT_A_NAME, SUFFIXES
+from pipeline.places import NOT_A_NAME, SUFFIXES, street_names
 from pipeline.schema import LOCATION_KNOWN, Report
 
 #: The flag of a report whose point is its reporter's last fix, lent.
@@ -108,7 +108,11 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
         if fix is not None and (abs(report.event_ms - fix[3])
                                 > params.follow_up_s * 1000):
             fix = None
-        _remember_lent(lent, report, fix, params, placeable=not read)
+        # A report that names an address or a street gave a place, if not a
+        # point: its reporter's fix does not move it.
+        placeable = not (read or report.address.strip() or street_names(report.text))
+        _remember_lent(lent, report, fix, params,
+                       said_text(report) if placeable else None)
     if fix is None:
         return report
     if read:
@@ -121,7 +125,13 @@ def follow_up(state: dict[str, Any], report: Report, params: ThreadParams
                    flags=(*report.flags, LENT_FIX))
 
 
-#: The held posts of one handle whose ids ``RecentPosts`` keeps.
+def said_text(report: Report) -> str:
+    """What a report said, as an incident's ``texts`` hold it."""
+    return f"{report.type_text} {report.text}".strip()[:500]
+
+
+#: The held posts of one handle whose ids ``RecentPosts`` keeps (and the
+#: texts of as many of its posts).
 MAX_HELD_IDS = 8
 #: The follow-ups without a point a thread remembers what it lent them.
 MAX_LENT = 32
@@ -129,13 +139,15 @@ MAX_LENT = 32
 
 def _remember_lent(lent: dict[str, list[Any]], report: Report,
                    fix: list[Any] | None, params: ThreadParams,
-                   placeable: bool = True) -> None:
+                   placeable: str | None = None) -> None:
     """Keep what a follow-up without a point was lent (``fix``, or None) for
     ``follow_up_s`` of event time, at most ``MAX_LENT`` of them. One lent
-    nothing that gave no place at all also keeps which later fix of the
-    reporter placed it ("" while none has: ``_placing``)."""
-    lent[report.report_id] = ([report.event_ms, None, ""] if fix is None and placeable
-                              else [report.event_ms, fix])
+    nothing that gave no place at all (``placeable``: what it said) also
+    keeps which later fix of the reporter placed it ("" while none has:
+    ``_placing``)."""
+    lent[report.report_id] = (
+        [report.event_ms, None, "", placeable] if fix is None and placeable is not None
+        else [report.event_ms, fix])
     horizon = report.event_ms - params.follow_up_s * 1000
     for report_id in [r for r, entry in lent.items() if entry[0] < horizon]:
         del lent[report_id]
@@ -147,17 +159,19 @@ def _placing(lent: dict[str, list[Any]], report: Report, params: ThreadParams
              ) -> Report:
     """A report with a fix of its own, naming in ``details`` (``PLACES``) the
     reporter's reports of the ``follow_up_s`` before it that gave no place
-    and took none: dedupe moves them to this report's incident when they
-    sit in another (``IncidentMatcher.moved``). A caller who could not say
-    where and texts a fix minutes later is where the fix is. Each is placed
-    by one fix only, the first; a redelivery of that fix names them again."""
+    and took none, each as ``[report id, what it said]``: dedupe moves them
+    to this report's incident when they sit in another
+    (``IncidentMatcher.moved``). A caller who could not say where and texts
+    a fix minutes later is where the fix is. Each is placed by one fix only,
+    the first; a redelivery of that fix names them again. A report that
+    named an address or a street gave a place, and is not placed so."""
     since = report.event_ms - params.follow_up_s * 1000
     placed = []
     for report_id, entry in lent.items():
         if (len(entry) > 2 and entry[2] in ("", report.report_id)
                 and since <= entry[0] <= report.event_ms):
             entry[2] = report.report_id
-            placed.append(report_id)
+            placed.append([report_id, entry[3] if len(entry) > 3 else None])
     if not placed:
         return report
     return replace(report, details={**report.details, PLACES: placed})
@@ -426,6 +440,9 @@ class RecentPosts:
         self.by_word: dict[str, set[str]] = {}
         #: The report ids of each handle's held posts (in no incident).
         self.held: dict[str, list[str]] = {}
+        #: What each handle's posts said, by report id (``said_text``), for
+        #: a post that moves to its author's call (``IncidentMatcher._move``).
+        self.said: dict[str, dict[str, str]] = {}
 
     def hear(self, report: Report, incident: dict[str, Any], new: bool,
              words: frozenset[str], town: tuple[float, float, float] | None,
@@ -459,6 +476,7 @@ class RecentPosts:
             self._add(report.reporter, report.event_ms, report.event_ms, words,
                       [*town, report.address], incident["id"],
                       bool(voice and len(voice) > 3 and voice[3]), *kinds)
+            self._said(report)
             if voice is not None:
                 said = kinds.union(voice[5] if len(voice) > 5 else ())
                 voice[4:] = [[*town, report.address], sorted(said)]
@@ -476,6 +494,13 @@ class RecentPosts:
         held = self.held.setdefault(report.reporter, [])
         if report.report_id not in held:
             held[:] = [*held, report.report_id][-MAX_HELD_IDS:]
+        self._said(report)
+
+    def _said(self, report: Report) -> None:
+        said = self.said.setdefault(report.reporter, {})
+        said[report.report_id] = said_text(report)
+        while len(said) > MAX_HELD_IDS:
+            del said[next(iter(said))]
 
     def restore(self, incident: dict[str, Any]) -> None:
         """Index the posts an incident's voices hold (after a restart)."""
@@ -515,6 +540,7 @@ class RecentPosts:
 
     def _forget(self, handle: str) -> None:
         self.held.pop(handle, None)
+        self.said.pop(handle, None)
         post = self.posts.pop(handle, None)
         for word in post[2] if post else ():
             said = self.by_word.get(word)

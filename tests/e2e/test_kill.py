@@ -28,11 +28,17 @@ ROWS = 1200
 
 
 def incidents_of(board: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """report id -> every incident the board put it in (splits aside)."""
+    """report id -> every incident the board put it in, a report that moved
+    (or was split) counted in the incident it went to only."""
     found: dict[str, set[str]] = defaultdict(set)
+    went = {r["split"]["report_id"]: r["split"] for r in board if r.get("split")}
     for record in board:
         if not record.get("split"):
-            found[record["report_id"]].add(record["incident_id"])
+            incident_id = record["incident_id"]
+            split = went.get(record["report_id"])
+            if split is not None and incident_id == split["from"]:
+                incident_id = split["into"]
+            found[record["report_id"]].add(incident_id)
     return found
 
 

@@ -234,11 +234,12 @@ def test_a_caller_without_a_place_follows_their_texts_fix_downstream(
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     sends = [
         ("reports.raw.json", payload("crash", 40, at[0], lon=at[1])),
-        # A fall, the caller cannot say where: an incident of its own.
+        # A cardiac arrest, the caller cannot say where: an incident of its own.
         ("reports.raw.call", {"call_id": "fall", "source": "montgomery_pa",
-                              "time": when(41), "type": "FALL VICTIM",
+                              "time": when(41), "type": "CARDIAC ARREST",
                               "caller_number": number,
-                              "text": "fall victim; caller unsure of exact location"}),
+                              "text": "my father is not breathing; caller unsure "
+                                      "of exact location"}),
         # Their text three minutes on, from the crash.
         ("reports.raw.sms", {"message_id": "fix", "source": "montgomery_pa",
                              "sender": "+1 555 000 1111", "time": when(44),
@@ -264,6 +265,26 @@ def test_a_caller_without_a_place_follows_their_texts_fix_downstream(
     assert joined["split"]["by"] == "dedupe"
     assert joined["split"]["reason"].startswith("its reporter's fix in sms:")
     # Scored and on the board like any change; the emptied one asks for no
-    # units, so no shortfall either.
-    assert joined["priority"] is not None and joined["board_ms"]
+    # units, so no shortfall either. The call's words went with it: the crash
+    # is now life-threatening.
+    assert fall["priority"] == 1 and joined["priority"] == 1 and joined["board_ms"]
     assert left["route_shortfall"] == [] and joined["route_shortfall"]
+    assert any("not breathing" in text for text in joined["texts"])
+    # The emptied incident's alert gets one last update, saying where its
+    # report went; the crash's alert fires.
+    deadline = time.monotonic() + 30
+    while True:
+        alerts = read_topic(bootstrap, "alerts.outbound", quiet_s=0.5)
+        gone = [a for a in alerts if a["incident_id"] == fall["incident_id"]]
+        crash_alerts = [a for a in alerts if a["incident_id"] == crash["incident_id"]
+                        and a["rule_id"] == "life-threat"]
+        if ((any(a["action"] == "update" for a in gone) and crash_alerts)
+                or time.monotonic() > deadline):
+            break
+        time.sleep(0.5)
+    assert [a["action"] for a in gone if a["rule_id"] == "life-threat"] == [
+        "alert", "update"]
+    update = next(a for a in gone if a["action"] == "update")
+    assert update["changed"] == [
+        f"no report left: moved into incident {crash['incident_id']}"]
+    assert crash_alerts and crash_alerts[0]["action"] == "alert"

@@ -151,12 +151,15 @@ def test_a_moved_report_is_a_call_of_the_incident_it_moved_to_only() -> None:
         {"incident_id": "I-1", "change": "split", "report_id": "c1", "kind": "fall",
          "report_count": 0, "split": moved}])
     assert left["callComponent"] == []
+    assert [place["locationId"] for place in left["locationComponent"]] == [
+        "I-1#location"]
     assert [(k["linkedIncidentIdentifier"], k["linkRelationship"], k["linkedBy"])
             for k in left["linkComponent"]] == [("I-2", "splitInto", "dedupe")]
     assert left["incidentComponent"]["reportCount"] == 0
     joined = to_eido([
         {"incident_id": "I-2", "change": "new", "report_id": "t1", "kind": "collision",
-         "reporter": "rp:1", "channel": "sms"},
+         "reporter": "rp:1", "channel": "sms",
+         "link": {"reporter": "rp:1", "same_as": "rp:h", "reasons": ["both say x"]}},
         {"incident_id": "I-2", "change": "merged", "report_id": "c1",
          "kind": "collision", "reporter": "rp:1", "channel": "911", "split": moved},
         {"incident_id": "I-2", "change": "merged", "report_id": "p1",
@@ -165,3 +168,8 @@ def test_a_moved_report_is_a_call_of_the_incident_it_moved_to_only() -> None:
     # The held post came from no incident: no link to one.
     assert [(k["linkedIncidentIdentifier"], k["linkRelationship"])
             for k in joined["linkComponent"]] == [("I-1", "splitFrom")]
+    # The post's author is the texter: one person, who came with the post.
+    (person,) = joined["personComponent"]
+    assert person["personId"] == "rp:1"
+    assert person["callReferences"] == ["t1", "c1", "p1"]
+    assert [other["personId"] for other in person["otherIdentities"]] == ["rp:h"]

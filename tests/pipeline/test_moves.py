@@ -56,12 +56,12 @@ def test_a_thread_names_the_reports_without_a_place_to_the_reporters_next_fix(
     assert PLACES not in read.details
     fix = threaded(thread, typed("t", THERE, 45, "rp:1", "sms"))
     # Only what came in the 30 minutes before the fix.
-    assert fix.details[PLACES] == ["c"]
+    assert fix.details[PLACES] == [["c", "VEHICLE ACCIDENT"]]
     # Placed once: a second fix names nothing, a redelivery of the first the same.
     assert PLACES not in threaded(thread, typed("t2", HERE, 47, "rp:1",
                                                 "sms")).details
     assert threaded(thread, typed("t", THERE, 45, "rp:1", "sms")).details[PLACES] == [
-        "c"]
+        ["c", "VEHICLE ACCIDENT"]]
     # Another reporter's fix places nothing of this one's.
     other: dict[str, Any] = {}
     assert PLACES not in threaded(other, typed("o", THERE, 46, "rp:2")).details
@@ -179,3 +179,102 @@ def test_a_run_counts_moves_apart_from_splits_and_keeps_the_new_home() -> None:
     assert figures["moved_by_reporter_fix"] == 1 and figures["splits"] == 0
     assert figures["reports_in_two_incidents"] == 0
     assert figures["reports_accounted"] == 2
+    assert (figures["incidents"], figures["incidents_emptied"]) == (1, 1)
+
+
+def test_a_run_read_in_any_order_sees_no_conflict_in_a_move() -> None:
+    info = {"report_id": "c", "from": "I-1", "into": "I-2", "by": MOVED_BY,
+            "reason": "x"}
+    common = {"received_ms": 1_000, "board_ms": 1_040}
+    records = [
+        {"raw_ref": "split:c", "report_id": "c", "incident_id": "I-2",
+         "change": MERGED, "split": info, **common},
+        {"raw_ref": "t:0:2", "report_id": "c", "incident_id": "I-2",
+         "change": REPEAT, **common},
+        {"raw_ref": "t:0:0", "report_id": "c", "incident_id": "I-1",
+         "change": NEW, **common},
+        {"raw_ref": "split:c", "report_id": "c", "incident_id": "I-1",
+         "change": SPLIT, "split": info, "report_count": 0, **common},
+        # Another report that the board names in two incidents, no move.
+        {"raw_ref": "t:0:3", "report_id": "d", "incident_id": "I-3",
+         "change": NEW, **common},
+        {"raw_ref": "t:0:4", "report_id": "d", "incident_id": "I-4",
+         "change": NEW, **common},
+    ]
+    for order in (records, records[::-1]):
+        run = RunSummary(reports_read=3)
+        for record in order:
+            run.add_board(record)
+        assert run.figures(elapsed_s=1.0)["reports_in_two_incidents"] == 1
+
+
+def test_a_reporter_with_another_report_left_behind_stays_a_witness_there(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    thread: dict[str, Any] = {}
+    # The reporter's first text names its corner (a point read from the text:
+    # a place); their second gives none; their third a fix 8 km away.
+    read = dataclasses.replace(typed("r1", HERE, 0, "rp:1", "sms"),
+                               flags=("geocoded",), details={"geocoded_by": "text"})
+    first = matcher.apply(region, threaded(thread, read))
+    matcher.apply(region, threaded({}, typed("x", HERE, 1, "rp:x")))
+    matcher.apply(region, threaded(thread, typed("r2", None, 3, "rp:1")))
+    matcher.apply(region, threaded(thread, typed("t", THERE, 8, "rp:1", "sms")))
+    [left, _] = matcher.moved()
+    assert left.report_ids == ("r1", "x")
+    assert "rp:1" in region.open[first.incident_id]["reporters"]
+    later = matcher.apply(region, threaded({}, typed("y", HERE, 9, "rp:y")))
+    assert later.incident_id == first.incident_id
+    assert (later.report_count, later.witnesses) == (3, 3)
+
+
+def test_a_fix_moves_no_report_another_sender_gave_the_same_id(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
+    matcher.apply(region, threaded({}, typed("c", None, 2, "rp:2")))
+    thread: dict[str, Any] = {}
+    renamed = matcher.apply(region, threaded(thread, typed("c", None, 5, "rp:1")))
+    assert renamed.report_id != "c"  # decided under an id of its own
+    matcher.apply(region, threaded(thread, typed("t", THERE, 8, "rp:1", "sms")))
+    # The fix names "c", which is rp:2's: it stays.
+    assert matcher.moved() == []
+
+
+def test_the_words_of_a_moved_report_go_with_it(matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    thread: dict[str, Any] = {}
+    crash = matcher.apply(region, threaded({}, typed("x", HERE, -1, "rp:x")))
+    call = dataclasses.replace(typed("c", None, 0, "rp:1"), kind="cardiac_arrest",
+                               type_text="CARDIAC ARREST",
+                               text="my father is not breathing")
+    alone = matcher.apply(region, threaded(thread, call))
+    assert alone.incident_id != crash.incident_id
+    matcher.apply(region, threaded(thread, typed("t", HERE, 3, "rp:1", "sms")))
+    left, joined = matcher.moved()
+    said = "CARDIAC ARREST my father is not breathing"
+    assert said in joined.texts and said not in left.texts
+    assert "cardiac_arrest" in joined.kinds
+
+
+def test_a_fix_late_by_event_time_moves_nothing_out_of_a_stale_incident(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    thread: dict[str, Any] = {}
+    matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
+    matcher.apply(region, threaded(thread, typed("c", None, 2, "rp:1")))
+    for n in range(3):  # the region's clock goes on past stale_after_s (2 h)
+        matcher.apply(region, threaded({}, typed(f"f{n}", THERE, 200 + n, f"rp:f{n}")))
+    matcher.apply(region, threaded(thread, typed("t", (40.30, -75.10), 6, "rp:1",
+                                                 "sms")))
+    assert matcher.moved() == []
+
+
+def test_a_report_that_named_a_street_or_an_address_is_not_moved() -> None:
+    thread: dict[str, Any] = {}
+    threaded(thread, dataclasses.replace(typed("c1", None, 0, "rp:1"),
+                                         address="HAWS AVE & MAIN ST"))
+    threaded(thread, dataclasses.replace(typed("c2", None, 1, "rp:1"),
+                                         text="crash on haws ave"))
+    fix = threaded(thread, typed("t", THERE, 5, "rp:1", "sms"))
+    assert PLACES not in fix.details
