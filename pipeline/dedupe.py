@@ -454,10 +454,6 @@ class IncidentMatcher:
         else:
             link = self._join(region, best.home, best.incident, own, report, where)
             home, incident = best.home, best.incident
-        self._move_placed(region, home, incident, report)
-        if link is not None:
-            self._move_posts(region, home, incident, report, link)
-        if best is not None:
             merge = best.merge.to_dict()
             if GEOCODED in report.flags:
                 # A dispatcher tells a point the address book gave from a fix.
@@ -465,6 +461,11 @@ class IncidentMatcher:
                     f"its point is the address book's for "
                     f"{report.details.get(GEOCODED, report.address)!r}")
             change = self._change(best.incident, report, MERGED, merge)
+        # Then what the report's fix or its link moves here (``moved``): the
+        # changes go out after this one, each counting one report more.
+        self._move_placed(region, home, incident, report)
+        if link is not None:
+            self._move_posts(region, home, incident, report, link)
         return change if link is None else replace(change, link=link.to_dict())
 
     def _move_placed(self, region: Region, home: str, incident: dict[str, Any],
@@ -481,9 +482,11 @@ class IncidentMatcher:
             report_id, text = (placed if isinstance(placed, list) and len(placed) == 2
                                else (placed, None))
             found = region.locate(report_id) if isinstance(report_id, str) else None
-            # Not a report another sender gave the same id (``reused_id``).
+            # Not a report another sender gave the same id (``reused_id``),
+            # nor one an operator split into an incident of its own.
             if (found is not None and len(found[1]) > 8 and found[1][4] is None
-                    and found[1][7] == report.reporter):
+                    and found[1][7] == report.reporter
+                    and found[1][0] != incident_id_for(f"split:{report_id}")):
                 self._move(region, report_id, *found, home, incident,
                            f"its reporter's fix in {report.report_id} "
                            f"({report.channel}) puts it here; it gave no place "
@@ -501,8 +504,8 @@ class IncidentMatcher:
         that kept other reports went to their true incident, 44 of 48 out of
         incidents they were alone in."""
         post = region.posts.posts.get(link.same_as)
-        if post is None or post[4] == incident["id"]:
-            return
+        if post is None or post[4] == incident["id"] or incident["lat"] is None:
+            return  # a call that gives no place says no better where
         reason = (f"its author is the caller of {report.report_id} "
                   f"({'; '.join(link.reasons[:2])}): the call says where")
         said = region.posts.said.get(link.same_as, {})
@@ -662,7 +665,11 @@ class IncidentMatcher:
             "last_ms": seen[1], "count": 1, "report_ids": [report_id], "texts": [],
             "reporters": [], "streets": [],
         }
-        if reporter:
+        if reporter and self._still_reports(region, incident, reporter):
+            # Another report of theirs stays: one echo fewer there.
+            incident["echoes"] = max(0, incident.get("echoes", 0) - 1)
+            alone["reporters"] = [reporter]
+        elif reporter:
             # The reporter goes with the report: their follow-ups join the
             # incident the operator put them in, not the one they left.
             incident["reporters"] = [r for r in incident.get("reporters", ())
@@ -1547,7 +1554,8 @@ def _split_change(incident: dict[str, Any], change: str, info: dict[str, Any],
         lon=incident["lon"], area=incident["area"], first_ms=incident["first_ms"],
         last_ms=incident["last_ms"], report_count=incident["count"],
         report_ids=tuple(incident["report_ids"]), texts=tuple(incident["texts"]),
-        split=info, region=region)
+        split=info, region=region,
+        witnesses=max(0, incident["count"] - incident.get("echoes", 0)))
 
 
 def _gap_s(incident: dict[str, Any], event_ms: int) -> float:

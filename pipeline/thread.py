@@ -146,8 +146,8 @@ def _remember_lent(lent: dict[str, list[Any]], report: Report,
     keeps which later fix of the reporter placed it ("" while none has:
     ``_placing``)."""
     lent[report.report_id] = (
-        [report.event_ms, None, "", placeable] if fix is None and placeable is not None
-        else [report.event_ms, fix])
+        [report.event_ms, None, "", placeable, report.source]
+        if fix is None and placeable is not None else [report.event_ms, fix])
     horizon = report.event_ms - params.follow_up_s * 1000
     for report_id in [r for r, entry in lent.items() if entry[0] < horizon]:
         del lent[report_id]
@@ -169,7 +169,9 @@ def _placing(lent: dict[str, list[Any]], report: Report, params: ThreadParams
     placed = []
     for report_id, entry in lent.items():
         if (len(entry) > 2 and entry[2] in ("", report.report_id)
-                and since <= entry[0] <= report.event_ms):
+                and since <= entry[0] <= report.event_ms
+                # Dedupe matches one source's reports apart from another's.
+                and (len(entry) < 5 or entry[4] == report.source)):
             entry[2] = report.report_id
             placed.append([report_id, entry[3] if len(entry) > 3 else None])
     if not placed:

@@ -278,3 +278,69 @@ def test_a_report_that_named_a_street_or_an_address_is_not_moved() -> None:
                                          text="crash on haws ave"))
     fix = threaded(thread, typed("t", THERE, 5, "rp:1", "sms"))
     assert PLACES not in fix.details
+
+
+def test_an_operators_split_stands_before_a_reporters_fix(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    thread: dict[str, Any] = {}
+    crash = matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
+    call = matcher.apply(region, threaded(thread, typed("c", None, 2, "rp:1")))
+    assert call.incident_id == crash.incident_id
+    matcher.split(region, crash.incident_id, "c", "op", "not this crash", 0)
+    matcher.apply(region, threaded(thread, typed("t", HERE, 4, "rp:1", "sms")))
+    assert matcher.moved() == []
+
+
+def test_an_operators_split_after_a_move_keeps_the_witnesses(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    thread: dict[str, Any] = {}
+    matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
+    matcher.apply(region, threaded(thread, typed("c1", None, 1, "rp:1")))
+    matcher.apply(region, threaded(thread, typed("c2", None, 2, "rp:1")))
+    there = matcher.apply(region, threaded({}, typed("b", THERE, 3, "rp:b")))
+    fix = matcher.apply(region, threaded(thread, typed("t", THERE, 5, "rp:1", "sms")))
+    assert fix.incident_id == there.incident_id
+    assert len(matcher.moved()) == 4  # two reports, two changes each
+    matcher.split(region, there.incident_id, "t", "op", "another phone", 0)
+    later = matcher.apply(region, threaded({}, typed("z", THERE, 6, "rp:z")))
+    assert later.incident_id == there.incident_id
+    assert (later.report_count, later.witnesses) == (4, 3)  # rp:b, rp:1, rp:z
+
+
+def test_the_changes_of_a_fix_that_moves_two_reports_count_up(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    thread: dict[str, Any] = {}
+    matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
+    matcher.apply(region, threaded(thread, typed("c1", None, 1, "rp:1")))
+    matcher.apply(region, threaded(thread, typed("c2", None, 2, "rp:1")))
+    matcher.apply(region, threaded({}, typed("b", THERE, 3, "rp:b")))
+    fix = matcher.apply(region, threaded(thread, typed("t", THERE, 5, "rp:1", "sms")))
+    joined = [c for c in matcher.moved() if c.change == MERGED]
+    assert [fix.report_count] + [c.report_count for c in joined] == [2, 3, 4]
+    assert [c.witnesses for c in joined] == [2, 2]
+
+
+def test_a_fix_from_another_source_places_nothing() -> None:
+    thread: dict[str, Any] = {}
+    threaded(thread, typed("c", None, 0, "rp:1"))
+    other = dataclasses.replace(typed("t", THERE, 3, "rp:1", "sms"), source="json")
+    assert PLACES not in threaded(thread, other).details
+    # The reporter's next fix from the call's source still places it.
+    assert threaded(thread, typed("u", HERE, 5, "rp:1", "sms")).details[PLACES] == [
+        ["c", "VEHICLE ACCIDENT"]]
+
+
+def test_a_post_stays_when_its_authors_call_gives_no_place(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    call = matcher.apply(region, dataclasses.replace(
+        report("c1", None, None, minute=5, reporter="rp:phone1",
+               text="a blue pickup flipped over"), type_text=TYPE))
+    # Linked to the post ("the call gives no place"), in an incident of its
+    # own without a point: the post stays in the crash its town put it in.
+    assert call.change == NEW and call.lat is None and call.link is not None
+    assert matcher.moved() == []
