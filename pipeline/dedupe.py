@@ -1302,7 +1302,7 @@ class IncidentMatcher:
             "last_ms": report.event_ms,
             "count": 1,
             "report_ids": [report.report_id],
-            "texts": [_text_of(report)],
+            "texts": [said_text(report)],
             "reporters": [report.reporter] if report.reporter else [],
             "streets": sorted(where.streets)[:MAX_STREETS],
             "types": [where.type] if where.type else [],
@@ -1361,7 +1361,7 @@ class IncidentMatcher:
         incident["report_ids"] = (incident["report_ids"] + [report.report_id])[
             -MAX_REPORT_IDS:
         ]
-        incident["texts"] = (incident["texts"] + [_text_of(report)])[
+        incident["texts"] = (incident["texts"] + [said_text(report)])[
             -self.params.max_texts:
         ]
         reporters = incident.setdefault("reporters", [])
@@ -1446,7 +1446,7 @@ class IncidentMatcher:
             incident["kinds"].append(report.kind)
         incident["first_ms"] = min(incident["first_ms"], report.event_ms)
         incident["last_ms"] = max(incident["last_ms"], report.event_ms)
-        text = _text_of(report)
+        text = said_text(report)
         if text not in incident["texts"]:
             incident["texts"] = (incident["texts"] + [text])[-self.params.max_texts:]
         region.changed.add(home)
@@ -1578,9 +1578,5 @@ def _fuses(report: Report, incident: dict[str, Any]) -> bool:
 def _address_point(report: Report) -> bool:
     """A point an address gives, without an uncertainty: a CAD's geocode."""
     return report.has_point and report.accuracy_m is None and bool(report.address)
-
-
-def _text_of(report: Report) -> str:
-    return said_text(report)
 
 

@@ -12,7 +12,15 @@ import pytest
 from agents.resources import Models
 from pipeline.dedupe import IncidentMatcher
 from pipeline.regions import Region
-from pipeline.schema import MERGED, MOVED_BY, NEW, REPEAT, SPLIT, Report
+from pipeline.schema import (
+    MERGED,
+    MOVED_BY,
+    NEW,
+    REPEAT,
+    SPLIT,
+    IncidentChange,
+    Report,
+)
 from pipeline.summary import RunSummary
 from pipeline.thread import PLACES, ThreadParams, follow_up
 from tests.pipeline.test_regions import (
@@ -67,15 +75,22 @@ def test_a_thread_names_the_reports_without_a_place_to_the_reporters_next_fix(
     assert PLACES not in threaded(other, typed("o", THERE, 46, "rp:2")).details
 
 
+def joined_by_type(matcher: IncidentMatcher, region: Region, thread: dict[str, Any]
+                   ) -> tuple[IncidentChange, IncidentChange]:
+    """A crash at HERE, and a caller (rp:1) who cannot say where, joined to it
+    by its call type alone."""
+    crash = matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
+    call = matcher.apply(region, threaded(thread, typed("c", None, 2, "rp:1")))
+    assert (call.change, call.incident_id) == (MERGED, crash.incident_id)
+    assert matcher.moved() == []
+    return crash, call
+
+
 def test_a_call_without_a_place_moves_to_where_its_callers_text_puts_it(
         matcher: IncidentMatcher) -> None:
     region = Region("r:test")
     thread: dict[str, Any] = {}
-    first = matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
-    # A caller who cannot say where: joined by its call type alone.
-    call = matcher.apply(region, threaded(thread, typed("c", None, 2, "rp:1")))
-    assert (call.change, call.incident_id) == (MERGED, first.incident_id)
-    assert matcher.moved() == []
+    first, call = joined_by_type(matcher, region, thread)
     # Their text four minutes on has a fix 8 km away: another incident.
     text = matcher.apply(region, threaded(thread, typed("t", THERE, 6, "rp:1", "sms")))
     assert text.change == NEW and text.incident_id != first.incident_id
@@ -284,9 +299,7 @@ def test_an_operators_split_stands_before_a_reporters_fix(
         matcher: IncidentMatcher) -> None:
     region = Region("r:test")
     thread: dict[str, Any] = {}
-    crash = matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
-    call = matcher.apply(region, threaded(thread, typed("c", None, 2, "rp:1")))
-    assert call.incident_id == crash.incident_id
+    crash, _ = joined_by_type(matcher, region, thread)
     matcher.split(region, crash.incident_id, "c", "op", "not this crash", 0)
     matcher.apply(region, threaded(thread, typed("t", HERE, 4, "rp:1", "sms")))
     assert matcher.moved() == []
