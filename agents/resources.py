@@ -162,7 +162,8 @@ def load_models(models_dir: Path, reporter_key: str = "") -> Models:
             alerts=load_alert_rules(models_dir),
             surge=SurgeParams.from_config(read_yaml(models_dir / "surge.yaml")),
             thread=ThreadParams(follow_up_s=match_follow_up_s(models_dir)),
-            places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml")),
+            places=Gazetteer.from_config(read_yaml(models_dir / "places.yaml"),
+                                        models_dir),
             addresses=AddressBook.from_config(
                 read_yaml(models_dir / "addresses.yaml"), models_dir,
                 {name: source.box for name, source in sources.items()}),

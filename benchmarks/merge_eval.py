@@ -42,6 +42,8 @@ from agents.resources import Models, load_triage
 from benchmarks.addresses import LOGS as ADDRESS_LOGS
 from benchmarks.addresses import entries_of
 from benchmarks.merge_ceiling import ceiling
+from benchmarks.places import LOGS as PLACE_LOGS
+from benchmarks.places import cells_of
 from benchmarks.scenario import (
     Scenario,
     ScenarioMessage,
@@ -56,6 +58,7 @@ from benchmarks.workload import say
 from pipeline.addresses import GEOCODED, GEOCODED_BY, AddressBook, read_book, write_book
 from pipeline.dedupe import IncidentMatcher
 from pipeline.normalize import normalize
+from pipeline.places import Gazetteer
 from pipeline.regions import Region, region_key
 from pipeline.schema import MERGED, Report
 from pipeline.social import NOT_AN_EMERGENCY
@@ -144,6 +147,21 @@ def scenario_book(models: Models, scenario: Scenario) -> AddressBook:
         for source in ADDRESS_LOGS if source in book.files})
 
 
+def scenario_places(models: Models, scenario: Scenario) -> Gazetteer:
+    """The gazetteer with its cells counted without the log rows of the
+    scenario's span (a day either side), as ``scenario_book``: a post's town
+    is never told where the very row its incident came from lies. With them
+    counted, seed 1 incident F1 is 0.9512 as without (the neighbours' rows
+    draw the same towns)."""
+    times = [message.event_ms for message in scenario.messages]
+    if not times:
+        return models.places
+    skip = (min(times) - DAY_MS, max(times) + DAY_MS)
+    return replace(models.places, cells={
+        source: cells_of(source, skip, deg=cells.deg)
+        for source, cells in models.places.cells.items() if source in PLACE_LOGS})
+
+
 def normalized(models: Models, scenario: Scenario
                ) -> Iterator[tuple[Report, ScenarioMessage]]:
     """Each generated message as the worker's normalize, address book and
@@ -173,6 +191,7 @@ def untyped(report: Report) -> Report:
 def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
     started = time.monotonic()
     scenario = generate(seed, incidents)
+    models = replace(models, places=scenario_places(models, scenario))
     reports: list[Report] = []
     incident_truth: dict[str, str] = {}
     thread_truth: dict[str, str] = {}

@@ -128,6 +128,7 @@ from pipeline.evidence import (
     TOWN_COUNT,
     TOWN_EARLY_S,
     TOWN_PLACE,
+    TOWN_SHARE_RING,
     TOWN_TIE,
     TOWN_WEIGHTS,
     TYPED_ALIKE_MAX,
@@ -923,7 +924,7 @@ class IncidentMatcher:
         if held:
             place, w, count = HELD_TOWN_PLACE, HELD_TOWN_WEIGHTS, HELD_TOWN_COUNT
         reach = place[-1][0] * radius
-        scored: list[tuple[float, dict[str, Any], str, float, float, str]] = []
+        scored: list[tuple[float, dict[str, Any], str, str, float, str]] = []
         # The gate's belief that the post reports an emergency at all weighs
         # every incident alike against a new one (a post about none is alone).
         lean = w["relevance"] * relevance_logit(report)
@@ -938,10 +939,21 @@ class IncidentMatcher:
             since_s = (report.event_ms - incident["first_ms"]) / 1000
             if not -params.window_s <= since_s <= params.town_window_s:
                 continue
-            dist = distance_m(lat, lon, incident["lat"], incident["lon"])
-            if dist > reach or report.report_id in incident["report_ids"]:
+            if report.report_id in incident["report_ids"]:
                 continue
-            score = next(v for bound, v in place if dist <= bound * radius)
+            dist = distance_m(lat, lon, incident["lat"], incident["lon"])
+            named = self.places.share(report.source, where.town,
+                                      incident["lat"], incident["lon"])
+            ring = _town_ring(named)
+            where_reason = (f"incident {dist / 1000:.1f} km from the centre of "
+                            f"{report.address} ({radius / 1000:.1f} km)")
+            if named is not None:
+                where_reason += (f"; {named:.0%} of the calls recorded around "
+                                 "it named the town")
+            if dist > reach and ring in (None, len(place) - 1):
+                continue
+            score = (next(v for bound, v in place if dist <= bound * radius)
+                     if ring is None else place[ring][1])
             score += w["first_minutes"] if since_s < TOWN_EARLY_S else w["later"]
             kinds = incident["kinds"]
             if report.kind in kinds:
@@ -983,11 +995,12 @@ class IncidentMatcher:
             if report.reporter and report.reporter in incident.get("reporters", ()):
                 score += w["same_reporter"]
                 kind_reason += "; the reporter's open incident"
-            scored.append((score + lean, incident, home, dist, since_s, kind_reason))
+            scored.append((score + lean, incident, home, where_reason, since_s,
+                           kind_reason))
         if not scored:
             return None
         scored.sort(key=lambda s: (-s[0], s[1]["id"]))
-        top, incident, home, dist, since_s, kind_reason = scored[0]
+        top, incident, home, where_reason, since_s, kind_reason = scored[0]
         # The new incident's evidence is 0: exp(0 - top) in the denominator.
         share = 1.0 / (math.exp(-top) + sum(math.exp(s[0] - top) for s in scored))
         if min_p is None:
@@ -996,8 +1009,7 @@ class IncidentMatcher:
                 len(scored) > 1 and scored[1][0] >= top - TOWN_TIE):
             return None  # too little of the evidence, or two fit alike
         merge = Merge(
-            reasons=(f"incident {dist / 1000:.1f} km from the centre of "
-                     f"{report.address} ({radius / 1000:.1f} km)",
+            reasons=(where_reason,
                      f"{since_s / 60:.1f} min after its first report",
                      kind_reason,
                      f"{share:.0%} of the evidence among {len(scored)} incidents "
@@ -1558,6 +1570,21 @@ def _split_change(incident: dict[str, Any], change: str, info: dict[str, Any],
         witnesses=max(0, incident["count"] - incident.get("echoes", 0)))
 
 
+def _town_ring(share: float | None) -> int | None:
+    """The ring of ``TOWN_PLACE`` an incident is in for a post, by the share
+    of the calls recorded around it that named the post's town
+    (``TOWN_SHARE_RING``); None without cells (the circle's distance
+    decides).
+
+    >>> _town_ring(0.9), _town_ring(0.3), _town_ring(0.01), _town_ring(None)
+    (0, 2, 4, None)
+    """
+    if share is None:
+        return None
+    return next((ring for floor, ring in TOWN_SHARE_RING if share > floor),
+                len(TOWN_PLACE) - 1)
+
+
 def _gap_s(incident: dict[str, Any], event_ms: int) -> float:
     """Seconds between an event and an incident's span of event times."""
     if incident["first_ms"] <= event_ms <= incident["last_ms"]:
@@ -1578,5 +1605,8 @@ def _fuses(report: Report, incident: dict[str, Any]) -> bool:
 def _address_point(report: Report) -> bool:
     """A point an address gives, without an uncertainty: a CAD's geocode."""
     return report.has_point and report.accuracy_m is None and bool(report.address)
+
+
+
 
 

@@ -49,6 +49,18 @@ from pipeline.thread import SOCIAL, personal_words
 #: 61 % of the time, the latest report 61 % (chance 49 %). Incident F1 seeds
 #: 1/2/3 0.9231/0.9222/0.9232 -> 0.9239/0.9228/0.9235.
 TOWN_PLACE = ((0.5, 1.25), (0.75, 0.8), (1.0, 0.6), (1.25, -0.15), (1.5, -2.5))
+#: Where the gazetteer has cells (``pipeline/places.py``: ``TownCells``), the
+#: share of the recorded calls around an incident that named the post's
+#: town picks its ring of ``TOWN_PLACE`` instead of its distance from the
+#: circle's centre: above 0.5 the inner ring, above 0.2 the ring up to one
+#: radius, above 0.05 the next; less, the outer ring (or, beyond the reach,
+#: none). A circle holds a township's calls and many of its neighbours';
+#: generated posts name the township their incident lies in, as a witness
+#: would. Seed 1 (cells of 0.0035 degrees, the scenario's days left out of
+#: them): incident F1 0.9463 -> 0.9512, seed 2 0.9422 -> 0.9469. Each ring
+#: kept its distance where that was nearer (the cells capping it): 0.9508;
+#: cells of 0.0025/0.005/0.0075 degrees (that rule): 0.9502/0.9503/0.9499.
+TOWN_SHARE_RING = ((0.5, 0), (0.2, 2), (0.05, 3))
 TOWN_WEIGHTS = {
     "first_minutes": -0.4, "later": 0.35, "same_kind": 1.0, "compatible": -0.4,
     "report_other": -2.2, "incident_other": 3.8, "other_kind": -2.3,

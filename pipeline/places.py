@@ -12,6 +12,13 @@ was sent from. Matching such a report needs what these words give:
   a centre and a radius, from ``models/places.yaml``. A post from "Lower
   Merion, PA" is somewhere in that circle: enough to tell it apart from an
   incident in the next county, not to route a unit.
+- ``TownCells``: where a place's calls were, as counts per grid cell
+  (``models/places/<source>.csv.gz``, from the same log). A circle holds 90 %
+  of a township's calls and much of its neighbours'; the cells answer, for a
+  point, what share of the calls around it named the town (``share``): a
+  post from "Lower Moreland, PA" is about an incident where Lower Moreland's
+  calls are, and not one 300 m over its border, though both lie in its
+  circle. A deployment would read the same from its municipal boundaries.
 
 >>> sorted(street_names("car on its roof at Haws Avenue & Main St, hurry"))
 ['haws ave', 'main st']
@@ -28,13 +35,25 @@ frozenset()
 (40.01, -75.27, 4000.0)
 >>> g.find("t", "LOWER MERION TOWNSHIP") is None, g.find("x", "Lower Merion")
 (False, None)
+>>> cells = TownCells(0.01, {(4001, -7527): {"lower merion": 9, "narberth": 1}})
+>>> g = Gazetteer({"t": {"lower merion": (40.01, -75.27, 4000.0)}}, {"t": cells})
+>>> round(g.share("t", "Lower Merion", 40.015, -75.265), 2)
+0.87
+>>> g.share("t", "Lower Merion", 41.5, -75.265) is None  # no call recorded near
+True
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import math
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 #: Street suffixes (USPS Publication 28 forms and common spellings) -> one form.
@@ -102,15 +121,105 @@ def place_name(text: str) -> str:
     return " ".join(_WORD.findall(_PLACE_TAIL.sub(" ", text).lower()))
 
 
+#: The columns of a source's cell file: a cell (its row and column: the
+#: degrees of its south-west corner over the cell size, floored), a place
+#: name and how many recorded calls of that place fell in the cell.
+CELL_COLUMNS = ("lat_cell", "lon_cell", "place", "calls")
+#: Around a point, its own cell weighs this many times each of its eight
+#: neighbours (a point near a cell's edge is as much of the next cell).
+OWN_CELL_WEIGHT = 3
+#: Added to a place's calls around a point, against one more call in all: a
+#: place with no call there is unlikely, never impossible (a new street).
+SHARE_PRIOR = 0.1
+
+
+@dataclass(frozen=True)
+class TownCells:
+    """A source's recorded calls per grid cell of ``deg`` degrees, by the
+    place name they gave: where each place is, as its calls drew it."""
+
+    deg: float
+    #: (lat_cell, lon_cell) -> place name (``place_name``) -> calls.
+    counts: Mapping[tuple[int, int], Mapping[str, int]]
+    _around: dict[tuple[int, int], tuple[dict[str, int], int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def share(self, name: str, lat: float, lon: float) -> float | None:
+        """The share of the calls around (``lat``, ``lon``) that named
+        ``name``; None when no call was recorded there."""
+        key = (math.floor(lat / self.deg), math.floor(lon / self.deg))
+        around = self._around.get(key)
+        if around is None:
+            found: dict[str, int] = {}
+            for d_lat in (-1, 0, 1):
+                for d_lon in (-1, 0, 1):
+                    weight = OWN_CELL_WEIGHT if d_lat == d_lon == 0 else 1
+                    cell = self.counts.get((key[0] + d_lat, key[1] + d_lon), {})
+                    for place, calls in cell.items():
+                        found[place] = found.get(place, 0) + weight * calls
+            around = (found, sum(found.values()))
+            if len(self._around) < 100_000:
+                self._around[key] = around
+        found, total = around
+        if not total:
+            return None
+        return (found.get(name, 0) + SHARE_PRIOR) / (total + 1)
+
+    @classmethod
+    def of_points(cls, deg: float, points: Iterable[tuple[str, float, float]]
+                  ) -> TownCells:
+        """Cells counted from (place name, lat, lon) of recorded calls."""
+        counts: dict[tuple[int, int], dict[str, int]] = {}
+        for name, lat, lon in points:
+            cell = counts.setdefault(
+                (math.floor(lat / deg), math.floor(lon / deg)), {})
+            key = place_name(name)
+            cell[key] = cell.get(key, 0) + 1
+        return cls(deg, counts)
+
+    def rows(self) -> Iterator[tuple[int, int, str, int]]:
+        for (lat_cell, lon_cell), places in sorted(self.counts.items()):
+            for name, calls in sorted(places.items()):
+                yield lat_cell, lon_cell, name, calls
+
+    @classmethod
+    def read(cls, path: Path, deg: float) -> TownCells:
+        """A cell file (``CELL_COLUMNS``; gzip when its name ends in .gz);
+        ``ValueError`` naming the file and line when it is not one."""
+        counts: dict[tuple[int, int], dict[str, int]] = {}
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as raw:
+                reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8"))
+                header = next(reader, None)
+                if tuple(header or ()) != CELL_COLUMNS:
+                    raise ValueError(f"its header is {header}, not "
+                                     f"{','.join(CELL_COLUMNS)}")
+                for line, row in enumerate(reader, start=2):
+                    try:
+                        lat_cell, lon_cell, name, calls = row
+                        cell = counts.setdefault((int(lat_cell), int(lon_cell)), {})
+                        cell[place_name(name)] = int(calls)
+                    except ValueError as exc:
+                        raise ValueError(f"line {line}: {row}") from exc
+        except (OSError, EOFError, csv.Error, UnicodeDecodeError,
+                ValueError) as exc:
+            raise ValueError(f"places.yaml: the cell file {path}: {exc}") from exc
+        return cls(deg, counts)
+
+
 @dataclass(frozen=True)
 class Gazetteer:
-    """Place names per source: name -> (lat, lon, radius in metres)."""
+    """Place names per source: name -> (lat, lon, radius in metres), and
+    where their calls were (``TownCells``) for the sources that have them."""
 
     sources: dict[str, dict[str, tuple[float, float, float]]] = field(
         default_factory=dict)
+    cells: dict[str, TownCells] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Gazetteer:
+    def from_config(cls, config: dict[str, Any], models_dir: Path | None = None
+                    ) -> Gazetteer:
         sources: dict[str, dict[str, tuple[float, float, float]]] = {}
         for source, places in (config.get("sources") or {}).items():
             sources[source] = {}
@@ -119,7 +228,22 @@ class Gazetteer:
                 if not (-90 <= lat <= 90 and -180 <= lon <= 180 and radius > 0):
                     raise ValueError(f"places.yaml: {source}/{name} is not a place")
                 sources[source][place_name(str(name))] = (lat, lon, radius)
-        return cls(sources)
+        cells: dict[str, TownCells] = {}
+        spec = config.get("cells") or {}
+        if spec:
+            if not isinstance(spec, Mapping) or set(spec) - {"deg", "files"}:
+                raise ValueError("places.yaml: cells takes deg (the cell size in "
+                                 "degrees) and files (source -> cell file)")
+            deg = float(spec.get("deg", 0))
+            if not 0 < deg <= 1:
+                raise ValueError(f"places.yaml: cells.deg must be in (0, 1], "
+                                 f"not {deg}")
+            for source, name in (spec.get("files") or {}).items():
+                if models_dir is None:
+                    raise ValueError("places.yaml: cell files need the models "
+                                     "directory")
+                cells[str(source)] = TownCells.read(models_dir / str(name), deg)
+        return cls(sources, cells)
 
     def find(self, source: str, text: str) -> tuple[float, float, float] | None:
         """The circle of a place name given by a report of ``source``, if known."""
@@ -127,3 +251,13 @@ class Gazetteer:
         if not places or not text:
             return None
         return places.get(place_name(text))
+
+    def share(self, source: str, text: str, lat: float, lon: float
+              ) -> float | None:
+        """The share of the recorded calls around a point that named the
+        place ``text`` names (``TownCells.share``); None when ``source`` has
+        no cells or recorded no call there."""
+        cells = self.cells.get(source)
+        if cells is None or not text:
+            return None
+        return cells.share(place_name(text), lat, lon)

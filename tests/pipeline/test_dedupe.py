@@ -17,7 +17,7 @@ from pipeline.dedupe import (
     incident_id_for,
 )
 from pipeline.geo import distance_m
-from pipeline.places import Gazetteer
+from pipeline.places import Gazetteer, TownCells
 from pipeline.regions import Region, region_key
 from pipeline.schema import (
     LOCATION_KNOWN,
@@ -1293,3 +1293,49 @@ def test_a_copy_stamped_again_seconds_later_is_a_repeat(
     again = matcher.apply(region, report("a", minute=2 / 60))
     assert (again.change, again.report_id) == ("repeat", "a")
     assert again.incident_id == first.incident_id
+
+
+def celled_matcher(models: Models, calls: list[tuple[str, float]]) -> IncidentMatcher:
+    """The test town's circle, with recorded calls (town, metres north of
+    the centre) drawing where Norristown and its neighbour are."""
+    points = [(town, LAT + north_m * METRE_DEG, LON) for town, north_m in calls
+              for _ in range(10)]
+    towns = Gazetteer({"test": {"norristown": (LAT, LON, 3000.0)}},
+                      {"test": TownCells.of_points(0.0035, points)})
+    return IncidentMatcher(models.kinds, models.match, towns)
+
+
+def test_a_town_post_joins_the_incident_where_its_towns_calls_are_not_the_nearer(
+        models: Models) -> None:
+    # Both crashes lie in the circle; the nearer its centre is where the
+    # neighbour's calls come from, the other where Norristown's do.
+    matcher = celled_matcher(models, [("East Norriton", 300), ("Norristown", 1800)])
+    region = Region()
+    matcher.apply(region, report("a", north_m=300))
+    theirs = matcher.apply(region, report("b", north_m=1800, minute=1))
+
+    joined = matcher.apply(region, town_post("p", "cars smashed up", 8))
+
+    assert joined.change == "merged" and joined.incident_id == theirs.incident_id
+    assert joined.merge is not None
+    assert joined.merge["reasons"][0].endswith(
+        "of the calls recorded around it named the town")
+
+
+def test_a_town_post_joins_an_incident_past_the_circle_where_its_towns_calls_are(
+        models: Models) -> None:
+    # 1.6 radii out is past the circle's reach: without cells no post joins
+    # (the test above it); with Norristown's calls there, one does.
+    north_m = 3000 * 1.6
+    matcher = celled_matcher(models, [("Norristown", north_m)])
+    region = Region()
+    crash = matcher.apply(region, report("a", north_m=north_m))
+
+    joined = matcher.apply(region, town_post("p", "crash on the road", 5))
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    # The neighbour's calls there: as far as the circle says, so nothing.
+    matcher = celled_matcher(models, [("East Norriton", north_m)])
+    region = Region()
+    matcher.apply(region, report("a", north_m=north_m))
+    assert matcher.apply(region, town_post("p", "crash on the road", 5)).change == "new"
