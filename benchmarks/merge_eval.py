@@ -158,8 +158,8 @@ def scenario_places(models: Models, scenario: Scenario) -> Gazetteer:
         return models.places
     skip = (min(times) - DAY_MS, max(times) + DAY_MS)
     return replace(models.places, cells={
-        source: cells_of(source, skip, deg=cells.deg)
-        for source, cells in models.places.cells.items() if source in PLACE_LOGS})
+        source: cells_of(source, skip, deg=cells.deg) if source in PLACE_LOGS
+        else cells for source, cells in models.places.cells.items()})
 
 
 def normalized(models: Models, scenario: Scenario

@@ -1606,7 +1606,3 @@ def _address_point(report: Report) -> bool:
     """A point an address gives, without an uncertainty: a CAD's geocode."""
     return report.has_point and report.accuracy_m is None and bool(report.address)
 
-
-
-
-

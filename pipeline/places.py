@@ -50,6 +50,7 @@ import gzip
 import io
 import math
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -143,10 +144,22 @@ class TownCells:
     counts: Mapping[tuple[int, int], Mapping[str, int]]
     _around: dict[tuple[int, int], tuple[dict[str, int], int]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    #: Every place some cell holds calls of.
+    _names: set[str] = field(default_factory=set, init=False, repr=False,
+                             compare=False)
+
+    def __post_init__(self) -> None:
+        for cell in self.counts.values():
+            self._names.update(cell)
 
     def share(self, name: str, lat: float, lon: float) -> float | None:
         """The share of the calls around (``lat``, ``lon``) that named
-        ``name``; None when no call was recorded there."""
+        ``name``; None when no call was recorded there, or none anywhere
+        named ``name`` (a place the cells do not know is not unlikely
+        everywhere: its circle decides)."""
+        if name not in self._names or not (math.isfinite(lat)
+                                           and math.isfinite(lon)):
+            return None
         key = (math.floor(lat / self.deg), math.floor(lon / self.deg))
         around = self._around.get(key)
         if around is None:
@@ -198,14 +211,37 @@ class TownCells:
                 for line, row in enumerate(reader, start=2):
                     try:
                         lat_cell, lon_cell, name, calls = row
+                        count, key = int(calls), place_name(name)
+                        if count < 0 or not key:
+                            raise ValueError("no place or a negative count")
                         cell = counts.setdefault((int(lat_cell), int(lon_cell)), {})
-                        cell[place_name(name)] = int(calls)
+                        # Two spellings of one place ("Hatfield Twp",
+                        # "HATFIELD TOWNSHIP") add up.
+                        cell[key] = cell.get(key, 0) + count
                     except ValueError as exc:
-                        raise ValueError(f"line {line}: {row}") from exc
-        except (OSError, EOFError, csv.Error, UnicodeDecodeError,
+                        raise ValueError(f"line {line}: {row}: {exc}") from exc
+        except (OSError, EOFError, csv.Error, UnicodeDecodeError, zlib.error,
                 ValueError) as exc:
             raise ValueError(f"places.yaml: the cell file {path}: {exc}") from exc
         return cls(deg, counts)
+
+
+def _check_cells(source: str, path: Path, cells: TownCells,
+                 places: Mapping[str, tuple[float, float, float]]) -> None:
+    """Refuse cells that cannot be of ``places``: most places' centres must
+    lie where the cells recorded calls (a ``deg`` other than the file's, or
+    another source's file, puts every centre where none were)."""
+    known = [circle for name, circle in places.items() if name in cells._names]
+    if not places:
+        return
+    placed = sum(cells.share(name, lat, lon) is not None
+                 for name, (lat, lon, _) in places.items() if name in cells._names)
+    if len(known) < len(places) / 2 or placed < len(known) / 2:
+        raise ValueError(
+            f"places.yaml: the cell file {path} does not fit {source}'s places: "
+            f"it names {len(known)} of its {len(places)} places and holds calls "
+            f"at the centres of {placed} (is cells.deg the size it was built "
+            "with?)")
 
 
 @dataclass(frozen=True)
@@ -234,15 +270,29 @@ class Gazetteer:
             if not isinstance(spec, Mapping) or set(spec) - {"deg", "files"}:
                 raise ValueError("places.yaml: cells takes deg (the cell size in "
                                  "degrees) and files (source -> cell file)")
-            deg = float(spec.get("deg", 0))
+            try:
+                deg = float(spec.get("deg", 0))
+            except (TypeError, ValueError):
+                deg = math.nan
             if not 0 < deg <= 1:
-                raise ValueError(f"places.yaml: cells.deg must be in (0, 1], "
-                                 f"not {deg}")
-            for source, name in (spec.get("files") or {}).items():
+                raise ValueError(f"places.yaml: cells.deg must be a number of "
+                                 f"degrees in (0, 1], not {spec.get('deg')!r}")
+            files = spec.get("files") or {}
+            if not isinstance(files, Mapping):
+                raise ValueError("places.yaml: cells.files must map a source to "
+                                 f"its cell file, not {files!r}")
+            for source, name in files.items():
+                if source not in sources:
+                    raise ValueError(f"places.yaml: cells.files names {source!r}, "
+                                     f"no source of its places (known: "
+                                     f"{sorted(sources)})")
                 if models_dir is None:
                     raise ValueError("places.yaml: cell files need the models "
                                      "directory")
-                cells[str(source)] = TownCells.read(models_dir / str(name), deg)
+                path = models_dir / str(name)
+                found = TownCells.read(path, deg)
+                _check_cells(source, path, found, sources[source])
+                cells[str(source)] = found
         return cls(sources, cells)
 
     def find(self, source: str, text: str) -> tuple[float, float, float] | None:

@@ -1339,3 +1339,16 @@ def test_a_town_post_joins_an_incident_past_the_circle_where_its_towns_calls_are
     region = Region()
     matcher.apply(region, report("a", north_m=north_m))
     assert matcher.apply(region, town_post("p", "crash on the road", 5)).change == "new"
+
+
+def test_a_town_post_whose_town_the_cells_never_name_is_placed_by_its_circle(
+        models: Models) -> None:
+    # The cells know only the neighbour (a town added to places.yaml by hand,
+    # or spelt otherwise there): its circle decides, as with no cells.
+    matcher = celled_matcher(models, [("East Norriton", 200)])
+    region = Region()
+    crash = matcher.apply(region, report("a", north_m=200))
+
+    joined = matcher.apply(region, town_post("p", "crash on the road", 5))
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id

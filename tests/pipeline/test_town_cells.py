@@ -5,6 +5,7 @@ from a recorded log."""
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,15 @@ def log_row(lat: float, lon: float, town: str, at: str) -> str:
 
 def test_the_share_is_of_the_calls_around_a_point_its_own_cell_weighing_most() -> None:
     cells = TownCells.of_points(0.01, [("Ambler", 40.155, -75.225)] * 6
-                                + [("Whitpain", 40.165, -75.225)] * 4)
+                                + [("Whitpain", 40.165, -75.225)] * 4
+                                + [("Horsham", 40.195, -75.135)])
     # Ambler's cell: 3 x 6 of Ambler's calls, 1 x 4 of Whitpain's next door.
     assert cells.share("ambler", 40.155, -75.225) == pytest.approx(18.1 / 23)
     assert cells.share("whitpain", 40.155, -75.225) == pytest.approx(4.1 / 23)
     # Whitpain's cell: the other way round.
     assert cells.share("whitpain", 40.165, -75.225) == pytest.approx(12.1 / 19)
-    # A town no call there named is unlikely, not impossible.
+    # A town no call there named (its calls are elsewhere) is unlikely,
+    # not impossible.
     assert 0 < (cells.share("horsham", 40.155, -75.225) or 0) < 0.01
     # Two cells away nothing was recorded: the cells cannot say.
     assert cells.share("ambler", 40.185, -75.225) is None
@@ -51,10 +54,29 @@ def test_cells_written_by_the_builder_read_back_the_same(tmp_path: Path) -> None
     assert path.read_bytes() == first  # the same log gives the same bytes
 
 
+def test_a_place_the_cells_never_name_or_a_point_that_is_none_gets_no_share() -> None:
+    cells = TownCells.of_points(0.01, [("Ambler", 40.155, -75.225)])
+
+    # Not "unlikely everywhere": the cells do not know it, its circle decides.
+    assert cells.share("norristown", 40.155, -75.225) is None
+    assert cells.share("ambler", math.nan, -75.225) is None
+    assert cells.share("ambler", 40.155, math.inf) is None
+
+
+def test_two_spellings_of_a_place_in_a_cell_file_add_up(tmp_path: Path) -> None:
+    path = tmp_path / "cells.csv"
+    path.write_text("lat_cell,lon_cell,place,calls\n1,2,HATFIELD TWP,3\n"
+                    "1,2,Hatfield Township,4\n")
+
+    assert TownCells.read(path, 0.01).counts == {(1, 2): {"hatfield": 7}}
+
+
 @pytest.mark.parametrize("body, says", [
     ("lat,lon,town\n", "header"),
     ("lat_cell,lon_cell,place,calls\n1,2,ambler,many\n", "line 2"),
     ("lat_cell,lon_cell,place,calls\n1,2,ambler\n", "line 2"),
+    ("lat_cell,lon_cell,place,calls\n1,2,ambler,-1\n", "negative"),
+    ("lat_cell,lon_cell,place,calls\n1,2,,4\n", "no place"),
 ])
 def test_a_malformed_cell_file_is_refused_naming_the_file(
         tmp_path: Path, body: str, says: str) -> None:
@@ -62,6 +84,17 @@ def test_a_malformed_cell_file_is_refused_naming_the_file(
     path.write_bytes(gzip.compress(body.encode()))
 
     with pytest.raises(ValueError, match=says) as refused:
+        TownCells.read(path, 0.01)
+    assert str(path) in str(refused.value)
+
+
+def test_a_corrupt_gzip_cell_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "cells.csv.gz"
+    good = bytearray(gzip.compress(b"lat_cell,lon_cell,place,calls\n" * 50))
+    good[20] ^= 0x55  # inside the deflate stream
+    path.write_bytes(bytes(good))
+
+    with pytest.raises(ValueError) as refused:
         TownCells.read(path, 0.01)
     assert str(path) in str(refused.value)
 
@@ -85,6 +118,24 @@ def test_places_yaml_names_its_cell_files_and_refuses_bad_settings(
     with pytest.raises(ValueError, match=r"missing\.csv\.gz"):
         Gazetteer.from_config(
             {**config, "cells": {"deg": 0.01, "files": {"t": "missing.csv.gz"}}},
+            tmp_path)
+    with pytest.raises(ValueError, match=r"cells\.deg must be a number"):
+        Gazetteer.from_config({**config, "cells": {"deg": "abc", "files": {}}},
+                              tmp_path)
+    with pytest.raises(ValueError, match=r"cells\.files must map"):
+        Gazetteer.from_config(
+            {**config, "cells": {"deg": 0.01, "files": ["places/t.csv.gz"]}},
+            tmp_path)
+    # A source of no place (a typo) is refused, not silently unused...
+    with pytest.raises(ValueError, match="no source of its places"):
+        Gazetteer.from_config(
+            {**config, "cells": {"deg": 0.01, "files": {"t-x": "places/t.csv.gz"}}},
+            tmp_path)
+    # ...and so is a cell size other than the file's: its cells lie nowhere
+    # near the places' centres.
+    with pytest.raises(ValueError, match="does not fit"):
+        Gazetteer.from_config(
+            {**config, "cells": {"deg": 0.005, "files": {"t": "places/t.csv.gz"}}},
             tmp_path)
 
 
