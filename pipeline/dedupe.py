@@ -24,8 +24,9 @@ joins none; failing that, a street it names
 (``pipeline/places.py``) that an incident's reports named too, within
 ``placeless_window_s``. A report that names only its town (a post from
 "Lower Merion, PA") weighs every incident with a point near the town's circle
-(``models/places.yaml``) opened up to ``town_window_s`` before it: how far
-from the centre, how long after, kinds, call type and streets both give, the
+(``models/places.yaml``), or where the town's recorded calls are (its cells:
+``TOWN_SHARE_RING``), opened up to ``town_window_s`` before it: how much of
+the town it is in, how long after, kinds, call type and streets both give, the
 incident's priority and size, posts it has, words of the post its texts said
 too, how long it has been quiet (``TOWN_WEIGHTS``); it joins the likeliest
 when that one holds ``town_min_p`` of the evidence, no other fits
@@ -887,6 +888,8 @@ class IncidentMatcher:
         incident = best.incident
         if report.kind != OTHER and report.kind in incident["kinds"]:
             named = f"its words name {report.kind}"
+        elif also := sorted(self._post_kinds(report).intersection(incident["kinds"])):
+            named = f"its words name {also[0]}"
         elif said := said_type(where, incident):
             named = f"its words say {said}"
         else:
@@ -929,6 +932,9 @@ class IncidentMatcher:
         # every incident alike against a new one (a post about none is alone).
         lean = w["relevance"] * relevance_logit(report)
         words = words_of(report.text).difference(self.kind_words)
+        # Every kind the post's words name ("helicopter crashed" reads as a
+        # service call and tells of a crash too).
+        named_kinds = self._post_kinds(report)
         for incident_id, (home, _) in list(region.recent.items()):
             incident = self._expired(region, home).open.get(incident_id)
             if incident is None:
@@ -958,6 +964,9 @@ class IncidentMatcher:
             kinds = incident["kinds"]
             if report.kind in kinds:
                 kind, kind_reason = "same_kind", f"same kind {report.kind}"
+            elif also := sorted(named_kinds.intersection(kinds)):
+                kind = "same_kind"
+                kind_reason = f"its words name {also[0]} too, the incident's kind"
             elif any(self.kinds.compatible(report.kind, k) for k in kinds):
                 kind = "compatible"
                 kind_reason = f"kind {report.kind} compatible with {incident['kind']}"

@@ -1352,3 +1352,19 @@ def test_a_town_post_whose_town_the_cells_never_name_is_placed_by_its_circle(
     joined = matcher.apply(region, town_post("p", "crash on the road", 5))
 
     assert joined.change == "merged" and joined.incident_id == crash.incident_id
+
+
+def test_a_town_post_whose_words_name_the_incidents_kind_among_others_is_of_its_kind(
+        models: Models) -> None:
+    # "helicopter crashed" reads as a service call, and tells of a crash too.
+    matcher = town_matcher(models)
+    region = Region()
+    crash = matcher.apply(region, report("a", north_m=500))
+    matcher.apply(region, report("b", north_m=520, minute=1))
+
+    joined = matcher.apply(region, town_post(
+        "p", "helicopter crashed on the highway", 6, kind="service"))
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert "its words name collision too" in joined.merge["reasons"][2]
