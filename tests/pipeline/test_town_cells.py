@@ -34,8 +34,11 @@ def test_the_share_is_of_the_calls_around_a_point_its_own_cell_weighing_most() -
     # A town no call there named (its calls are elsewhere) is unlikely,
     # not impossible.
     assert 0 < (cells.share("horsham", 40.155, -75.225) or 0) < 0.01
-    # Two cells away nothing was recorded: the cells cannot say.
-    assert cells.share("ambler", 40.185, -75.225) is None
+    # Where the next cells hold no call, the nearest ring that does tells
+    # (two cells out of Whitpain's: Whitpain's calls, then Ambler's)...
+    assert cells.share("whitpain", 40.185, -75.225) == pytest.approx(4.1 / 5)
+    # ...and past MAX_REACH rings nothing was recorded: the cells cannot say.
+    assert cells.share("ambler", 40.215, -75.225) is None
 
 
 def test_cells_written_by_the_builder_read_back_the_same(tmp_path: Path) -> None:
