@@ -201,7 +201,10 @@ def read_split(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(ctx: Context) -> None:
-    matcher = IncidentMatcher(ctx.models.kinds, ctx.models.match, ctx.models.places)
+    # The book is read at start (how far a fix is from the streets a call
+    # named), not by the first batch that asks.
+    matcher = IncidentMatcher(ctx.models.kinds, ctx.models.match, ctx.models.places,
+                              ctx.models.addresses.load())
     cells = ctx.app.Table(
         "dedupe-cells",
         default=None,

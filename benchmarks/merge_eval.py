@@ -78,7 +78,8 @@ def match(models: Models, reports: Iterable[Report], threads: bool = True,
           links: list[tuple[str, str]] | None = None) -> dict[str, str]:
     """report id -> incident id, as the thread and dedupe stages decide them;
     the identities dedupe links as one person are added to ``links``."""
-    matcher = IncidentMatcher(models.kinds, models.match, models.places)
+    matcher = IncidentMatcher(models.kinds, models.match, models.places,
+                              models.addresses)
     regions: dict[str, Region] = {}
     reporters: dict[str, dict[str, Any]] = {}
     incident_of: dict[str, str] = {}
@@ -162,12 +163,22 @@ def scenario_places(models: Models, scenario: Scenario) -> Gazetteer:
         else cells for source, cells in models.places.cells.items()})
 
 
-def normalized(models: Models, scenario: Scenario
+def scenario_models(models: Models, scenario: Scenario) -> Models:
+    """``models`` with the gazetteer's cells and the address book built
+    without the log rows of the scenario's span (``scenario_places``,
+    ``scenario_book``), for normalize and the matcher alike (the matcher
+    reads the book for how far a fix is from a named street)."""
+    return replace(models, places=scenario_places(models, scenario),
+                   addresses=scenario_book(models, scenario))
+
+
+def normalized(models: Models, scenario: Scenario, book: AddressBook | None = None
                ) -> Iterator[tuple[Report, ScenarioMessage]]:
-    """Each generated message as the worker's normalize, address book and
-    social-post gate make it a report, beside the message (its truth)."""
+    """Each generated message as the worker's normalize, address book
+    (``scenario_book`` unless given) and social-post gate make it a report,
+    beside the message (its truth)."""
     triage = load_triage(models)
-    book = scenario_book(models, scenario)
+    book = book or scenario_book(models, scenario)
     for message in scenario.messages:
         report = normalize(message.value, message.topic.removeprefix("reports.raw."),
                            message.event_ms + RECEIPT_DELAY_MS, models.normalize)
@@ -191,12 +202,12 @@ def untyped(report: Report) -> Report:
 def generated(models: Models, seed: int, incidents: int) -> dict[str, Any]:
     started = time.monotonic()
     scenario = generate(seed, incidents)
-    models = replace(models, places=scenario_places(models, scenario))
+    models = scenario_models(models, scenario)
     reports: list[Report] = []
     incident_truth: dict[str, str] = {}
     thread_truth: dict[str, str] = {}
     held: set[str] = set()
-    for report, message in normalized(models, scenario):
+    for report, message in normalized(models, scenario, models.addresses):
         reports.append(report)
         if NOT_AN_EMERGENCY in report.flags:
             held.add(report.report_id)

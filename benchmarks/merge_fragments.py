@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents.resources import Models
-from benchmarks.merge_eval import match, normalized
+from benchmarks.merge_eval import match, normalized, scenario_models
 from benchmarks.scenario import generate, pairwise_scores, stream_options
 from benchmarks.workload import say
 from pipeline.schema import Report
@@ -102,19 +102,22 @@ def oracle_merge(reports: Sequence[Report], predicted: Mapping[str, str],
 
 
 def _stream(models: Models, seed: int, incidents: int
-            ) -> tuple[list[Report], dict[str, str]]:
+            ) -> tuple[Models, list[Report], dict[str, str]]:
+    """The scenario's models (``scenario_models``), reports and truth."""
     reports: list[Report] = []
     truth: dict[str, str] = {}
-    for report, message in normalized(models, generate(seed, incidents)):
+    scenario = generate(seed, incidents)
+    models = scenario_models(models, scenario)
+    for report, message in normalized(models, scenario, models.addresses):
         reports.append(report)
         truth[report.report_id] = message.truth.incident_id
-    return reports, truth
+    return models, reports, truth
 
 
 def main(argv: list[str] | None = None) -> int:
     args, models = stream_options(__doc__, argv)
     say(f"merge fragments: seed {args.seed}, {args.incidents} incidents")
-    reports, truth = _stream(models, args.seed, args.incidents)
+    models, reports, truth = _stream(models, args.seed, args.incidents)
     predicted = match(models, reports)
     missed = missed_pairs(reports, predicted, truth)
     total = sum(missed.values())

@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from agents.resources import Models
-from benchmarks.merge_eval import match, normalized
+from benchmarks.merge_eval import match, normalized, scenario_models
 from benchmarks.scenario import generate, stream_options
 from benchmarks.workload import say
 from pipeline.schema import Report
@@ -56,7 +56,8 @@ def posts(models: Models, seed: int, incidents: int) -> dict[str, Any]:
     role = {i.incident_id: i.role for i in scenario.incidents}
     reports: list[Report] = []
     truth: dict[str, str] = {}
-    for report, message in normalized(models, scenario):
+    models = scenario_models(models, scenario)
+    for report, message in normalized(models, scenario, models.addresses):
         reports.append(report)
         truth[report.report_id] = message.truth.incident_id
     predicted = match(models, reports)

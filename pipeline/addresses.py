@@ -216,6 +216,10 @@ class AddressBook:
     #: or None when two addresses of the book read as that corner.
     _by_streets: dict[str, dict[str, Entry | None]] = field(
         default_factory=dict, init=False, repr=False)
+    #: Per source, a street (``street_names``) -> the points of the book's
+    #: addresses that name it.
+    _street_points: dict[str, dict[str, list[tuple[float, float]]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], models_dir: Path,
@@ -315,6 +319,28 @@ class AddressBook:
         if not key:
             return None
         return self._of(source).get(key)
+
+    def street_distance_m(self, source: str, streets: Iterable[str], lat: float,
+                          lon: float) -> float | None:
+        """How far a point is from the nearest point of the book that names
+        one of ``streets`` (``street_names``): a call that names a street
+        the book holds no corner of is still of that street, and a fix a
+        kilometre from every address on it is not; None when the book holds
+        no point of any of them."""
+        index = self._street_points.get(source)
+        if index is None:
+            index = {}
+            for address, entry in self._of(source).items():
+                for street in street_names(address):
+                    index.setdefault(street, []).append((entry[0], entry[1]))
+            self._street_points[source] = index
+        found: float | None = None
+        for street in streets:
+            for point in index.get(street, ()):
+                d = distance_m(lat, lon, point[0], point[1])
+                if found is None or d < found:
+                    found = d
+        return found
 
     def locate(self, report: Report) -> Report:
         """``report`` at its address's point, when it has no fix and the

@@ -118,7 +118,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline.addresses import GEOCODED
+from pipeline.addresses import GEOCODED, AddressBook
 from pipeline.corners import CornerBook, CornerPoint, corner_key
 from pipeline.evidence import (
     FIX_EVIDENCE,
@@ -126,6 +126,7 @@ from pipeline.evidence import (
     HELD_TOWN_PLACE,
     HELD_TOWN_WEIGHTS,
     SPREAD_REF_M,
+    STREET_NEAR,
     TOWN_COUNT,
     TOWN_EARLY_S,
     TOWN_PLACE,
@@ -338,10 +339,12 @@ class IncidentMatcher:
     """Decides, report by report, which incident each one belongs to."""
 
     def __init__(self, kinds: KindTable, params: MatchParams,
-                 places: Gazetteer | None = None):
+                 places: Gazetteer | None = None, book: AddressBook | None = None):
         self.kinds = kinds
         self.params = params
         self.places = places or Gazetteer()
+        #: The address book, for how far a point is from a named street.
+        self.book = book
         # Words that name a kind of event ("smoke", "house fire", "accident")
         # describe the event, not the person reporting it.
         self.kind_words = fields_words(
@@ -1067,6 +1070,9 @@ class IncidentMatcher:
                 score += w["quiet"]
             if incident.get("streets"):
                 score += w["incident_named"]
+            near = self._street_near(report, where, incident)
+            if near is not None:
+                score += next(v for bound, v in STREET_NEAR if near <= bound)
             scored.append((score, incident, home, since_s, said))
         if not scored:
             return None
@@ -1093,6 +1099,23 @@ class IncidentMatcher:
             confidence=round(share, 3), distance_m=None,
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, TYPED)
+
+    def _street_near(self, report: Report, where: Where, incident: dict[str, Any]
+                     ) -> float | None:
+        """How far the point one of them has is from the streets the other
+        names, by the address book (``STREET_NEAR``); None without a book, a
+        point, streets, or a book point of them."""
+        if self.book is None:
+            return None
+        if where.streets and incident["lat"] is not None and not report.has_point:
+            return self.book.street_distance_m(report.source, where.streets,
+                                               incident["lat"], incident["lon"])
+        streets = incident.get("streets")
+        if report.has_point and streets and incident["lat"] is None:
+            assert report.lat is not None and report.lon is not None
+            return self.book.street_distance_m(report.source, streets,
+                                               report.lat, report.lon)
+        return None
 
     def _located_alike(self, region: Region, report: Report, where: Where) -> int:
         """How many incidents with a point, first reported within
@@ -1614,4 +1637,6 @@ def _fuses(report: Report, incident: dict[str, Any]) -> bool:
 def _address_point(report: Report) -> bool:
     """A point an address gives, without an uncertainty: a CAD's geocode."""
     return report.has_point and report.accuracy_m is None and bool(report.address)
+
+
 

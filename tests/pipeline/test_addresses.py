@@ -269,3 +269,22 @@ def test_the_builder_says_what_a_log_lacks(tmp_path: Path,
     assert build_book(["--log", str(empty), "--out", str(out)]) == 2
     assert "places no address" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_point_is_as_far_from_a_street_as_from_the_nearest_address_on_it() -> None:
+    north = 1 / 111_195  # degrees of latitude per metre
+    book = AddressBook({"t": {
+        "main st & vaughn rd": (40.0, -75.0, 10.0, 3),
+        "elm st & vaughn rd": (40.0 + 400 * north, -75.0, 10.0, 2),
+        "elm st": (40.0 + 5000 * north, -75.0, 50.0, 4),
+    }})
+
+    # "vaughn rd" is read as the street of two corners; the nearer one counts.
+    near = book.street_distance_m("t", {"vaughn rd"}, 40.0 + 350 * north, -75.0)
+    assert near == pytest.approx(50, abs=1)
+    # Either street of a corner the book never placed ("5th ave" it holds
+    # no point of) tells.
+    far = book.street_distance_m("t", {"5th ave", "elm st"}, 40.0, -75.0)
+    assert far == pytest.approx(400, abs=1)
+    assert book.street_distance_m("t", {"5th ave"}, 40.0, -75.0) is None
+    assert book.street_distance_m("other", {"vaughn rd"}, 40.0, -75.0) is None

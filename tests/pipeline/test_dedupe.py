@@ -17,6 +17,7 @@ from pipeline.dedupe import (
     incident_id_for,
 )
 from pipeline.geo import distance_m
+from pipeline.addresses import AddressBook
 from pipeline.places import Gazetteer, TownCells
 from pipeline.regions import Region, region_key
 from pipeline.schema import (
@@ -1368,3 +1369,46 @@ def test_a_town_post_whose_words_name_the_incidents_kind_among_others_is_of_its_
     assert joined.change == "merged" and joined.incident_id == crash.incident_id
     assert joined.merge is not None
     assert "its words name collision too" in joined.merge["reasons"][2]
+
+
+def test_a_call_naming_streets_joins_the_incident_near_their_addresses(
+        models: Models) -> None:
+    # Two crashes of one call type 6 km apart; a caller with no fix names a
+    # corner the book never placed, but it holds an address on one of its
+    # streets 60 m from the first crash.
+    book = AddressBook({"test": {
+        "haws ave & main st": (LAT + 60 * METRE_DEG, LON, 10.0, 3)}})
+    region = Region()
+    with_book = IncidentMatcher(models.kinds, models.match, book=book)
+    crash = with_book.apply(region, report("a"))
+    with_book.apply(region, report("b", north_m=6000))
+    call = dataclasses.replace(report("c", located=False, minute=2),
+                               address="HAWS AVE & DEKALB ST")
+
+    joined = with_book.apply(region, call)
+
+    assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    # Without the book the two crashes fit it alike: it joins neither.
+    region = Region()
+    without = IncidentMatcher(models.kinds, models.match)
+    without.apply(region, report("a"))
+    without.apply(region, report("b", north_m=6000))
+    assert without.apply(region, call).change == "new"
+
+
+def test_a_located_call_joins_the_incident_whose_caller_named_streets_near_it(
+        models: Models) -> None:
+    # The first caller could only name streets (a corner the book never
+    # placed); a located caller 80 m from an address on one of them is of
+    # that event, though another crash of the call type is open 5 km off.
+    book = AddressBook({"test": {
+        "haws ave & main st": (LAT + 80 * METRE_DEG, LON, 10.0, 3)}})
+    matcher = IncidentMatcher(models.kinds, models.match, book=book)
+    region = Region()
+    named = matcher.apply(region, dataclasses.replace(
+        report("a", located=False), address="HAWS AVE & DEKALB ST"))
+    matcher.apply(region, report("b", north_m=5000))
+
+    joined = matcher.apply(region, report("c", minute=2, accuracy_m=20.0))
+
+    assert joined.change == "merged" and joined.incident_id == named.incident_id
