@@ -61,7 +61,7 @@ import gzip
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,12 @@ GEOCODED = "geocoded"
 GEOCODED_BY = "geocoded_by"
 #: A text names one place when it names one corner.
 CORNER_STREETS = 2
+#: ``street_distance_m`` tells distances up to this far (metres; beyond:
+#: far), from the book's points in cells of ``STREET_CELL_DEG`` degrees,
+#: this many cells around the point's (2 x 0.01 degrees: over 1.6 km).
+STREET_NEAR_M = 1000.0
+STREET_CELL_DEG = 0.01
+STREET_CELL_REACH = 2
 #: The area of a report that has no place.
 UNKNOWN_AREA = grid_area(None, None)
 #: What a config of the books may say.
@@ -217,8 +223,9 @@ class AddressBook:
     _by_streets: dict[str, dict[str, Entry | None]] = field(
         default_factory=dict, init=False, repr=False)
     #: Per source, a street (``street_names``) -> the points of the book's
-    #: addresses that name it.
-    _street_points: dict[str, dict[str, list[tuple[float, float]]]] = field(
+    #: addresses that name it, by grid cell (``STREET_CELL_DEG``).
+    _street_points: dict[
+        str, dict[str, dict[tuple[int, int], list[tuple[float, float]]]]] = field(
         default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -272,6 +279,7 @@ class AddressBook:
                 self._streets_of(source)
             else:
                 self._of(source)
+            self._street_cells(source)
         return self
 
     def _of(self, source: str) -> dict[str, Entry]:
@@ -320,27 +328,59 @@ class AddressBook:
             return None
         return self._of(source).get(key)
 
-    def street_distance_m(self, source: str, streets: Iterable[str], lat: float,
+    def street_distance_m(self, source: str, streets: Collection[str], lat: float,
                           lon: float) -> float | None:
-        """How far a point is from the nearest point of the book that names
-        one of ``streets`` (``street_names``): a call that names a street
-        the book holds no corner of is still of that street, and a fix a
-        kilometre from every address on it is not; None when the book holds
-        no point of any of them."""
+        """How far a point is from the streets a report named, by the book's
+        address points on them (``street_names`` form): a call that names a
+        corner the book never placed, or a long road, is of an event near an
+        address on its streets, and a fix kilometres from them is not. The
+        nearer street of a corner counts; ``math.inf`` when all are farther
+        than ``STREET_NEAR_M``. None when the book holds no point of them,
+        when the point is near one street of a corner and far from the other
+        (one pike runs 28 km: a point by it is not at every corner of it), or
+        when more than two streets are named (a text listing roads names no
+        place)."""
+        if isinstance(streets, str):
+            raise TypeError("streets is a collection of street names, not one")
+        if not streets or len(streets) > CORNER_STREETS:
+            return None
+        index = self._street_cells(source)
+        row = math.floor(lat / STREET_CELL_DEG)
+        col = math.floor(lon / STREET_CELL_DEG)
+        found: list[float] = []
+        for street in streets:
+            cells = index.get(street)
+            if cells is None:
+                continue  # the book knows no point of it: the other tells
+            near = math.inf
+            for d_row in range(-STREET_CELL_REACH, STREET_CELL_REACH + 1):
+                for d_col in range(-STREET_CELL_REACH, STREET_CELL_REACH + 1):
+                    for point in cells.get((row + d_row, col + d_col), ()):
+                        near = min(near, distance_m(lat, lon, point[0], point[1]))
+            found.append(near if near <= STREET_NEAR_M else math.inf)
+        if not found:
+            return None
+        if min(found) < math.inf and max(found) == math.inf:
+            # By one street and nowhere near the other: not at their corner,
+            # nor surely away from it (the book may hold only a namesake of
+            # the other, in another town).
+            return None
+        return min(found)
+
+    def _street_cells(self, source: str
+                      ) -> dict[str, dict[tuple[int, int], list[tuple[float, float]]]]:
+        """Per street, the book's points on it by grid cell (built once)."""
         index = self._street_points.get(source)
         if index is None:
             index = {}
             for address, entry in self._of(source).items():
+                key = (math.floor(entry[0] / STREET_CELL_DEG),
+                       math.floor(entry[1] / STREET_CELL_DEG))
                 for street in street_names(address):
-                    index.setdefault(street, []).append((entry[0], entry[1]))
+                    index.setdefault(street, {}).setdefault(key, []).append(
+                        (entry[0], entry[1]))
             self._street_points[source] = index
-        found: float | None = None
-        for street in streets:
-            for point in index.get(street, ()):
-                d = distance_m(lat, lon, point[0], point[1])
-                if found is None or d < found:
-                    found = d
-        return found
+        return index
 
     def locate(self, report: Report) -> Report:
         """``report`` at its address's point, when it has no fix and the

@@ -1039,7 +1039,7 @@ class IncidentMatcher:
         ``typed_min_p`` of the evidence, a new incident counting as one more
         with none, or two fit alike."""
         params, w = self.params, TYPED_WEIGHTS
-        scored: list[tuple[float, dict[str, Any], str, float, str]] = []
+        scored: list[tuple[float, dict[str, Any], str, float, str, float | None]] = []
         # A report with a point can be set against every incident with one:
         # only those opened without one may be apart from it.
         indexed = region.unplaced if report.has_point else region.recent
@@ -1073,11 +1073,11 @@ class IncidentMatcher:
             near = self._street_near(report, where, incident)
             if near is not None:
                 score += next(v for bound, v in STREET_NEAR if near <= bound)
-            scored.append((score, incident, home, since_s, said))
+            scored.append((score, incident, home, since_s, said, near))
         if not scored:
             return None
         scored.sort(key=lambda s: (-s[0], s[1]["id"]))
-        top, incident, home, since_s, said = scored[0]
+        top, incident, home, since_s, said, near = scored[0]
         # What the report gives of its place weighs every incident alike.
         own = w["report_named"] if where.streets else 0.0
         if report.has_point:
@@ -1091,11 +1091,19 @@ class IncidentMatcher:
         if share < params.typed_min_p or (
                 len(scored) > 1 and scored[1][0] >= top - TOWN_TIE):
             return None  # too little of the evidence, or two fit alike
+        gives = report.has_point or where.streets
+        reasons = [f"{'places apart' if gives else 'no place'}; both say {said}",
+                   f"{since_s / 60:.1f} min from its first report"]
+        if near is not None:
+            streets = sorted(where.streets or incident.get("streets", ()))
+            reasons.append(
+                f"over {STREET_NEAR[-2][0] / 1000:.0f} km from the addresses on "
+                f"{' and '.join(streets)}" if near == math.inf else
+                f"{near:.0f} m from an address on {' or '.join(streets)}")
+        reasons.append(f"{share:.0%} of the evidence among {len(scored)} "
+                       "incidents of the call type")
         merge = Merge(
-            reasons=(f"no place; both say {said}",
-                     f"{since_s / 60:.1f} min from its first report",
-                     f"{share:.0%} of the evidence among {len(scored)} incidents "
-                     "of the call type"),
+            reasons=tuple(reasons),
             confidence=round(share, 3), distance_m=None,
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, TYPED)

@@ -157,7 +157,11 @@ TYPED_SINCE = ((60, -0.25), (180, -1.05), (300, -1.7), (600, -3.2), (900, -4.4))
 #: their kind for 2/4/7 %: weights near the log ratios of the two. Incident
 #: F1 seeds 1/2/3 0.9522/0.9477/0.9496 -> 0.9528/0.9487/0.9502; weights
 #: half again or a half lower gave the same to 0.0001; the same distance as
-#: a place match (within 60/150 m) instead: 0.9526/0.9486/0.9497.
+#: a place match (within 60/150 m) instead: 0.9526/0.9486/0.9497. A point
+#: near one street of a corner and over a kilometre from the other tells
+#: nothing (a trial: a call at one end of a 28 km pike joined a crash at the
+#: other); counted as far instead, 0.9525/0.9485/0.9500 (the book may hold
+#: only a namesake of the other street); as nothing, 0.9529/0.9487/0.9502.
 STREET_NEAR = ((150.0, 3.0), (400.0, 2.0), (1000.0, 0.0), (math.inf, -2.5))
 #: ``kind_only``: a report without a call type and an incident none of whose
 #: reports gave one are weighed by the kind both give (``untyped_kind``),

@@ -282,9 +282,38 @@ def test_a_point_is_as_far_from_a_street_as_from_the_nearest_address_on_it() -> 
     # "vaughn rd" is read as the street of two corners; the nearer one counts.
     near = book.street_distance_m("t", {"vaughn rd"}, 40.0 + 350 * north, -75.0)
     assert near == pytest.approx(50, abs=1)
-    # Either street of a corner the book never placed ("5th ave" it holds
-    # no point of) tells.
-    far = book.street_distance_m("t", {"5th ave", "elm st"}, 40.0, -75.0)
-    assert far == pytest.approx(400, abs=1)
+    # Of a corner the book never placed, a street it holds no point of
+    # ("5th ave") leaves the other to tell.
+    near = book.street_distance_m("t", {"5th ave", "elm st"}, 40.0, -75.0)
+    assert near == pytest.approx(400, abs=1)
     assert book.street_distance_m("t", {"5th ave"}, 40.0, -75.0) is None
     assert book.street_distance_m("other", {"vaughn rd"}, 40.0, -75.0) is None
+    # A kilometre and more from every address on its streets: far.
+    assert book.street_distance_m("t", {"vaughn rd"}, 40.0 + 3000 * north,
+                                  -75.0) == math.inf
+    # By Elm St's far end, 4.6 km from Vaughn Rd: not at their corner, nor
+    # surely away from it.
+    assert book.street_distance_m("t", {"vaughn rd", "elm st"},
+                                  40.0 + 5000 * north, -75.0) is None
+    # A text listing roads names no place; one street's name is no list.
+    roads = {"vaughn rd", "elm st", "main st"}
+    assert book.street_distance_m("t", roads, 40.0, -75.0) is None
+    with pytest.raises(TypeError):
+        book.street_distance_m("t", "vaughn rd", 40.0, -75.0)
+
+
+def test_the_street_distance_of_a_busy_street_reads_only_the_points_near(
+        ) -> None:
+    # Thousands of addresses along one name across a county: the cells
+    # near the point are read, not every one of them.
+    north = 1 / 111_195
+    entries = {f"main st & cross {i} rd": (40.0 + i * 200 * north, -75.0, 5.0, 1)
+               for i in range(5000)}
+    book = AddressBook({"t": entries})
+
+    assert book.street_distance_m("t", {"main st"}, 40.0 + 100 * north,
+                                  -75.0) == pytest.approx(100, abs=1)
+    cells = book._street_cells("t")["main st"]
+    read = sum(len(points) for key, points in cells.items()
+               if abs(key[0] - math.floor((40.0 + 100 * north) / 0.01)) <= 2)
+    assert read < 60 < 5000

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from agents.resources import Models
+from pipeline.addresses import AddressBook
 from pipeline.dedupe import (
     MAX_REPORT_IDS,
     IncidentMatcher,
@@ -17,7 +18,6 @@ from pipeline.dedupe import (
     incident_id_for,
 )
 from pipeline.geo import distance_m
-from pipeline.addresses import AddressBook
 from pipeline.places import Gazetteer, TownCells
 from pipeline.regions import Region, region_key
 from pipeline.schema import (
@@ -753,7 +753,7 @@ def test_a_street_and_a_point_join_by_their_call_type(
 
     assert located.change == "merged" and located.incident_id == first.incident_id
     assert located.merge is not None
-    assert located.merge["reasons"][0] == "no place; both say collision"
+    assert located.merge["reasons"][0] == "places apart; both say collision"
     # Streets the incident's reports never named are evidence against it.
     assert later.change == "new"
 
@@ -1388,6 +1388,10 @@ def test_a_call_naming_streets_joins_the_incident_near_their_addresses(
     joined = with_book.apply(region, call)
 
     assert joined.change == "merged" and joined.incident_id == crash.incident_id
+    assert joined.merge is not None
+    assert list(joined.merge["reasons"][:3]) == [
+        "places apart; both say collision", "2.0 min from its first report",
+        "60 m from an address on dekalb st or haws ave"]
     # Without the book the two crashes fit it alike: it joins neither.
     region = Region()
     without = IncidentMatcher(models.kinds, models.match)
