@@ -22,6 +22,7 @@ import csv
 import gzip
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from agents.replay import open_text
@@ -36,28 +37,27 @@ LOGS = {"montgomery_pa": (montgomery_log, "addr", "lat", "lng", "timeStamp",
                           "America/New_York")}
 
 
-def entries_of(source: str, skip_ms: tuple[int, int] | None = None,
-               path: Path | None = None) -> dict[str, Entry]:
-    """The address book of ``source`` from its log (or ``path``), without the
-    rows whose time falls in ``skip_ms`` (first, last; UTC ms)."""
-    log, addr_col, lat_col, lon_col, time_col, zone_name = LOGS[source]
-    points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+def placed_rows(source: str, column: str, skip_ms: tuple[int, int] | None = None,
+                path: Path | None = None) -> Iterator[tuple[str, float, float]]:
+    """(``column``'s text, lat, lon) of each row of ``source``'s log (or
+    ``path``) with a point, without the rows whose time falls in ``skip_ms``
+    (first, last; UTC ms); a log without the columns raises ``ValueError``."""
+    log, _, lat_col, lon_col, time_col, zone_name = LOGS[source]
     path = path or log()
     with open_text(path) as handle:
         reader = csv.DictReader(handle)
-        wanted = {addr_col, lat_col, lon_col} | ({time_col} if skip_ms else set())
+        wanted = {column, lat_col, lon_col} | ({time_col} if skip_ms else set())
         missing = wanted - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: a {source} log needs the columns "
                              f"{', '.join(sorted(wanted))}; missing "
                              f"{', '.join(sorted(missing))}")
         for row in reader:
-            key = address_key(row.get(addr_col) or "")
             try:
                 lat, lon = float(row[lat_col]), float(row[lon_col])
             except (TypeError, ValueError):
                 continue
-            if not key or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 continue
             if skip_ms is not None:
                 try:
@@ -66,6 +66,17 @@ def entries_of(source: str, skip_ms: tuple[int, int] | None = None,
                     continue
                 if skip_ms[0] <= at_ms <= skip_ms[1]:
                     continue
+            yield (row.get(column) or "").strip(), lat, lon
+
+
+def entries_of(source: str, skip_ms: tuple[int, int] | None = None,
+               path: Path | None = None) -> dict[str, Entry]:
+    """The address book of ``source`` from its log (or ``path``), without the
+    rows whose time falls in ``skip_ms`` (first, last; UTC ms)."""
+    points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for address, lat, lon in placed_rows(source, LOGS[source][1], skip_ms, path):
+        key = address_key(address)
+        if key:
             points[key].append((lat, lon))
     return {key: summarize(found) for key, found in points.items()}
 

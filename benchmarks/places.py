@@ -22,15 +22,13 @@ import gzip
 import io
 import statistics
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 from agents.replay import open_text
 from agents.settings import ROOT
-from benchmarks.addresses import LOGS as ADDRESS_LOGS
+from benchmarks.addresses import placed_rows
 from benchmarks.workload import montgomery_log, say
 from pipeline.geo import distance_m
-from pipeline.localtime import local_to_utc_ms
 from pipeline.places import CELL_COLUMNS, TownCells
 
 MIN_POINTS = 20
@@ -45,29 +43,10 @@ def cells_of(source: str, skip_ms: tuple[int, int] | None = None,
              path: Path | None = None, deg: float = CELL_DEG) -> TownCells:
     """The calls of each place of ``source``'s log (or ``path``) per cell,
     without the rows whose time falls in ``skip_ms`` (first, last; UTC ms)."""
-    log, column, lat_col, lon_col = LOGS[source]
-    time_col, zone = ADDRESS_LOGS[source][4], ADDRESS_LOGS[source][5]
-
-    def points() -> Iterator[tuple[str, float, float]]:
-        with open_text(path or log()) as handle:
-            for row in csv.DictReader(handle):
-                name = (row.get(column) or "").strip()
-                try:
-                    lat, lon = float(row[lat_col]), float(row[lon_col])
-                except (TypeError, ValueError):
-                    continue
-                if not name or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                    continue
-                if skip_ms is not None:
-                    try:
-                        at_ms = local_to_utc_ms(row[time_col], zone)[0]
-                    except ValueError:
-                        continue
-                    if skip_ms[0] <= at_ms <= skip_ms[1]:
-                        continue
-                yield name, lat, lon
-
-    return TownCells.of_points(deg, points())
+    column = LOGS[source][1]
+    return TownCells.of_points(deg, ((name, lat, lon) for name, lat, lon
+                                     in placed_rows(source, column, skip_ms, path)
+                                     if name))
 
 
 def write_cells(cells: TownCells, out: Path) -> None:
