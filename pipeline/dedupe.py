@@ -930,7 +930,8 @@ class IncidentMatcher:
         if held:
             place, w, count = HELD_TOWN_PLACE, HELD_TOWN_WEIGHTS, HELD_TOWN_COUNT
         reach = place[-1][0] * radius
-        scored: list[tuple[float, dict[str, Any], str, str, float, str]] = []
+        scored: list[tuple[float, dict[str, Any], str, float, float | None, float,
+                           str]] = []
         # The gate's belief that the post reports an emergency at all weighs
         # every incident alike against a new one (a post about none is alone).
         lean = w["relevance"] * relevance_logit(report)
@@ -954,11 +955,6 @@ class IncidentMatcher:
             named = self.places.share(report.source, where.town,
                                       incident["lat"], incident["lon"])
             ring = _town_ring(named)
-            where_reason = (f"incident {dist / 1000:.1f} km from the centre of "
-                            f"{report.address} ({radius / 1000:.1f} km)")
-            if named is not None:
-                where_reason += (f"; {named:.0%} of the calls recorded around "
-                                 "it named the town")
             if dist > reach and ring in (None, len(place) - 1):
                 continue
             score = (next(v for bound, v in place if dist <= bound * radius)
@@ -1007,12 +1003,12 @@ class IncidentMatcher:
             if report.reporter and report.reporter in incident.get("reporters", ()):
                 score += w["same_reporter"]
                 kind_reason += "; the reporter's open incident"
-            scored.append((score + lean, incident, home, where_reason, since_s,
+            scored.append((score + lean, incident, home, dist, named, since_s,
                            kind_reason))
         if not scored:
             return None
         scored.sort(key=lambda s: (-s[0], s[1]["id"]))
-        top, incident, home, where_reason, since_s, kind_reason = scored[0]
+        top, incident, home, dist, named, since_s, kind_reason = scored[0]
         # The new incident's evidence is 0: exp(0 - top) in the denominator.
         share = 1.0 / (math.exp(-top) + sum(math.exp(s[0] - top) for s in scored))
         if min_p is None:
@@ -1020,6 +1016,11 @@ class IncidentMatcher:
         if share < min_p or (
                 len(scored) > 1 and scored[1][0] >= top - TOWN_TIE):
             return None  # too little of the evidence, or two fit alike
+        where_reason = (f"incident {dist / 1000:.1f} km from the centre of "
+                        f"{report.address} ({radius / 1000:.1f} km)")
+        if named is not None:
+            where_reason += (f"; {named:.0%} of the calls recorded around it "
+                             "named the town")
         merge = Merge(
             reasons=(where_reason,
                      f"{since_s / 60:.1f} min after its first report",
