@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.fields import grid_area
-from pipeline.geo import Box, distance_m
+from pipeline.geo import Box, cell_key, cells_within, distance_m
 from pipeline.places import SUFFIXES, street_names
 from pipeline.schema import LOCATION_KNOWN, Report
 
@@ -81,11 +81,10 @@ GEOCODED_BY = "geocoded_by"
 #: A text names one place when it names one corner.
 CORNER_STREETS = 2
 #: ``street_distance_m`` tells distances up to this far (metres; beyond:
-#: far), from the book's points in cells of ``STREET_CELL_DEG`` degrees,
-#: this many cells around the point's (2 x 0.01 degrees: over 1.6 km).
+#: far), from the book's points in grid cells of ``STREET_CELL_DEG``
+#: degrees (``pipeline/geo.py``).
 STREET_NEAR_M = 1000.0
 STREET_CELL_DEG = 0.01
-STREET_CELL_REACH = 2
 #: The area of a report that has no place.
 UNKNOWN_AREA = grid_area(None, None)
 #: What a config of the books may say.
@@ -224,9 +223,8 @@ class AddressBook:
         default_factory=dict, init=False, repr=False)
     #: Per source, a street (``street_names``) -> the points of the book's
     #: addresses that name it, by grid cell (``STREET_CELL_DEG``).
-    _street_points: dict[
-        str, dict[str, dict[tuple[int, int], list[tuple[float, float]]]]] = field(
-        default_factory=dict, init=False, repr=False)
+    _street_points: dict[str, dict[str, dict[str, list[tuple[float, float]]]]] = (
+        field(default_factory=dict, init=False, repr=False))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], models_dir: Path,
@@ -345,18 +343,15 @@ class AddressBook:
         if not streets or len(streets) > CORNER_STREETS:
             return None
         index = self._street_cells(source)
-        row = math.floor(lat / STREET_CELL_DEG)
-        col = math.floor(lon / STREET_CELL_DEG)
+        around = cells_within(lat, lon, STREET_NEAR_M, STREET_CELL_DEG)
         found: list[float] = []
         for street in streets:
             cells = index.get(street)
             if cells is None:
                 continue  # the book knows no point of it: the other tells
-            near = math.inf
-            for d_row in range(-STREET_CELL_REACH, STREET_CELL_REACH + 1):
-                for d_col in range(-STREET_CELL_REACH, STREET_CELL_REACH + 1):
-                    for point in cells.get((row + d_row, col + d_col), ()):
-                        near = min(near, distance_m(lat, lon, point[0], point[1]))
+            near = min((distance_m(lat, lon, point[0], point[1])
+                        for key in around for point in cells.get(key, ())),
+                       default=math.inf)
             found.append(near if near <= STREET_NEAR_M else math.inf)
         if not found:
             return None
@@ -368,14 +363,13 @@ class AddressBook:
         return min(found)
 
     def _street_cells(self, source: str
-                      ) -> dict[str, dict[tuple[int, int], list[tuple[float, float]]]]:
+                      ) -> dict[str, dict[str, list[tuple[float, float]]]]:
         """Per street, the book's points on it by grid cell (built once)."""
         index = self._street_points.get(source)
         if index is None:
             index = {}
             for address, entry in self._of(source).items():
-                key = (math.floor(entry[0] / STREET_CELL_DEG),
-                       math.floor(entry[1] / STREET_CELL_DEG))
+                key = cell_key(entry[0], entry[1], STREET_CELL_DEG)
                 for street in street_names(address):
                     index.setdefault(street, {}).setdefault(key, []).append(
                         (entry[0], entry[1]))

@@ -245,11 +245,10 @@ def _check_cells(source: str, path: Path, cells: TownCells,
     """Refuse cells that cannot be of ``places``: most places' centres must
     lie where the cells recorded calls (a ``deg`` other than the file's, or
     another source's file, puts every centre where none were)."""
-    known = [circle for name, circle in places.items() if name in cells._names]
     if not places:
         return
-    placed = sum(cells.share(name, lat, lon) is not None
-                 for name, (lat, lon, _) in places.items() if name in cells._names)
+    known = [name for name in places if name in cells._names]
+    placed = sum(cells.share(name, *places[name][:2]) is not None for name in known)
     if len(known) < len(places) / 2 or placed < len(known) / 2:
         raise ValueError(
             f"places.yaml: the cell file {path} does not fit {source}'s places: "

@@ -17,13 +17,15 @@ from benchmarks.addresses import main as build_book
 from pipeline.addresses import (
     GEOCODED,
     GEOCODED_BY,
+    STREET_CELL_DEG,
+    STREET_NEAR_M,
     AddressBook,
     address_key,
     read_book,
     write_book,
 )
 from pipeline.dedupe import IncidentMatcher
-from pipeline.geo import Box, distance_m
+from pipeline.geo import Box, cells_within, distance_m
 from pipeline.regions import Region
 from pipeline.schema import Report
 from pipeline.thread import ThreadParams, follow_up
@@ -314,6 +316,6 @@ def test_the_street_distance_of_a_busy_street_reads_only_the_points_near(
     assert book.street_distance_m("t", {"main st"}, 40.0 + 100 * north,
                                   -75.0) == pytest.approx(100, abs=1)
     cells = book._street_cells("t")["main st"]
-    read = sum(len(points) for key, points in cells.items()
-               if abs(key[0] - math.floor((40.0 + 100 * north) / 0.01)) <= 2)
+    read = sum(len(cells.get(key, ())) for key in cells_within(
+        40.0 + 100 * north, -75.0, STREET_NEAR_M, STREET_CELL_DEG))
     assert read < 60 < 5000

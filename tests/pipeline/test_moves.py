@@ -305,15 +305,24 @@ def test_an_operators_split_stands_before_a_reporters_fix(
     assert matcher.moved() == []
 
 
-def test_an_operators_split_after_a_move_keeps_the_witnesses(
-        matcher: IncidentMatcher) -> None:
-    region = Region("r:test")
+def two_moved_by_a_fix(matcher: IncidentMatcher, region: Region
+                       ) -> tuple[IncidentChange, IncidentChange]:
+    """A crash at HERE joined by two calls of rp:1 who cannot say where, a
+    crash at THERE, and rp:1's text with a fix THERE: (THERE's crash, the
+    text's change)."""
     thread: dict[str, Any] = {}
     matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
     matcher.apply(region, threaded(thread, typed("c1", None, 1, "rp:1")))
     matcher.apply(region, threaded(thread, typed("c2", None, 2, "rp:1")))
     there = matcher.apply(region, threaded({}, typed("b", THERE, 3, "rp:b")))
     fix = matcher.apply(region, threaded(thread, typed("t", THERE, 5, "rp:1", "sms")))
+    return there, fix
+
+
+def test_an_operators_split_after_a_move_keeps_the_witnesses(
+        matcher: IncidentMatcher) -> None:
+    region = Region("r:test")
+    there, fix = two_moved_by_a_fix(matcher, region)
     assert fix.incident_id == there.incident_id
     assert len(matcher.moved()) == 4  # two reports, two changes each
     matcher.split(region, there.incident_id, "t", "op", "another phone", 0)
@@ -325,12 +334,7 @@ def test_an_operators_split_after_a_move_keeps_the_witnesses(
 def test_the_changes_of_a_fix_that_moves_two_reports_count_up(
         matcher: IncidentMatcher) -> None:
     region = Region("r:test")
-    thread: dict[str, Any] = {}
-    matcher.apply(region, threaded({}, typed("a", HERE, 0, "rp:a")))
-    matcher.apply(region, threaded(thread, typed("c1", None, 1, "rp:1")))
-    matcher.apply(region, threaded(thread, typed("c2", None, 2, "rp:1")))
-    matcher.apply(region, threaded({}, typed("b", THERE, 3, "rp:b")))
-    fix = matcher.apply(region, threaded(thread, typed("t", THERE, 5, "rp:1", "sms")))
+    _, fix = two_moved_by_a_fix(matcher, region)
     joined = [c for c in matcher.moved() if c.change == MERGED]
     assert [fix.report_count] + [c.report_count for c in joined] == [2, 3, 4]
     assert [c.witnesses for c in joined] == [2, 2]
