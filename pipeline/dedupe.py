@@ -357,7 +357,7 @@ class IncidentMatcher:
         self._post_link = PostLinkParams(
             params.post_link_window_s, params.post_link_min_words,
             params.post_link_reach, params.max_accuracy_m, self._kinds_fit,
-            params.placeless_link_min_words)
+            params.placeless_link_min_words, self._in_town)
         self._moved: list[IncidentChange] = []
 
     def apply(self, region: Region, report: Report) -> IncidentChange:
@@ -701,6 +701,14 @@ class IncidentMatcher:
         if report.channel != SOCIAL:
             return frozenset()
         return (self.kinds.read_all(report.text) | {report.kind}) - {OTHER}
+
+    def _in_town(self, source: str, town: str, lat: float, lon: float
+                 ) -> bool | None:
+        """Whether a point is in ``town`` as the town scorer reads a post's
+        town: the calls recorded around it named it often enough to put it
+        short of the outer ring (``_town_ring``); None without cells there."""
+        ring = _town_ring(self.places.share(source, town, lat, lon))
+        return None if ring is None else ring < len(TOWN_PLACE) - 1
 
     def _kinds_fit(self, a: str, b: str) -> bool:
         """Whether reports of kinds ``a`` and ``b`` may tell of one event; a

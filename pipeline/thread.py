@@ -189,7 +189,7 @@ know like looks lot lots me more my near need no not now of off on one only or
 other our out over please right so some someone still than that the their them
 then there they this to too up us very was we were what whats when where which
 who why will with would you your
-caller callers reports reported report scene location exact unsure help
+caller callers passer reports reported report scene location exact unsure help
 emergency call calling happening happened police fire ems ambulance
 address cannot name nobody arrived subject victim
 """
@@ -388,6 +388,9 @@ class PostLinkParams:
     #: of any town when they share this many words no other post said;
     #: None: never.
     placeless_min_words: int | None = None
+    #: Whether a point is in a town by the calls recorded around it (source,
+    #: town, lat, lon); None where they do not tell, and the circle decides.
+    in_town: Callable[[str, str, float, float], bool | None] | None = None
 
 
 class RecentPosts:
@@ -399,8 +402,8 @@ class RecentPosts:
     than its author's call does, or open one of its own; the call is then a
     new voice of an incident without the post, and ``link_voice`` cannot see
     it. A new caller is the author of a post in another incident when the
-    post came first, within ``window_s`` before the call, from a town whose
-    circle holds the call (``reach`` radii), and the two share at least
+    post came first, within ``window_s`` before the call, from a town the
+    call is in, and the two share at least
     ``min_words`` words that no other post in reach said, nor another
     reporter of the call's incident (a caller who last spoke before the post
     is a second witness, not a rival: as in ``link_voice``; seed 1 thread F1
@@ -429,6 +432,16 @@ class RecentPosts:
     disagree, and the link says the call gave none: seed 1 thread F1 0.9799
     -> 0.9803 (P 0.9947 -> 0.9941), seeds 2 and 3 0.9793 -> 0.9803, 0.9795
     -> 0.9802.
+
+    The call is in the post's town when the calls recorded around it named
+    the town often enough for the town scorer to weigh it there (``in_town``:
+    short of the outer ring of ``TOWN_PLACE``, pipeline/evidence.py); where
+    no call was recorded, when the town's circle holds it (``reach`` radii).
+    A circle holds much of its neighbours and misses the town's outskirts:
+    by the circle alone seed 1/2/5 thread F1 was 0.9808/0.9809/0.9800 (P
+    0.9946/0.9952/0.9953), by the calls 0.9813/0.9816/0.9807 (P 0.9956/
+    0.9967/0.9963); incident F1 0.9530/0.9487/0.9519 -> 0.9534/0.9491/
+    0.9524, as posts move to their author's call.
 
     ``posts`` maps a handle to ``[first event ms, last event ms, words, its
     town's circle and name, the incident it is in, linked, its kinds]``, oldest
@@ -581,7 +594,11 @@ class RecentPosts:
                 continue
             dist = (distance_m(point[0], point[1], town[0], town[1])
                     if point else -1.0)
-            if dist <= params.reach * town[2] + uncertainty:
+            inside = (params.in_town(report.source, town[3], point[0], point[1])
+                      if point and params.in_town else None)
+            if inside is None:
+                inside = dist <= params.reach * town[2] + uncertainty
+            if inside:
                 fits.append((handle, shared, post, dist))
         best: tuple[int, str, frozenset[str], list[Any], float] | None = None
         tied = False
@@ -602,11 +619,16 @@ class RecentPosts:
         if best is None or tied:
             return None
         _, handle, personal, post, dist = best
+        where = f"the call gives no place; the post was sent from {post[3][3]}"
+        if point:
+            by_calls = params.in_town and params.in_town(
+                report.source, post[3][3], point[0], point[1])
+            where = (f"the call {dist / 1000:.1f} km from the centre of "
+                     f"{post[3][3]}, where the post was sent from"
+                     + (", among the calls recorded there" if by_calls else ""))
         return VoiceLink(report.reporter, handle, (
             f"both say {' '.join(sorted(personal)[:4])}",
             f"{(report.event_ms - post[0]) / 60_000:.1f} min after the post",
-            f"the call {dist / 1000:.1f} km from the centre of {post[3][3]}, "
-            "where the post was sent from" if point else
-            f"the call gives no place; the post was sent from {post[3][3]}",
+            where,
             "social then 911, the post in another incident",
         ))

@@ -12,7 +12,7 @@ import pytest
 from agents.resources import Models
 from pipeline.dedupe import IncidentMatcher, SplitRefused, incident_id_for
 from pipeline.geo import cell_key, distance_m
-from pipeline.places import Gazetteer
+from pipeline.places import Gazetteer, TownCells
 from pipeline.regions import CellState, Region
 from pipeline.schema import (
     LOCATION_KNOWN,
@@ -460,6 +460,64 @@ def test_one_word_links_across_incidents_when_the_call_says_nothing_else(
     call = _author_calls(matcher, region, "crash; it was blue")
     assert call.link is not None and call.link["same_as"] == "rp:handle"
     assert call.link["reasons"][0] == "both say blue"
+
+
+def test_the_call_takers_passer_by_is_no_word_of_the_callers(
+        matcher: IncidentMatcher) -> None:
+    # "passer-by reports" is how the call-taker writes who called, as
+    # "caller on scene" is: the caller's own word is still only "blue".
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    call = _author_calls(matcher, region, "passer-by reports crash; it was blue")
+    assert call.link is not None and call.link["reasons"][0] == "both say blue"
+
+
+def _towns_recorded(*where: tuple[str, float, float]) -> Gazetteer:
+    """``TOWNS`` with cells: 10 recorded calls at Norristown's centre and
+    10 at each of ``where`` (a name and a point)."""
+    points = [("norristown", 40.121, -75.344)] * 10
+    points += [spot for spot in where for _ in range(10)]
+    return dataclasses.replace(TOWNS, cells={
+        "test": TownCells.of_points(0.0035, points)})
+
+
+def test_a_call_among_the_towns_recorded_calls_is_in_it_beyond_its_circle(
+        models: Models) -> None:
+    # Norristown's calls were recorded 3 km north of its centre, beyond
+    # the reach of its circle (1.25 radii of 1.5 km): the author calls from
+    # there, and the post was sent from their town.
+    matcher = IncidentMatcher(models.kinds, models.match, _towns_recorded(
+        ("norristown", 40.148, -75.344)))
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    call = matcher.apply(region, report("c1", 40.148, -75.344, minute=5,
+                                        reporter="rp:phone1",
+                                        text="car on its roof; a blue pickup"))
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
+    assert call.link["reasons"][2] == (
+        "the call 3.0 km from the centre of Norristown, where the post was sent "
+        "from, among the calls recorded there")
+    # By the circle alone, it is out of town.
+    alone = IncidentMatcher(models.kinds, models.match, TOWNS)
+    region = Region("r:test")
+    _post_in_another_incident(alone, region)
+    call = alone.apply(region, report("c1", 40.148, -75.344, minute=5,
+                                      reporter="rp:phone1",
+                                      text="car on its roof; a blue pickup"))
+    assert call.link is None
+
+
+def test_a_call_where_the_recorded_calls_name_a_neighbour_is_out_of_town(
+        models: Models) -> None:
+    # 1.2 km from Norristown's centre, inside its circle, every call ever
+    # recorded named East Norriton: a stranger there who noticed a blue
+    # pickup too is no author of a Norristown post.
+    matcher = IncidentMatcher(models.kinds, models.match, _towns_recorded(
+        ("east norriton", 40.1318, -75.344)))
+    region = Region("r:test")
+    _post_in_another_incident(matcher, region)
+    call = _author_calls(matcher, region, "car on its roof; a blue pickup")
+    assert call.link is None
 
 
 @pytest.mark.parametrize("case", ["outside the town", "too late", "one word",
