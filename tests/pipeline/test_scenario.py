@@ -306,3 +306,35 @@ def test_a_moved_distractors_posts_name_the_town_it_is_in(
         assert place in towns, (incident, place)
         checked += 1
     assert checked > 20
+
+
+def test_one_event_posted_twice_by_the_log_is_one_true_incident(
+        scenario: Scenario) -> None:
+    """The county posts a record per responding discipline, each geocoded
+    from its own form of the address: a row of a seed's call type posted by
+    another discipline within 10 min and 1 km (or by the same within 200 m)
+    is that seed again, never a second incident (step 1)."""
+    rows = {row.index: row for row in _log_rows(SHARED_DATA / MONTGOMERY_LOG,
+                                                ROOT / "models")}
+    seeds = sorted((i for i in scenario.incidents if i.role == "seed"),
+                   key=lambda i: i.event_ms)
+    p = ScenarioParams()
+
+    def echoes(a: int, b: int) -> bool:
+        x, y = rows[a], rows[b]
+        reach = p.echo_other_m if x.discipline != y.discipline else p.echo_same_m
+        return (x.type_text == y.type_text
+                and abs(x.event_ms - y.event_ms) <= p.echo_type_window_s * 1000
+                and distance_m(x.lat, x.lon, y.lat, y.lon) <= reach)
+
+    for a, b in itertools.combinations(seeds, 2):
+        if b.event_ms - a.event_ms <= p.echo_type_window_s * 1000:
+            assert not echoes(a.log_row, b.log_row), (a, b)
+    # The span holds such rows, left out as their seeds' records.
+    kept = {i.log_row for i in seeds}
+    first, last = min(kept), max(kept)
+    left = [index for index in range(first, last) if index in rows
+            and index not in kept and any(
+                echoes(index, seed) for seed in kept
+                if abs(seed - index) < 50)]
+    assert {rows[index].discipline for index in left} >= {"EMS", "Traffic"}
