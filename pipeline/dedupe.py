@@ -164,6 +164,7 @@ from pipeline.schema import (
     Report,
 )
 from pipeline.thread import (
+    CALL,
     LENT_FIX,
     PLACES,
     SOCIAL,
@@ -1046,12 +1047,15 @@ class IncidentMatcher:
         the kind: ``untyped_kind``), weighing every such incident of the
         region against the others (``TYPED_WEIGHTS``); None when none has
         ``typed_min_p`` of the evidence, a new incident counting as one more
-        with none, or two fit alike."""
+        with none, or two fit alike. An incident holding a post whose words
+        are the call's (``authors_post``) is where its author's call is."""
         params, w = self.params, TYPED_WEIGHTS
-        scored: list[tuple[float, dict[str, Any], str, float, str, float | None]] = []
+        scored: list[tuple[float, dict[str, Any], str, float, str, float | None,
+                           str]] = []
         # A report with a point can be set against every incident with one:
         # only those opened without one may be apart from it.
         indexed = region.unplaced if report.has_point else region.recent
+        posts = self._author_posts(region, report)
         for incident_id, (home, _) in list(indexed.items()):
             incident = self._expired(region, home).open.get(incident_id)
             if incident is None:
@@ -1082,11 +1086,14 @@ class IncidentMatcher:
             near = self._street_near(report, where, incident)
             if near is not None:
                 score += next(v for bound, v in STREET_NEAR if near <= bound)
-            scored.append((score, incident, home, since_s, said, near))
+            posted = _posted_here(posts, incident, report)
+            if posted:
+                score += w["authors_post"]
+            scored.append((score, incident, home, since_s, said, near, posted))
         if not scored:
             return None
         scored.sort(key=lambda s: (-s[0], s[1]["id"]))
-        top, incident, home, since_s, said, near = scored[0]
+        top, incident, home, since_s, said, near, posted = scored[0]
         # What the report gives of its place weighs every incident alike.
         own = w["report_named"] if where.streets else 0.0
         if report.has_point:
@@ -1109,6 +1116,8 @@ class IncidentMatcher:
                 f"over {STREET_NEAR[-2][0] / 1000:.0f} km from the addresses on "
                 f"{' and '.join(streets)}" if near == math.inf else
                 f"{near:.0f} m from an address on {' or '.join(streets)}")
+        if posted:
+            reasons.append(f"a post it holds says {posted} too")
         reasons.append(f"{share:.0%} of the evidence among {len(scored)} "
                        "incidents of the call type")
         merge = Merge(
@@ -1116,6 +1125,29 @@ class IncidentMatcher:
             confidence=round(share, 3), distance_m=None,
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, TYPED)
+
+    def _author_posts(self, region: Region, report: Report
+                      ) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+        """The incidents holding an unlinked post that a call may be its
+        author's: sent within ``post_link_window_s`` before the call, saying
+        words the call says (``RecentPosts``); incident id -> (the call's
+        words, the words both say). Only a call: a post, then a call."""
+        if report.channel != CALL or not report.reporter:
+            return {}
+        words = personal_words(report.text, fields_words(
+            [report.type_text, report.address]) | self.kind_words)
+        handles = {h for word in words for h in region.posts.by_word.get(word, ())}
+        found: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        window_ms = self._post_link.window_s * 1000
+        for handle in sorted(handles):
+            first_ms, last_ms, said, _, incident_id, linked, _ = (
+                region.posts.posts[handle])
+            if (incident_id and not linked and handle != report.reporter
+                    and first_ms <= report.event_ms <= last_ms + window_ms):
+                both = words & said
+                known = found.get(incident_id, (words, frozenset()))[1]
+                found[incident_id] = (words, known | both)
+        return found
 
     def _street_near(self, report: Report, where: Where, incident: dict[str, Any]
                      ) -> float | None:
@@ -1617,6 +1649,24 @@ def _split_change(incident: dict[str, Any], change: str, info: dict[str, Any],
         report_ids=tuple(incident["report_ids"]), texts=tuple(incident["texts"]),
         split=info, region=region,
         witnesses=max(0, incident["count"] - incident.get("echoes", 0)))
+
+
+def _posted_here(posts: dict[str, tuple[frozenset[str], frozenset[str]]],
+                 incident: dict[str, Any], report: Report) -> str:
+    """The words a call shares with a post ``incident`` holds (``posts``:
+    ``_author_posts``) that are not the incident's own (its types, streets,
+    kinds), when they are two or all the call says; else ""."""
+    found = posts.get(incident["id"])
+    if found is None:
+        return ""
+    words, both = found
+    event = set(incident.get("event_words", ())) | fields_words([
+        *incident.get("streets", ()),
+        *(kind.replace("_", " ") for kind in incident["kinds"])])
+    words, both = words - event, both - event
+    if len(both) >= 2 or (both and words <= both):
+        return " ".join(sorted(both)[:4])
+    return ""
 
 
 def _town_ring(share: float | None) -> int | None:

@@ -174,10 +174,18 @@ STREET_NEAR = ((150.0, 3.0), (400.0, 2.0), (1000.0, 0.0), (math.inf, -2.5))
 #: 0.9102 and 0.9159/0.9166/0.9152 (0.8932/0.8994 without). Posts left out
 #: (a town-less post's kind, read from its words, joined a crash): seeds
 #: 1/2/3 0.9157/0.9123/0.9168, typed 0.9239/0.9231/0.9235.
+#: ``authors_post``: a call whose caller's words (two, or all of them) are
+#: those of a post the incident holds, an unlinked post of the
+#: ``post_link_window_s`` before the call: a person who posts and then calls
+#: and cannot say where is where their post is (``_author_posts`` in
+#: pipeline/dedupe.py). Seeds 1/2/5/6 incident F1 0.9578/0.9578/0.9636/
+#: 0.9619 without; 2/4/8 gave 0.9580/0.9582/0.9582, 0.9582/0.9584/0.9584,
+#: 0.9639/0.9641/0.9641, 0.9623/0.9623/0.9622; threads 0.9821/0.9815/
+#: 0.9796/0.9785 -> 0.9823/0.9818/0.9798/0.9787 at 4.
 TYPED_WEIGHTS = {
     "serious": 2.4, "priority_3": 1.8, "minor": 0.0, "located": 0.55,
     "quiet": -0.15, "report_named": -1.75, "incident_named": -1.25,
-    "kind_only": -1.0, "located_alike": -0.6,
+    "kind_only": -1.0, "located_alike": -0.6, "authors_post": 4.0,
 }
 TYPED_QUIET_S = 300.0
 #: ``located_alike``: a located report weighs only the incidents opened

@@ -472,6 +472,36 @@ def test_the_call_takers_passer_by_is_no_word_of_the_callers(
     assert call.link is not None and call.link["reasons"][0] == "both say blue"
 
 
+@pytest.mark.parametrize("posted", [True, False])
+def test_a_call_that_cannot_say_where_joins_the_incident_of_its_callers_post(
+        matcher: IncidentMatcher, posted: bool) -> None:
+    # Two crashes 10 km apart; a post from Norristown about a blue pickup
+    # joined the one there. A caller who cannot say where and tells of the
+    # blue pickup is its author: the call joins that crash, as one person.
+    # Without the post, nothing tells which crash the call is of.
+    region = Region("r:test")
+    if posted:
+        crash = _post_in_another_incident(matcher, region)
+    else:
+        crash = matcher.apply(region, report("f0", 40.121, -75.344,
+                                             reporter="rp:phone0",
+                                             text="car on its roof")).incident_id
+    other = matcher.apply(region, report("a0", 40.154, -75.224, minute=1,
+                                         reporter="rp:phone9",
+                                         text="car on its roof"))
+    assert other.incident_id != crash
+    call = matcher.apply(region, report(
+        "c1", None, None, minute=5, reporter="rp:phone1",
+        text="car on its roof; caller unsure of exact location; a blue pickup"))
+    if not posted:
+        assert call.incident_id not in (crash, other.incident_id)
+        return
+    assert call.change == MERGED and call.incident_id == crash
+    assert call.merge is not None
+    assert "a post it holds says blue pickup too" in call.merge["reasons"]
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
+
+
 def _towns_recorded(*where: tuple[str, float, float]) -> Gazetteer:
     """``TOWNS`` with cells: 10 recorded calls at Norristown's centre and
     10 at each of ``where`` (a name and a point)."""
