@@ -1062,7 +1062,10 @@ class IncidentMatcher:
                 region.forget(incident_id)
                 continue
             since_s = abs(report.event_ms - incident["first_ms"]) / 1000
-            if since_s > params.typed_window_s or not apart_places(
+            # The author's post is evidence of its own: the call type's
+            # window does not bound it, the post's (``post_link_window_s``) does.
+            if (since_s > params.typed_window_s
+                    and not _posted_here(posts, incident, report)) or not apart_places(
                     report, where, incident) or (
                         report.report_id in incident["report_ids"]):
                 continue

@@ -181,7 +181,10 @@ STREET_NEAR = ((150.0, 3.0), (400.0, 2.0), (1000.0, 0.0), (math.inf, -2.5))
 #: pipeline/dedupe.py). Seeds 1/2/5/6 incident F1 0.9578/0.9578/0.9636/
 #: 0.9619 without; 2/4/8 gave 0.9580/0.9582/0.9582, 0.9582/0.9584/0.9584,
 #: 0.9639/0.9641/0.9641, 0.9623/0.9623/0.9622; threads 0.9821/0.9815/
-#: 0.9796/0.9785 -> 0.9823/0.9818/0.9798/0.9787 at 4.
+#: 0.9796/0.9785 -> 0.9823/0.9818/0.9798/0.9787 at 4. Such an incident is
+#: weighed however long ago it began (a post comes 2-30 min after its
+#: event, its author's call minutes later): 0.9590/0.9593/0.9648/0.9631,
+#: threads 0.9826/0.9822/0.9801/0.9791.
 TYPED_WEIGHTS = {
     "serious": 2.4, "priority_3": 1.8, "minor": 0.0, "located": 0.55,
     "quiet": -0.15, "report_named": -1.75, "incident_named": -1.25,

@@ -502,6 +502,25 @@ def test_a_call_that_cannot_say_where_joins_the_incident_of_its_callers_post(
     assert call.link is not None and call.link["same_as"] == "rp:handle"
 
 
+def test_a_call_joins_its_posts_incident_later_than_a_call_type_would(
+        matcher: IncidentMatcher) -> None:
+    # The crash began 20 minutes before the call, beyond the call type's
+    # window (typed_window_s, 15 min); the post came 6 minutes before it.
+    region = Region("r:test")
+    crash = matcher.apply(region, report("f0", 40.121, -75.344,
+                                         reporter="rp:phone0",
+                                         text="car on its roof")).incident_id
+    post = matcher.apply(region, report(
+        "p", None, None, minute=14, channel="social", reporter="rp:handle",
+        address="Norristown", text="crash on the pike, a blue pickup flipped"))
+    assert post.incident_id == crash
+    call = matcher.apply(region, report(
+        "c1", None, None, minute=20, reporter="rp:phone1",
+        text="car on its roof; caller unsure of exact location; a blue pickup"))
+    assert call.incident_id == crash
+    assert call.link is not None and call.link["same_as"] == "rp:handle"
+
+
 def _towns_recorded(*where: tuple[str, float, float]) -> Gazetteer:
     """``TOWNS`` with cells: 10 recorded calls at Norristown's centre and
     10 at each of ``where`` (a name and a point)."""
