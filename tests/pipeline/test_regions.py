@@ -530,30 +530,30 @@ def _towns_recorded(*where: tuple[str, float, float]) -> Gazetteer:
         "test": TownCells.of_points(0.0035, points)})
 
 
-def test_a_call_among_the_towns_recorded_calls_is_in_it_beyond_its_circle(
-        models: Models) -> None:
-    # Norristown's calls were recorded 3 km north of its centre, beyond
-    # the reach of its circle (1.25 radii of 1.5 km): the author calls from
-    # there, and the post was sent from their town.
-    matcher = IncidentMatcher(models.kinds, models.match, _towns_recorded(
-        ("norristown", 40.148, -75.344)))
+def _author_calls_from_3_km_north(matcher: IncidentMatcher) -> IncidentChange:
+    """A post from Norristown in its crash; its author calls 3 km north of
+    the town's centre, beyond the reach of its circle (1.25 radii of 1.5 km)."""
     region = Region("r:test")
     _post_in_another_incident(matcher, region)
-    call = matcher.apply(region, report("c1", 40.148, -75.344, minute=5,
+    return matcher.apply(region, report("c1", 40.148, -75.344, minute=5,
                                         reporter="rp:phone1",
                                         text="car on its roof; a blue pickup"))
+
+
+def test_a_call_among_the_towns_recorded_calls_is_in_it_beyond_its_circle(
+        models: Models) -> None:
+    # Norristown's calls were recorded there: the post was sent from the
+    # caller's town.
+    call = _author_calls_from_3_km_north(IncidentMatcher(
+        models.kinds, models.match,
+        _towns_recorded(("norristown", 40.148, -75.344))))
     assert call.link is not None and call.link["same_as"] == "rp:handle"
     assert call.link["reasons"][2] == (
         "the call 3.0 km from the centre of Norristown, where the post was sent "
         "from, among the calls recorded there")
     # By the circle alone, it is out of town.
     alone = IncidentMatcher(models.kinds, models.match, TOWNS)
-    region = Region("r:test")
-    _post_in_another_incident(alone, region)
-    call = alone.apply(region, report("c1", 40.148, -75.344, minute=5,
-                                      reporter="rp:phone1",
-                                      text="car on its roof; a blue pickup"))
-    assert call.link is None
+    assert _author_calls_from_3_km_north(alone).link is None
 
 
 def test_a_call_where_the_recorded_calls_name_a_neighbour_is_out_of_town(
