@@ -1055,7 +1055,7 @@ class IncidentMatcher:
         # A report with a point can be set against every incident with one:
         # only those opened without one may be apart from it.
         indexed = region.unplaced if report.has_point else region.recent
-        posts = self._author_posts(region, report)
+        posts = self._author_posts(region, report, where)
         for incident_id, (home, _) in list(indexed.items()):
             incident = self._expired(region, home).open.get(incident_id)
             if incident is None:
@@ -1065,7 +1065,7 @@ class IncidentMatcher:
             # The author's post is evidence of its own: the call type's
             # window does not bound it, the post's (``post_link_window_s``) does.
             if (since_s > params.typed_window_s
-                    and not _posted_here(posts, incident, report)) or not apart_places(
+                    and not _posted_here(posts, incident)) or not apart_places(
                     report, where, incident) or (
                         report.report_id in incident["report_ids"]):
                 continue
@@ -1089,7 +1089,7 @@ class IncidentMatcher:
             near = self._street_near(report, where, incident)
             if near is not None:
                 score += next(v for bound, v in STREET_NEAR if near <= bound)
-            posted = _posted_here(posts, incident, report)
+            posted = _posted_here(posts, incident)
             if posted:
                 score += w["authors_post"]
             scored.append((score, incident, home, since_s, said, near, posted))
@@ -1129,27 +1129,32 @@ class IncidentMatcher:
             gap_s=round(_gap_s(incident, report.event_ms), 1))
         return _Candidate(share, incident, home, merge, TYPED)
 
-    def _author_posts(self, region: Region, report: Report
-                      ) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-        """The incidents holding an unlinked post that a call may be its
-        author's: sent within ``post_link_window_s`` before the call, saying
-        words the call says (``RecentPosts``); incident id -> (the call's
-        words, the words both say). Only a call: a post, then a call."""
-        if report.channel != CALL or not report.reporter:
+    def _author_posts(self, region: Region, report: Report, where: Where
+                      ) -> dict[str, list[tuple[frozenset[str], frozenset[str]]]]:
+        """The incidents holding an unlinked post that a call giving no place
+        (no point, address or street) may be its author's: sent within
+        ``post_link_window_s`` before the call, saying words the call says
+        that no post of another incident said (``RecentPosts``); incident
+        id -> for each such handle (the call's words, the words both say).
+        Only a call: a post, then a call. A handle whose posts joined two
+        incidents tells neither."""
+        if (report.channel != CALL or not report.reporter or report.has_point
+                or report.address.strip() or where.streets):
             return {}
         words = personal_words(report.text, fields_words(
             [report.type_text, report.address]) | self.kind_words)
-        handles = {h for word in words for h in region.posts.by_word.get(word, ())}
-        found: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        index = region.posts
+        handles = {h for word in words for h in index.by_word.get(word, ())}
+        found: dict[str, list[tuple[frozenset[str], frozenset[str]]]] = {}
         window_ms = self._post_link.window_s * 1000
-        for handle in sorted(handles):
-            first_ms, last_ms, said, _, incident_id, linked, _ = (
-                region.posts.posts[handle])
+        for handle in sorted(handles - index.spread):
+            first_ms, last_ms, said, _, incident_id, linked, _ = index.posts[handle]
             if (incident_id and not linked and handle != report.reporter
                     and first_ms <= report.event_ms <= last_ms + window_ms):
-                both = words & said
-                known = found.get(incident_id, (words, frozenset()))[1]
-                found[incident_id] = (words, known | both)
+                both = frozenset(w for w in words & said if all(
+                    index.posts[other][4] == incident_id
+                    for other in index.by_word.get(w, ())))
+                found.setdefault(incident_id, []).append((words, both))
         return found
 
     def _street_near(self, report: Report, where: Where, incident: dict[str, Any]
@@ -1654,21 +1659,18 @@ def _split_change(incident: dict[str, Any], change: str, info: dict[str, Any],
         witnesses=max(0, incident["count"] - incident.get("echoes", 0)))
 
 
-def _posted_here(posts: dict[str, tuple[frozenset[str], frozenset[str]]],
-                 incident: dict[str, Any], report: Report) -> str:
-    """The words a call shares with a post ``incident`` holds (``posts``:
+def _posted_here(posts: dict[str, list[tuple[frozenset[str], frozenset[str]]]],
+                 incident: dict[str, Any]) -> str:
+    """The words a call shares with one post ``incident`` holds (``posts``:
     ``_author_posts``) that are not the incident's own (its types, streets,
     kinds), when they are two or all the call says; else ""."""
-    found = posts.get(incident["id"])
-    if found is None:
-        return ""
-    words, both = found
     event = set(incident.get("event_words", ())) | fields_words([
         *incident.get("streets", ()),
         *(kind.replace("_", " ") for kind in incident["kinds"])])
-    words, both = words - event, both - event
-    if len(both) >= 2 or (both and words <= both):
-        return " ".join(sorted(both)[:4])
+    for words, both in posts.get(incident["id"], ()):
+        words, both = words - event, both - event
+        if len(both) >= 2 or (both and words <= both):
+            return " ".join(sorted(both)[:4])
     return ""
 
 

@@ -58,6 +58,7 @@ What it does move is a report that gave no place: the reporter's later fix
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -458,6 +459,9 @@ class RecentPosts:
         #: What each handle's posts said, by report id (``said_text``), for
         #: a post that moves to its author's call (``IncidentMatcher._move``).
         self.said: dict[str, dict[str, str]] = {}
+        #: The handles whose posts joined more than one incident: their
+        #: words are no one incident's.
+        self.spread: set[str] = set()
 
     def hear(self, report: Report, incident: dict[str, Any], new: bool,
              words: frozenset[str], town: tuple[float, float, float] | None,
@@ -541,6 +545,8 @@ class RecentPosts:
             post = [first_ms, last_ms, frozenset(words), town, incident_id, linked,
                     frozenset(kinds)]
         else:
+            if post[4] and incident_id and post[4] != incident_id:
+                self.spread.add(handle)
             post = [min(post[0], first_ms), max(post[1], last_ms),
                     post[2] | frozenset(words), town, incident_id,
                     post[5] or linked, post[6] | frozenset(kinds)]
@@ -554,6 +560,7 @@ class RecentPosts:
             post[5] = True
 
     def _forget(self, handle: str) -> None:
+        self.spread.discard(handle)
         self.held.pop(handle, None)
         self.said.pop(handle, None)
         post = self.posts.pop(handle, None)
@@ -602,9 +609,11 @@ class RecentPosts:
                 fits.append((handle, shared, post, dist))
         best: tuple[int, str, frozenset[str], list[Any], float] | None = None
         tied = False
+        # How many of the fitting posts said each word: a word is another
+        # post's too when more than this one said it.
+        said_by = Counter(w for _, shared, _, _ in fits for w in shared)
         for handle, shared, post, dist in fits:
-            others = {w for name, other, _, _ in fits if name != handle
-                      for w in other}
+            others = {w for w in shared if said_by[w] > 1}
             said_here = {w for voice in here
                          if voice[0] == SOCIAL or voice[1] >= post[1]
                          for w in voice[2]}

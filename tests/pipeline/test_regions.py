@@ -502,6 +502,47 @@ def test_a_call_that_cannot_say_where_joins_the_incident_of_its_callers_post(
     assert call.link is not None and call.link["same_as"] == "rp:handle"
 
 
+@pytest.mark.parametrize("case", ["the call gives an address",
+                                  "two handles say a word each",
+                                  "the handle posted in both incidents",
+                                  "a post of the other incident says it too"])
+def test_no_post_pulls_a_call_unless_one_post_of_one_incident_says_its_words(
+        matcher: IncidentMatcher, case: str) -> None:
+    # A trial's findings: each of these joined the call to an incident by
+    # a post it holds that was not the call's author's, or not only there.
+    region = Region("r:test")
+    norristown = matcher.apply(region, report("f0", 40.121, -75.344,
+                                              reporter="rp:phone0",
+                                              text="car on its roof")).incident_id
+    ambler = matcher.apply(region, report("a0", 40.154, -75.224, minute=1,
+                                          reporter="rp:phone9",
+                                          text="car on its roof")).incident_id
+
+    def post(name: str, town: str, text: str, minute: float = 2) -> str:
+        return matcher.apply(region, report(
+            f"p-{name}-{minute}", None, None, minute=minute, channel="social",
+            reporter=f"rp:{name}", address=town, text=text)).incident_id
+
+    address = ""
+    if case == "the call gives an address":
+        assert post("handle", "Norristown", "crash, a blue pickup flipped") == norristown
+        address = "55 Main St"
+    elif case == "two handles say a word each":
+        assert post("one", "Norristown", "crash, something blue flipped") == norristown
+        assert post("two", "Norristown", "crash, a pickup flipped") == norristown
+    elif case == "the handle posted in both incidents":
+        assert post("handle", "Norristown", "crash, a blue pickup flipped") == norristown
+        assert post("handle", "Ambler", "another crash here in town", 3) == ambler
+    else:
+        assert post("one", "Norristown", "crash, a blue pickup flipped") == norristown
+        assert post("two", "Ambler", "crash, a blue pickup flipped") == ambler
+    call = matcher.apply(region, report(
+        "c1", None, None, minute=5, reporter="rp:phone1", address=address,
+        text="car on its roof; caller unsure of exact location; a blue pickup"))
+    assert not any("a post it holds" in reason
+                   for reason in (call.merge or {}).get("reasons", ()))
+
+
 def test_a_call_joins_its_posts_incident_later_than_a_call_type_would(
         matcher: IncidentMatcher) -> None:
     # The crash began 20 minutes before the call, beyond the call type's
