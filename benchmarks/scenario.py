@@ -21,8 +21,9 @@ The model, step by step (every draw comes from one ``random.Random(seed)``):
    (1 km) of it, or by the same discipline within ``echo_same_m`` (200 m),
    is that incident again and is skipped. In the log, rows of one call type
    within 10 min, at two points up to 1 km apart and posted by two
-   disciplines, are 1,459 pairs; at the same hours a day or two apart, 49
-   (by the same discipline within 200 m: 385 and 15). Before this rule such
+   disciplines, are 1,459 pairs; at the same hours a day or two apart, 48
+   (by the same discipline within 200 m: 385 and 15; ``echo_pairs``, printed
+   by ``python -m benchmarks.scenario``). Before this rule such
    a pair was two true incidents, each with its own callers, and a matcher
    that joined the two was counted wrong (seeds 1-5 at 6969c14: incident F1
    0.9534/0.9491/0.9508/0.9530/0.9524 before the rule, 0.9578/0.9578/
@@ -110,11 +111,14 @@ is the rule "same place within 80 m and 10 minutes".
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import functools
+import json
 import math
 import random
 import re
+import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -198,6 +202,10 @@ SEEN_DETAILS = (
 _SMS_FOLLOW_UPS = ("still here, nobody has arrived", "they are not moving",
                    "i moved across the street", "it is getting worse",
                    "police just got here", "is someone coming?")
+
+
+#: A day, in milliseconds.
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +655,30 @@ def _echoes(row: _Row, kept: _Row, p: ScenarioParams) -> bool:
     return distance_m(row.lat, row.lon, kept.lat, kept.lon) <= reach
 
 
+def echo_pairs(rows: Iterable[_Row], p: ScenarioParams, shift_days: int = 0
+               ) -> tuple[int, int]:
+    """The pairs of log rows at two points that ``_echoes`` takes for one
+    event posted twice: (by two disciplines, by one). With ``shift_days``,
+    the pairs it would take if the second row were that many days earlier:
+    what the same hours on another day give by chance."""
+    ordered = sorted(rows, key=lambda r: (r.event_ms, r.index))
+    times = [r.event_ms for r in ordered]
+    window_ms, shift_ms = p.echo_type_window_s * 1000, shift_days * DAY_MS
+    other = same = 0
+    for at, row in enumerate(ordered):
+        low = bisect.bisect_left(times, row.event_ms + shift_ms - window_ms)
+        high = bisect.bisect_right(times, row.event_ms + shift_ms + window_ms)
+        for later in ordered[max(low, at + 1) if not shift_days else low:high]:
+            if (later.lat, later.lon) == (row.lat, row.lon):
+                continue
+            if _echoes(later, replace(row, event_ms=row.event_ms + shift_ms), p):
+                if later.discipline != row.discipline:
+                    other += 1
+                else:
+                    same += 1
+    return other, same
+
+
 @functools.cache
 def _log_rows(path: Path, models_dir: Path) -> list[_Row]:
     """The log's rows with a point in the service area and a readable time."""
@@ -788,8 +820,54 @@ def stream_options(doc: str, argv: list[str] | None = None
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--incidents", type=int, default=9_000,
-                        help="log incidents to generate from (about 5.5 reports "
-                        "each with the distractors: 9,000 give about 50,000)")
+                        help="log incidents to generate from (about 6.5 reports "
+                        "each with the distractors: 9,000 give about 59,000)")
     args = parser.parse_args(argv)
     return args, load_models(Settings.from_env().models_dir)
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print what a seed's scenario holds, and the log's evidence for the
+    rule that takes one event posted twice for one incident (step 1); the
+    last line is one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--incidents", type=int, default=2_000)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    scenario = generate(args.seed, args.incidents)
+    seconds = round(time.monotonic() - started, 1)
+    roles = Counter(incident.role for incident in scenario.incidents)
+    chatter = {i.incident_id for i in scenario.incidents if i.role == "no_emergency"}
+    channels = Counter(m.topic.removeprefix("reports.raw.") for m in scenario.messages)
+    told = sum(m.truth.incident_id not in chatter for m in scenario.messages)
+    events = len(scenario.incidents) - len(chatter)
+    p = ScenarioParams()
+    rows = _log_rows(SHARED_DATA / MONTGOMERY_LOG, ROOT / "models")
+    pairs = echo_pairs(rows, p)
+    shifted = [echo_pairs(rows, p, days) for days in (1, 2)]
+    chance = tuple(round(sum(s[i] for s in shifted) / len(shifted)) for i in (0, 1))
+    figures = {
+        "seed": args.seed, "seed_incidents": roles["seed"],
+        "distractors": events - roles["seed"], "posts_about_no_emergency": len(chatter),
+        "messages": len(scenario.messages), **{f"messages_{k}": v for k, v in
+                                               sorted(channels.items())},
+        "messages_per_incident": round(told / events, 2) if events else 0.0,
+        "seconds": seconds,
+        "log_echo_pairs_two_disciplines": pairs[0], "log_echo_pairs_one": pairs[1],
+        "log_echo_pairs_by_chance_two_disciplines": chance[0],
+        "log_echo_pairs_by_chance_one": chance[1],
+    }
+    print(f"seed {args.seed}: {figures['messages']} messages from {roles['seed']} "
+          f"log incidents, {figures['distractors']} distractors and "
+          f"{len(chatter)} posts about no emergency ({seconds} s)")
+    print(f"log: {pairs[0]} pairs of rows of one call type posted by two "
+          f"disciplines (and {pairs[1]} by one) that step 1 takes for one event; "
+          f"{chance[0]} ({chance[1]}) at the same hours a day or two apart")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

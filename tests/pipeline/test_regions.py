@@ -523,19 +523,19 @@ def test_no_post_pulls_a_call_unless_one_post_of_one_incident_says_its_words(
             f"p-{name}-{minute}", None, None, minute=minute, channel="social",
             reporter=f"rp:{name}", address=town, text=text)).incident_id
 
-    address = ""
+    address, pickup = "", "crash, a blue pickup flipped"
     if case == "the call gives an address":
-        assert post("handle", "Norristown", "crash, a blue pickup flipped") == norristown
+        assert post("handle", "Norristown", pickup) == norristown
         address = "55 Main St"
     elif case == "two handles say a word each":
         assert post("one", "Norristown", "crash, something blue flipped") == norristown
         assert post("two", "Norristown", "crash, a pickup flipped") == norristown
     elif case == "the handle posted in both incidents":
-        assert post("handle", "Norristown", "crash, a blue pickup flipped") == norristown
+        assert post("handle", "Norristown", pickup) == norristown
         assert post("handle", "Ambler", "another crash here in town", 3) == ambler
     else:
-        assert post("one", "Norristown", "crash, a blue pickup flipped") == norristown
-        assert post("two", "Ambler", "crash, a blue pickup flipped") == ambler
+        assert post("one", "Norristown", pickup) == norristown
+        assert post("two", "Ambler", pickup) == ambler
     call = matcher.apply(region, report(
         "c1", None, None, minute=5, reporter="rp:phone1", address=address,
         text="car on its roof; caller unsure of exact location; a blue pickup"))

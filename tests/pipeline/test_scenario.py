@@ -6,6 +6,7 @@ import itertools
 import math
 import random
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -23,8 +24,10 @@ from benchmarks.scenario import (
     Scenario,
     ScenarioParams,
     _log_rows,
+    _Row,
     baseline_clusters,
     draw_error_m,
+    echo_pairs,
     generate,
     moved,
     pairwise_scores,
@@ -338,3 +341,24 @@ def test_one_event_posted_twice_by_the_log_is_one_true_incident(
                 echoes(index, seed) for seed in kept
                 if abs(seed - index) < 50)]
     assert {rows[index].discipline for index in left} >= {"EMS", "Traffic"}
+
+
+def test_echo_pairs_counts_the_rows_step_1_takes_for_one_event() -> None:
+    def row(index: int, minute: float, north_m: float, discipline: str,
+            type_text: str = "VEHICLE ACCIDENT") -> _Row:
+        lat, lon = moved(40.1, -75.3, north_m, 0.0)
+        return _Row(index, lat, lon, int(minute * 60_000), type_text, "collision",
+                    2, "", "", discipline)
+
+    p = ScenarioParams()
+    rows = [row(0, 0, 0, "EMS"), row(1, 3, 500, "Traffic"),
+            row(2, 4, 150, "EMS"), row(3, 5, 600, "EMS"),
+            row(4, 6, 0, "Fire", "FIRE ALARM")]  # another type: never
+    # Two disciplines within 1 km: 0-1, 1-2, 1-3. One within 200 m: 0-2;
+    # 0-3 (600 m) and 2-3 (450 m) are two events of one discipline.
+    assert echo_pairs(rows, p) == (3, 1)
+    # A day later, the same rows pair with none.
+    assert echo_pairs(rows, p, shift_days=1) == (0, 0)
+    later = [replace(r, index=r.index + 10, event_ms=r.event_ms + 86_400_000)
+             for r in rows[1:2]]
+    assert echo_pairs(rows[:1] + later, p, shift_days=1) == (1, 0)
