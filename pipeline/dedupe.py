@@ -1064,8 +1064,8 @@ class IncidentMatcher:
             since_s = abs(report.event_ms - incident["first_ms"]) / 1000
             # The author's post is evidence of its own: the call type's
             # window does not bound it, the post's (``post_link_window_s``) does.
-            if (since_s > params.typed_window_s
-                    and not _posted_here(posts, incident)) or not apart_places(
+            posted = _posted_here(posts, incident)
+            if (since_s > params.typed_window_s and not posted) or not apart_places(
                     report, where, incident) or (
                         report.report_id in incident["report_ids"]):
                 continue
@@ -1089,7 +1089,6 @@ class IncidentMatcher:
             near = self._street_near(report, where, incident)
             if near is not None:
                 score += next(v for bound, v in STREET_NEAR if near <= bound)
-            posted = _posted_here(posts, incident)
             if posted:
                 score += w["authors_post"]
             scored.append((score, incident, home, since_s, said, near, posted))
@@ -1664,10 +1663,13 @@ def _posted_here(posts: dict[str, list[tuple[frozenset[str], frozenset[str]]]],
     """The words a call shares with one post ``incident`` holds (``posts``:
     ``_author_posts``) that are not the incident's own (its types, streets,
     kinds), when they are two or all the call says; else ""."""
+    held = posts.get(incident["id"])
+    if not held:
+        return ""
     event = set(incident.get("event_words", ())) | fields_words([
         *incident.get("streets", ()),
         *(kind.replace("_", " ") for kind in incident["kinds"])])
-    for words, both in posts.get(incident["id"], ()):
+    for words, both in held:
         words, both = words - event, both - event
         if len(both) >= 2 or (both and words <= both):
             return " ".join(sorted(both)[:4])
