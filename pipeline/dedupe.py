@@ -1711,6 +1711,3 @@ def _fuses(report: Report, incident: dict[str, Any]) -> bool:
 def _address_point(report: Report) -> bool:
     """A point an address gives, without an uncertainty: a CAD's geocode."""
     return report.has_point and report.accuracy_m is None and bool(report.address)
-
-
-
